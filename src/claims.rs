@@ -1,0 +1,341 @@
+//! Verified claims — the proof that a request carried a valid token — and the
+//! standard claim set.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::Algorithm;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+/// A short, non-reversible token identifier for logs: the first 8 bytes of
+/// the token's SHA-256, in hex. Lets operators correlate log lines for one
+/// token without the token itself ever being written.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Fingerprint([u8; 8]);
+
+impl Fingerprint {
+    /// The fingerprint of `token`.
+    pub fn of(token: &str) -> Self {
+        let digest = Sha256::digest(token.as_bytes());
+        let mut out = [0u8; 8];
+        out.copy_from_slice(&digest[..8]);
+        Self(out)
+    }
+}
+
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Fingerprint({self})")
+    }
+}
+
+/// The claims of a token whose signature, issuer, audience and lifetime were
+/// checked.
+///
+/// Only this crate's verifier can create a value of this type, so a guard or
+/// handler that holds one knows the checks ran. Cheap to clone (one `Arc`).
+/// The layer inserts it into the request's extensions.
+#[derive(Clone)]
+pub struct VerifiedClaims(Arc<Inner>);
+
+struct Inner {
+    issuer: Arc<str>,
+    payload: Value,
+    expires_at: u64,
+    audiences: Vec<String>,
+    scopes: Vec<String>,
+    roles: Vec<String>,
+    algorithm: Algorithm,
+    key_id: Option<Box<str>>,
+    fingerprint: Fingerprint,
+}
+
+/// Everything the verifier learned, handed to [`VerifiedClaims::new`].
+pub(crate) struct Verified {
+    pub(crate) issuer: Arc<str>,
+    pub(crate) payload: Map<String, Value>,
+    pub(crate) expires_at: u64,
+    pub(crate) audiences: Vec<String>,
+    pub(crate) roles: Vec<String>,
+    pub(crate) algorithm: Algorithm,
+    pub(crate) key_id: Option<Box<str>>,
+    pub(crate) fingerprint: Fingerprint,
+}
+
+impl VerifiedClaims {
+    pub(crate) fn new(v: Verified) -> Self {
+        let scopes = scopes_of(&v.payload);
+        Self(Arc::new(Inner {
+            issuer: v.issuer,
+            expires_at: v.expires_at,
+            audiences: v.audiences,
+            scopes,
+            roles: v.roles,
+            algorithm: v.algorithm,
+            key_id: v.key_id,
+            fingerprint: v.fingerprint,
+            payload: Value::Object(v.payload),
+        }))
+    }
+
+    /// The issuer (`iss`), exactly as configured.
+    pub fn issuer(&self) -> &str {
+        &self.0.issuer
+    }
+
+    /// The subject (`sub`), if present.
+    pub fn subject(&self) -> Option<&str> {
+        self.get("sub").and_then(Value::as_str)
+    }
+
+    /// The audiences (`aud`), as a list whether the token had a string or an array.
+    pub fn audiences(&self) -> &[String] {
+        &self.0.audiences
+    }
+
+    /// The token's `jti`, if present.
+    pub fn jti(&self) -> Option<&str> {
+        self.get("jti").and_then(Value::as_str)
+    }
+
+    /// The client the token was issued to: `client_id`, else `azp`, else `cid` (Okta), else `appid` (Entra v1).
+    pub fn client_id(&self) -> Option<&str> {
+        ["client_id", "azp", "cid", "appid"]
+            .iter()
+            .find_map(|c| self.get(c).and_then(Value::as_str))
+    }
+
+    /// When the token expires (`exp`).
+    pub fn expires_at(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(self.0.expires_at)
+    }
+
+    pub(crate) fn exp_unix(&self) -> u64 {
+        self.0.expires_at
+    }
+
+    /// The scopes the token grants, from `scope` (space-delimited, RFC 9068)
+    /// and `scp` (array or space-delimited string: Okta, Entra), parsed once.
+    pub fn scopes(&self) -> &[String] {
+        &self.0.scopes
+    }
+
+    /// Whether the token grants `scope`.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.0.scopes.iter().any(|s| s == scope)
+    }
+
+    /// The roles the issuer's claim mapping found in the token.
+    pub fn roles(&self) -> &[String] {
+        &self.0.roles
+    }
+
+    /// Whether the token carries `role`.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.0.roles.iter().any(|r| r == role)
+    }
+
+    /// One claim by name.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.0.payload.get(name)
+    }
+
+    /// All claims, as sent.
+    pub fn raw(&self) -> &Map<String, Value> {
+        match &self.0.payload {
+            Value::Object(m) => m,
+            // `new` only ever stores an object.
+            _ => empty_map(),
+        }
+    }
+
+    /// Deserialize the claims into a custom type.
+    ///
+    /// # Errors
+    /// When the claims do not fit `T`.
+    pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, ClaimsError> {
+        T::deserialize(&self.0.payload).map_err(|e| ClaimsError(e.to_string()))
+    }
+
+    /// The algorithm the signature was verified with.
+    pub fn algorithm(&self) -> Algorithm {
+        self.0.algorithm
+    }
+
+    /// The `kid` of the verifying key.
+    pub fn key_id(&self) -> Option<&str> {
+        self.0.key_id.as_deref()
+    }
+
+    /// The token's fingerprint, for logs.
+    pub fn fingerprint(&self) -> Fingerprint {
+        self.0.fingerprint
+    }
+
+    pub(crate) fn issuer_arc(&self) -> &Arc<str> {
+        &self.0.issuer
+    }
+}
+
+fn empty_map() -> &'static Map<String, Value> {
+    static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
+    EMPTY.get_or_init(Map::new)
+}
+
+impl fmt::Debug for VerifiedClaims {
+    /// Claim names only: values may hold personal data.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifiedClaims")
+            .field("issuer", &self.issuer())
+            .field("subject", &self.subject())
+            .field("expires_at", &self.0.expires_at)
+            .field("scopes", &self.0.scopes)
+            .field("claims", &self.raw().keys().collect::<Vec<_>>())
+            .field("token", &self.0.fingerprint)
+            .finish()
+    }
+}
+
+/// Claims that did not fit the requested type.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("claims do not fit the requested type: {0}")]
+pub struct ClaimsError(String);
+
+/// Space-delimited `scope` plus `scp` (array or string), de-duplicated, in order.
+fn scopes_of(payload: &Map<String, Value>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut add = |s: &str| {
+        if !s.is_empty() && !out.iter().any(|o| o == s) {
+            out.push(s.to_owned());
+        }
+    };
+    for name in ["scope", "scp"] {
+        match payload.get(name) {
+            Some(Value::String(s)) => s.split(' ').for_each(&mut add),
+            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).for_each(&mut add),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// A claim that may be one string or an array of strings (`aud`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    /// A single value.
+    One(String),
+    /// Several values.
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    /// Iterate the values.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        let s: &[String] = match self {
+            OneOrMany::One(s) => std::slice::from_ref(s),
+            OneOrMany::Many(v) => v,
+        };
+        s.iter().map(String::as_str)
+    }
+}
+
+/// The registered claims of an RFC 9068 access token, for handlers that need
+/// nothing custom. Use your own `Deserialize` type with
+/// [`Claims<T>`](crate::extract::Claims) for more.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct StandardClaims {
+    /// Issuer.
+    pub iss: String,
+    /// Subject.
+    #[serde(default)]
+    pub sub: Option<String>,
+    /// Audience(s).
+    #[serde(default)]
+    pub aud: Option<OneOrMany>,
+    /// Expiry (seconds since the epoch).
+    pub exp: u64,
+    /// Issued at.
+    #[serde(default)]
+    pub iat: Option<u64>,
+    /// Not before.
+    #[serde(default)]
+    pub nbf: Option<u64>,
+    /// Token id.
+    #[serde(default)]
+    pub jti: Option<String>,
+    /// The client the token was issued to.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// Authorized party (OIDC).
+    #[serde(default)]
+    pub azp: Option<String>,
+    /// Space-delimited scopes.
+    #[serde(default)]
+    pub scope: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    pub(crate) fn claims(payload: Value) -> VerifiedClaims {
+        let Value::Object(payload) = payload else {
+            panic!("object")
+        };
+        VerifiedClaims::new(Verified {
+            issuer: "https://idp".into(),
+            payload,
+            expires_at: 4_000_000_000,
+            audiences: vec!["api".into()],
+            roles: vec![],
+            algorithm: Algorithm::RS256,
+            key_id: Some("k1".into()),
+            fingerprint: Fingerprint::of("t"),
+        })
+    }
+
+    #[test]
+    fn scopes_from_scope_and_scp() {
+        let c = claims(json!({"scope": "a b  c", "scp": ["c", "d"]}));
+        assert_eq!(c.scopes(), ["a", "b", "c", "d"]);
+        let c = claims(json!({"scp": "x y"}));
+        assert_eq!(c.scopes(), ["x", "y"]);
+        assert!(c.has_scope("x") && !c.has_scope("z"));
+        let c = claims(json!({"scope": 5}));
+        assert!(c.scopes().is_empty());
+    }
+
+    #[test]
+    fn fingerprint_is_short_hex_and_debug_has_no_values() {
+        let f = Fingerprint::of("secret-token");
+        assert_eq!(f.to_string().len(), 16);
+        let c = claims(json!({"sub": "alice", "email": "alice@example.com"}));
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("alice@example.com"));
+        assert!(dbg.contains("email"));
+    }
+
+    #[test]
+    fn standard_claims_deserialize() {
+        let c = claims(json!({"iss": "https://idp", "exp": 10, "aud": ["a", "b"], "sub": "s"}));
+        let s: StandardClaims = c.deserialize().unwrap();
+        assert_eq!(s.aud.unwrap().iter().collect::<Vec<_>>(), ["a", "b"]);
+        assert!(c.deserialize::<Vec<u8>>().is_err());
+    }
+}

@@ -1,0 +1,397 @@
+//! An issuer: who may sign tokens for this service, with which keys, and how
+//! its tokens are checked.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), oauth2_guard::ConfigError> {
+//! use oauth2_guard::Issuer;
+//!
+//! // OIDC discovery, the first key set loaded before `build` returns.
+//! let issuer = Issuer::builder("https://idp.example.com/realms/shop")
+//!     .audience("orders-api")
+//!     .build()
+//!     .await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Security
+//! Every default is the safe one: an audience is required, `none` and HMAC are
+//! not allowed, leeway is 60 s (at most 5 min), and key URLs must be HTTPS
+//! unless they are loopback. See the crate's `manual` module for the reasons.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, DecodingKey};
+
+use crate::discovery::ProviderMetadata;
+use crate::error::ConfigError;
+use crate::http::HttpConfig;
+use crate::jwks::parse::KeySet;
+use crate::jwks::store::{AbortOnDrop, KeyStore, Lookup, Source};
+use crate::jwks::RefreshConfig;
+use crate::validate::{self, Checked, Parsed, Profile};
+
+/// A configured issuer. Cheap to clone; the background key refresh stops
+/// when the last clone (and every layer using it) is dropped.
+#[derive(Clone)]
+pub struct Issuer(Arc<IssuerInner>);
+
+struct IssuerInner {
+    name: Arc<str>,
+    profile: Profile,
+    store: Arc<KeyStore>,
+    _refresh: Option<AbortOnDrop>,
+}
+
+impl fmt::Debug for Issuer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Issuer")
+            .field("issuer", &self.0.name)
+            .field("audiences", &self.0.profile.audiences)
+            .field("algorithms", &self.0.profile.algorithms)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Issuer {
+    /// Start configuring the issuer whose `iss` is exactly `issuer`.
+    pub fn builder(issuer: impl Into<String>) -> IssuerBuilder {
+        IssuerBuilder {
+            issuer: issuer.into(),
+            audiences: Vec::new(),
+            keys: KeysFrom::Discovery,
+            algorithms: None,
+            leeway: validate::DEFAULT_LEEWAY,
+            strict_typ: false,
+            hmac_secret: None,
+            http: HttpConfig::default(),
+            refresh: RefreshConfig::default(),
+        }
+    }
+
+    /// The issuer identifier (`iss`).
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// The discovered metadata, when discovery was used and has completed.
+    pub fn metadata(&self) -> Option<&ProviderMetadata> {
+        self.0.store.metadata()
+    }
+
+    /// Whether a usable key set is loaded (for readiness probes).
+    pub fn is_ready(&self) -> bool {
+        !matches!(
+            self.0.store.lookup(Some(""), Algorithm::RS256),
+            Lookup::Unavailable { .. }
+        )
+    }
+
+    pub(crate) fn name_arc(&self) -> &Arc<str> {
+        &self.0.name
+    }
+
+    pub(crate) fn store(&self) -> &Arc<KeyStore> {
+        &self.0.store
+    }
+
+    /// Verify a parsed token against this issuer without waiting: `None`
+    /// means the key is unknown and a refresh may help.
+    pub(crate) fn try_verify(&self, parsed: Parsed<'_>) -> Option<Checked> {
+        let profile = &self.0.profile;
+        let reject = |reason, parsed: &Parsed<'_>| {
+            let mut r = crate::error::Rejection::new(reason)
+                .issuer(&self.0.name)
+                .kid(parsed.kid());
+            r.fingerprint = Some(parsed.fingerprint);
+            Checked::Rejected(r)
+        };
+        let alg = match validate::check_header(&parsed, profile) {
+            Ok(alg) => alg,
+            Err(reason) => return Some(reject(reason, &parsed)),
+        };
+        let key = if profile.hmac.is_some() {
+            None
+        } else {
+            match self.0.store.lookup(parsed.kid(), alg) {
+                Lookup::Found(k) => Some(k),
+                Lookup::Unknown => return None,
+                Lookup::Unavailable { retry_after } => {
+                    let mut r = crate::error::Rejection::new(crate::Reason::KeysUnavailable)
+                        .issuer(&self.0.name)
+                        .kid(parsed.kid())
+                        .retry_after(retry_after);
+                    r.fingerprint = Some(parsed.fingerprint);
+                    return Some(Checked::Rejected(r));
+                }
+            }
+        };
+        Some(validate::verify(parsed, alg, key, &self.0.name, profile, |_| Vec::new()))
+    }
+}
+
+enum KeysFrom {
+    Discovery,
+    JwksUri(String),
+    Static(String),
+    StaticFile(PathBuf),
+}
+
+/// Builds an [`Issuer`]. Every setting has a documented, secure default.
+///
+/// | setting | default | why |
+/// |---|---|---|
+/// | keys | OIDC discovery (then RFC 8414) | keys and their rotation come from the IdP, never from config |
+/// | `audience` | none: **required** | a token for another service must not work here (RFC 9068 §4) |
+/// | `algorithms` | RS256/384/512, PS256/384/512, ES256, ES384, EdDSA | asymmetric only; `none` can never be enabled |
+/// | `leeway` | 60 s, at most 5 min | clock skew between IdP and service, without making tokens long-lived |
+/// | `strict_rfc9068` | off | Keycloak, Auth0 and Entra send `typ: JWT`; on = only `at+jwt` |
+/// | `http` | [`HttpConfig::default`] | 5 s timeout, 1 MiB cap, HTTPS only |
+/// | `refresh` | [`RefreshConfig::default`] | see there |
+pub struct IssuerBuilder {
+    issuer: String,
+    audiences: Vec<String>,
+    keys: KeysFrom,
+    algorithms: Option<Vec<Algorithm>>,
+    leeway: Duration,
+    strict_typ: bool,
+    hmac_secret: Option<Vec<u8>>,
+    http: HttpConfig,
+    refresh: RefreshConfig,
+}
+
+impl fmt::Debug for IssuerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IssuerBuilder")
+            .field("issuer", &self.issuer)
+            .field("audiences", &self.audiences)
+            .field("algorithms", &self.algorithms)
+            .field("leeway", &self.leeway)
+            .field("hmac_secret", &self.hmac_secret.as_ref().map(|_| "[redacted]"))
+            .finish_non_exhaustive()
+    }
+}
+
+impl IssuerBuilder {
+    /// Accept tokens whose `aud` contains `audience`. May be called several times.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audiences.push(audience.into());
+        self
+    }
+
+    /// Accept tokens whose `aud` contains any of `audiences`.
+    pub fn audiences<I, A>(mut self, audiences: I) -> Self
+    where
+        I: IntoIterator<Item = A>,
+        A: Into<String>,
+    {
+        self.audiences.extend(audiences.into_iter().map(Into::into));
+        self
+    }
+
+    /// Fetch keys from this JWKS URL instead of discovering it.
+    pub fn jwks_uri(mut self, url: impl Into<String>) -> Self {
+        self.keys = KeysFrom::JwksUri(url.into());
+        self
+    }
+
+    /// Use a fixed JWKS document (tests, air-gapped setups). Never refreshed.
+    pub fn static_jwks(mut self, json: impl Into<String>) -> Self {
+        self.keys = KeysFrom::Static(json.into());
+        self
+    }
+
+    /// Use a fixed JWKS file, read once at build time.
+    pub fn static_jwks_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.keys = KeysFrom::StaticFile(path.into());
+        self
+    }
+
+    /// Replace the algorithm allowlist.
+    pub fn algorithms(mut self, algs: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.algorithms = Some(algs.into_iter().collect());
+        self
+    }
+
+    /// Allowed clock skew for `exp`, `nbf` and `iat` (default 60 s, max 5 min).
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// Accept only `typ: at+jwt` (RFC 9068 §2.1) — refuses the `JWT` that
+    /// Keycloak, Auth0 and Entra send.
+    pub fn strict_rfc9068(mut self, strict: bool) -> Self {
+        self.strict_typ = strict;
+        self
+    }
+
+    /// Verify HS256/384/512 tokens with this shared secret instead of keys.
+    ///
+    /// # Security
+    /// Every holder of the secret can mint tokens; prefer asymmetric keys.
+    /// With a secret, only HMAC algorithms are allowed and no JWKS is used,
+    /// so an RSA public key can never be mistaken for an HMAC secret.
+    pub fn hmac_secret(mut self, secret: impl Into<Vec<u8>>) -> Self {
+        self.hmac_secret = Some(secret.into());
+        self
+    }
+
+    /// HTTP settings for discovery and JWKS fetches.
+    pub fn http(mut self, http: HttpConfig) -> Self {
+        self.http = http;
+        self
+    }
+
+    /// Key refresh settings.
+    pub fn refresh(mut self, refresh: RefreshConfig) -> Self {
+        self.refresh = refresh;
+        self
+    }
+
+    /// Build, loading the first key set before returning.
+    ///
+    /// # Errors
+    /// Any invalid setting, a failed discovery, or no key set within
+    /// `refresh.startup_timeout` ([`ConfigError::InitialKeys`]).
+    pub async fn build(self) -> Result<Issuer, ConfigError> {
+        let (store, profile, timeout) = self.prepare()?;
+        if let Source::Remote { .. } = store.source() {
+            let name = store.issuer().clone();
+            let interval = match tokio::time::timeout(timeout, store.fetch_once()).await {
+                Ok(Ok(interval)) => interval,
+                Ok(Err(source)) => return Err(ConfigError::InitialKeys { issuer: name.to_string(), source }),
+                Err(_) => {
+                    return Err(ConfigError::InitialKeys {
+                        issuer: name.to_string(),
+                        source: crate::error::FetchError::new(crate::error::FetchErrorKind::Timeout, &*name),
+                    })
+                }
+            };
+            return Self::finish(store, profile, interval);
+        }
+        Self::finish(store, profile, Duration::ZERO)
+    }
+
+    /// Build without waiting for the issuer: the service can start before
+    /// the IdP is reachable. Requests are answered 503 with `Retry-After`
+    /// until the first key set arrives (fetched at once in the background,
+    /// retried with backoff).
+    ///
+    /// # Errors
+    /// Any invalid setting, or no Tokio runtime.
+    pub fn build_lazy(self) -> Result<Issuer, ConfigError> {
+        let (store, profile, _) = self.prepare()?;
+        Self::finish(store, profile, Duration::ZERO)
+    }
+
+    fn finish(store: Arc<KeyStore>, profile: Profile, first_delay: Duration) -> Result<Issuer, ConfigError> {
+        let refresh = match store.source() {
+            Source::Static => None,
+            Source::Remote { .. } => {
+                let handle = tokio::runtime::Handle::try_current().map_err(|_| ConfigError::NoRuntime)?;
+                let task = handle.spawn(store.clone().run(first_delay));
+                Some(AbortOnDrop(task.abort_handle()))
+            }
+        };
+        Ok(Issuer(Arc::new(IssuerInner {
+            name: store.issuer().clone(),
+            profile,
+            store,
+            _refresh: refresh,
+        })))
+    }
+
+    fn prepare(self) -> Result<(Arc<KeyStore>, Profile, Duration), ConfigError> {
+        let http = self.http.build()?;
+        if self.issuer.is_empty() {
+            return Err(ConfigError::InvalidUrl {
+                url: self.issuer,
+                reason: "empty issuer",
+            });
+        }
+        if self.audiences.is_empty() || self.audiences.iter().any(String::is_empty) {
+            return Err(ConfigError::NoAudience);
+        }
+        if self.leeway > validate::MAX_LEEWAY {
+            return Err(ConfigError::LeewayTooLarge {
+                configured: self.leeway,
+                max: validate::MAX_LEEWAY,
+            });
+        }
+        self.refresh.validate()?;
+        let hmac = match &self.hmac_secret {
+            Some(s) if s.len() < 32 => {
+                return Err(ConfigError::OutOfRange {
+                    setting: "hmac_secret",
+                    reason: "must be at least 32 bytes (RFC 7518 §3.2)",
+                })
+            }
+            Some(s) => Some(DecodingKey::from_secret(s).map_err(|_| ConfigError::OutOfRange {
+                setting: "hmac_secret",
+                reason: "unusable secret",
+            })?),
+            None => None,
+        };
+        let algorithms = match self.algorithms {
+            Some(a) => a,
+            None if hmac.is_some() => vec![Algorithm::HS256, Algorithm::HS384, Algorithm::HS512],
+            None => validate::DEFAULT_ALGORITHMS.to_vec(),
+        };
+        Profile::validate_algorithms(&algorithms, hmac.is_some())?;
+        let name: Arc<str> = self.issuer.into();
+        let static_keys = |json: &[u8]| {
+            KeySet::parse(json, http.max_response_bytes, None).map_err(ConfigError::StaticJwks)
+        };
+        let (source, initial) = match self.keys {
+            _ if hmac.is_some() => (Source::Static, None),
+            KeysFrom::Static(json) => (Source::Static, Some(static_keys(json.as_bytes())?)),
+            KeysFrom::StaticFile(path) => {
+                let json = std::fs::read(&path).map_err(|source| ConfigError::JwksFile {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                (Source::Static, Some(static_keys(&json)?))
+            }
+            KeysFrom::JwksUri(uri) => {
+                let url = http.check_url(&uri)?;
+                let cell = std::sync::OnceLock::new();
+                let _ = cell.set(url);
+                (
+                    Source::Remote {
+                        http,
+                        url: cell,
+                        metadata: std::sync::OnceLock::new(),
+                    },
+                    None,
+                )
+            }
+            KeysFrom::Discovery => {
+                http.check_url(&name)?;
+                (
+                    Source::Remote {
+                        http,
+                        url: std::sync::OnceLock::new(),
+                        metadata: std::sync::OnceLock::new(),
+                    },
+                    None,
+                )
+            }
+        };
+        let profile = Profile {
+            algorithms,
+            audiences: self.audiences,
+            leeway: self.leeway.as_secs(),
+            strict_typ: self.strict_typ,
+            hmac,
+        };
+        let timeout = self.refresh.startup_timeout;
+        let store = KeyStore::new(name, source, self.refresh);
+        if let Some(set) = initial {
+            store.install(set);
+        }
+        Ok((store, profile, timeout))
+    }
+}

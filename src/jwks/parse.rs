@@ -1,0 +1,382 @@
+//! Tolerant-and-strict JWK Set parsing.
+//!
+//! Tolerant: a key this crate cannot or must not use for verification is
+//! skipped with a debug event, never failing the set (Keycloak publishes an
+//! RSA-OAEP `use: "enc"` key next to its signing key). Strict: every kept key
+//! is bound to the algorithms its type allows (RSA → RS*/PS*, P-256 → ES256,
+//! P-384 → ES384, Ed25519 → EdDSA), narrowed further by its `alg` member, and
+//! kids that appear twice are dropped, since a `kid` must pick one key.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::{Algorithm, DecodingKey};
+use serde::Deserialize;
+
+use crate::error::JwksError;
+
+/// A key ready to verify: parsed once when the set is loaded.
+pub(crate) struct VerifyingKey {
+    pub(crate) kid: Option<Box<str>>,
+    /// The algorithms this key may verify (its type's, narrowed by `alg`).
+    pub(crate) algorithms: Vec<Algorithm>,
+    pub(crate) key: DecodingKey,
+    /// The key material, to recognise the same key across refreshes.
+    material: String,
+}
+
+impl VerifyingKey {
+    pub(crate) fn allows(&self, alg: Algorithm) -> bool {
+        self.algorithms.contains(&alg)
+    }
+}
+
+impl std::fmt::Debug for VerifyingKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifyingKey")
+            .field("kid", &self.kid)
+            .field("algorithms", &self.algorithms)
+            .finish()
+    }
+}
+
+/// A parsed key set. Immutable; replaced whole on refresh.
+#[derive(Debug, Default)]
+pub(crate) struct KeySet {
+    by_kid: HashMap<Box<str>, Arc<VerifyingKey>>,
+    without_kid: Vec<Arc<VerifyingKey>>,
+    /// How many keys of the document were skipped.
+    pub(crate) skipped: usize,
+}
+
+impl KeySet {
+    /// The key for a token's `kid` and `alg`. A token without `kid` is matched
+    /// only when exactly one key of the set can verify its algorithm.
+    pub(crate) fn find(&self, kid: Option<&str>, alg: Algorithm) -> Option<&Arc<VerifyingKey>> {
+        match kid {
+            Some(kid) => self.by_kid.get(kid),
+            None => {
+                let mut candidates = self
+                    .by_kid
+                    .values()
+                    .chain(self.without_kid.iter())
+                    .filter(|k| k.allows(alg));
+                match (candidates.next(), candidates.next()) {
+                    (Some(k), None) => Some(k),
+                    _ => None,
+                }
+            }
+        }
+    }
+
+    /// Whether `key` (the very same parsed key) is still in the set.
+    pub(crate) fn contains(&self, key: &Arc<VerifyingKey>) -> bool {
+        match &key.kid {
+            Some(kid) => self.by_kid.get(kid).is_some_and(|k| Arc::ptr_eq(k, key)),
+            None => self.without_kid.iter().any(|k| Arc::ptr_eq(k, key)),
+        }
+    }
+
+    /// Number of usable keys.
+    pub(crate) fn len(&self) -> usize {
+        self.by_kid.len() + self.without_kid.len()
+    }
+
+    /// The kids of the set, for logs.
+    pub(crate) fn kids(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = self.by_kid.keys().map(|k| &**k).collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Parse a JWKS document. Keys identical to one in `previous` are reused,
+    /// so a verified-token cache entry stays valid exactly while its key is
+    /// still published.
+    pub(crate) fn parse(json: &[u8], max_bytes: usize, previous: Option<&KeySet>) -> Result<KeySet, JwksError> {
+        if json.len() > max_bytes {
+            return Err(JwksError::TooLarge { max: max_bytes });
+        }
+        let doc: JwkSetDoc = serde_json::from_slice(json).map_err(|_| JwksError::NotAJwkSet)?;
+        let mut set = KeySet::default();
+        let mut duplicated: Vec<Box<str>> = Vec::new();
+        for raw in doc.keys {
+            let Ok(jwk) = serde_json::from_value::<RawJwk>(raw) else {
+                set.skipped += 1;
+                continue;
+            };
+            let kid = jwk.kid.clone();
+            let Some(mut key) = build_key(jwk) else {
+                tracing::debug!(kid = kid.as_deref(), "skipping JWK that cannot verify signatures");
+                set.skipped += 1;
+                continue;
+            };
+            if let Some(prev) = previous.and_then(|p| p.reuse(&key)) {
+                key = prev;
+            }
+            match key.kid.clone() {
+                Some(kid) => {
+                    if duplicated.contains(&kid) {
+                        set.skipped += 1;
+                    } else if set.by_kid.remove(&kid).is_some() {
+                        tracing::warn!(kid = &*kid, "JWKS lists the same kid twice; ignoring both keys");
+                        duplicated.push(kid);
+                        set.skipped += 2;
+                    } else {
+                        set.by_kid.insert(kid, key);
+                    }
+                }
+                None => set.without_kid.push(key),
+            }
+        }
+        if set.len() == 0 {
+            return Err(JwksError::NoUsableKeys);
+        }
+        Ok(set)
+    }
+
+    fn reuse(&self, key: &VerifyingKey) -> Option<Arc<VerifyingKey>> {
+        let found = match &key.kid {
+            Some(kid) => self.by_kid.get(kid),
+            None => self.without_kid.iter().find(|k| k.material == key.material),
+        }?;
+        (found.material == key.material && found.algorithms == key.algorithms).then(|| found.clone())
+    }
+}
+
+#[derive(Deserialize)]
+struct JwkSetDoc {
+    keys: Vec<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct RawJwk {
+    kty: String,
+    #[serde(default)]
+    kid: Option<String>,
+    #[serde(rename = "use", default)]
+    use_: Option<String>,
+    #[serde(default)]
+    key_ops: Option<Vec<String>>,
+    #[serde(default)]
+    alg: Option<String>,
+    #[serde(default)]
+    crv: Option<String>,
+    #[serde(default)]
+    n: Option<String>,
+    #[serde(default)]
+    e: Option<String>,
+    #[serde(default)]
+    x: Option<String>,
+    #[serde(default)]
+    y: Option<String>,
+    /// Present only on private keys, which must never be published.
+    #[serde(default)]
+    d: Option<String>,
+}
+
+const RSA_ALGS: &[Algorithm] = &[
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+];
+
+fn b64(s: &str) -> Option<Vec<u8>> {
+    URL_SAFE_NO_PAD.decode(s.trim_end_matches('=')).ok()
+}
+
+/// Build a verifying key from one JWK, or `None` when it must be skipped.
+fn build_key(jwk: RawJwk) -> Option<Arc<VerifyingKey>> {
+    if jwk.use_.as_deref().is_some_and(|u| u != "sig") {
+        return None;
+    }
+    if let Some(ops) = &jwk.key_ops {
+        if !ops.iter().any(|o| o == "verify") {
+            return None;
+        }
+    }
+    if jwk.d.is_some() {
+        // A private key in a public set is a publishing mistake; never use it.
+        return None;
+    }
+    let (type_algs, key, material): (Vec<Algorithm>, DecodingKey, String) = match jwk.kty.as_str() {
+        "RSA" => {
+            let (n, e) = (jwk.n.as_deref()?, jwk.e.as_deref()?);
+            let (nb, eb) = (b64(n)?, b64(e)?);
+            let n_bits = nb.iter().skip_while(|b| **b == 0).count() * 8;
+            // RFC 7518 §3.3: 2048 bits or larger.
+            if !(2048..=16384).contains(&n_bits) || eb.is_empty() || eb.len() > 8 {
+                return None;
+            }
+            (
+                RSA_ALGS.to_vec(),
+                DecodingKey::from_rsa_raw_components(&nb, &eb),
+                format!("RSA|{n}|{e}"),
+            )
+        }
+        "EC" => {
+            let (x, y) = (jwk.x.as_deref()?, jwk.y.as_deref()?);
+            let (alg, len) = match jwk.crv.as_deref()? {
+                "P-256" => (Algorithm::ES256, 32),
+                "P-384" => (Algorithm::ES384, 48),
+                _ => return None,
+            };
+            let (xb, yb) = (b64(x)?, b64(y)?);
+            if xb.len() != len || yb.len() != len {
+                return None;
+            }
+            let mut point = Vec::with_capacity(1 + 2 * len);
+            point.push(0x04);
+            point.extend_from_slice(&xb);
+            point.extend_from_slice(&yb);
+            (vec![alg], DecodingKey::from_ec_der(&point), format!("EC|{x}|{y}"))
+        }
+        "OKP" => {
+            if jwk.crv.as_deref()? != "Ed25519" {
+                return None;
+            }
+            let x = jwk.x.as_deref()?;
+            let xb = b64(x)?;
+            if xb.len() != 32 {
+                return None;
+            }
+            (vec![Algorithm::EdDSA], DecodingKey::from_ed_der(&xb), format!("OKP|{x}"))
+        }
+        // "oct" (shared secrets) never come from a JWKS: see RFC 8725 §3.1.
+        _ => return None,
+    };
+    let algorithms = match jwk.alg.as_deref() {
+        None => type_algs,
+        Some(a) => {
+            let alg: Algorithm = a.parse().ok()?;
+            if !type_algs.contains(&alg) {
+                return None;
+            }
+            vec![alg]
+        }
+    };
+    Some(Arc::new(VerifyingKey {
+        kid: jwk.kid.map(Into::into),
+        algorithms,
+        key,
+        material,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    // A real 2048-bit modulus is long; build one of the right size.
+    fn rsa_n() -> String {
+        let mut n = vec![0xC3u8; 256];
+        n[255] = 0x01;
+        URL_SAFE_NO_PAD.encode(n)
+    }
+
+    fn ec_xy(len: usize) -> (String, String) {
+        (URL_SAFE_NO_PAD.encode(vec![1u8; len]), URL_SAFE_NO_PAD.encode(vec![2u8; len]))
+    }
+
+    fn parse(v: serde_json::Value) -> Result<KeySet, JwksError> {
+        KeySet::parse(v.to_string().as_bytes(), 1 << 20, None)
+    }
+
+    #[test]
+    fn keycloak_shape_skips_enc_key() {
+        let set = parse(json!({"keys": [
+            {"kid": "enc-1", "kty": "RSA", "alg": "RSA-OAEP", "use": "enc", "n": rsa_n(), "e": "AQAB"},
+            {"kid": "sig-1", "kty": "RSA", "alg": "RS256", "use": "sig", "n": rsa_n(), "e": "AQAB"}
+        ]}))
+        .unwrap();
+        assert_eq!(set.kids(), ["sig-1"]);
+        assert_eq!(set.skipped, 1);
+        let k = set.find(Some("sig-1"), Algorithm::RS256).unwrap();
+        assert!(k.allows(Algorithm::RS256));
+        assert!(!k.allows(Algorithm::PS256), "alg member binds the key");
+    }
+
+    #[test]
+    fn key_types_bind_algorithms() {
+        let (x, y) = ec_xy(32);
+        let (x3, y3) = ec_xy(48);
+        let set = parse(json!({"keys": [
+            {"kid": "rsa", "kty": "RSA", "n": rsa_n(), "e": "AQAB"},
+            {"kid": "p256", "kty": "EC", "crv": "P-256", "x": x, "y": y},
+            {"kid": "p384", "kty": "EC", "crv": "P-384", "x": x3, "y": y3},
+            {"kid": "ed", "kty": "OKP", "crv": "Ed25519", "x": URL_SAFE_NO_PAD.encode([7u8; 32])},
+            {"kid": "x448", "kty": "OKP", "crv": "X448", "x": "AA"},
+            {"kid": "oct", "kty": "oct", "k": "c2VjcmV0"},
+            {"kid": "p521", "kty": "EC", "crv": "P-521", "x": x, "y": y},
+            {"kid": "verify-not-allowed", "kty": "RSA", "key_ops": ["encrypt"], "n": rsa_n(), "e": "AQAB"},
+            {"kid": "priv", "kty": "RSA", "n": rsa_n(), "e": "AQAB", "d": "AAAA"},
+            {"kid": "small", "kty": "RSA", "n": URL_SAFE_NO_PAD.encode([0xC3u8; 128]), "e": "AQAB"},
+            {"kid": "bad-alg", "kty": "EC", "crv": "P-256", "alg": "RS256", "x": x, "y": y},
+            {"kid": "short-x", "kty": "EC", "crv": "P-256", "x": x3, "y": y},
+            "not an object",
+            {"no": "kty"}
+        ]}))
+        .unwrap();
+        assert_eq!(set.kids(), ["ed", "p256", "p384", "rsa"]);
+        assert_eq!(set.skipped, 10);
+        let rsa = set.find(Some("rsa"), Algorithm::PS512).unwrap();
+        assert!(rsa.allows(Algorithm::PS512) && !rsa.allows(Algorithm::ES256) && !rsa.allows(Algorithm::HS256));
+        let p256 = set.find(Some("p256"), Algorithm::ES256).unwrap();
+        assert!(p256.allows(Algorithm::ES256) && !p256.allows(Algorithm::ES384));
+        assert!(set.find(Some("ed"), Algorithm::EdDSA).unwrap().allows(Algorithm::EdDSA));
+    }
+
+    #[test]
+    fn duplicate_kids_are_dropped_not_fatal() {
+        let (x, y) = ec_xy(32);
+        let set = parse(json!({"keys": [
+            {"kid": "a", "kty": "RSA", "n": rsa_n(), "e": "AQAB"},
+            {"kid": "a", "kty": "EC", "crv": "P-256", "x": x, "y": y},
+            {"kid": "a", "kty": "EC", "crv": "P-256", "x": x, "y": y},
+            {"kid": "b", "kty": "EC", "crv": "P-256", "x": x, "y": y}
+        ]}))
+        .unwrap();
+        assert_eq!(set.kids(), ["b"]);
+    }
+
+    #[test]
+    fn unusable_documents() {
+        assert!(matches!(parse(json!({"keys": []})), Err(JwksError::NoUsableKeys)));
+        assert!(matches!(parse(json!([1, 2])), Err(JwksError::NotAJwkSet)));
+        assert!(matches!(
+            KeySet::parse(b"{\"keys\":[]}", 4, None),
+            Err(JwksError::TooLarge { max: 4 })
+        ));
+    }
+
+    #[test]
+    fn keys_without_kid_match_only_when_unambiguous() {
+        let (x, y) = ec_xy(32);
+        let set = parse(json!({"keys": [
+            {"kty": "RSA", "n": rsa_n(), "e": "AQAB"},
+            {"kty": "EC", "crv": "P-256", "x": x, "y": y}
+        ]}))
+        .unwrap();
+        assert!(set.find(None, Algorithm::RS256).is_some());
+        assert!(set.find(None, Algorithm::ES256).is_some());
+        assert!(set.find(None, Algorithm::ES384).is_none());
+        assert!(set.find(Some("x"), Algorithm::RS256).is_none());
+    }
+
+    #[test]
+    fn refresh_reuses_identical_keys() {
+        let doc = json!({"keys": [{"kid": "a", "kty": "RSA", "n": rsa_n(), "e": "AQAB"}]}).to_string();
+        let first = KeySet::parse(doc.as_bytes(), 1 << 20, None).unwrap();
+        let second = KeySet::parse(doc.as_bytes(), 1 << 20, Some(&first)).unwrap();
+        let k1 = first.find(Some("a"), Algorithm::RS256).unwrap();
+        assert!(second.contains(k1), "an unchanged key keeps its identity");
+        let other = json!({"keys": [{"kid": "a", "kty": "RSA", "n": rsa_n(), "e": "AwAB"}]}).to_string();
+        let third = KeySet::parse(other.as_bytes(), 1 << 20, Some(&second)).unwrap();
+        assert!(!third.contains(k1), "new material under an old kid is a new key");
+    }
+}

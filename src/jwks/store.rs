@@ -1,0 +1,418 @@
+//! The lock-free key store and its refresh task.
+
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwapOption;
+use tokio::sync::{watch, Notify};
+use tokio::time::Instant;
+use url::Url;
+
+use super::parse::{KeySet, VerifyingKey};
+use crate::error::{FetchError, FetchErrorKind, JwksError};
+use crate::http::HttpClient;
+
+/// When and how an issuer's keys are refreshed.
+///
+/// | setting | default | why |
+/// |---|---|---|
+/// | `min_interval` | 5 min | a `max-age=0` JWKS must not turn into a fetch loop |
+/// | `max_interval` | 24 h | even a year-long `max-age` is re-checked daily, so removed keys go away |
+/// | `default_interval` | 1 h | when the JWKS response has no `Cache-Control: max-age` |
+/// | `unknown_kid_cooldown` | 30 s | an attacker choosing random kids gets at most one JWKS fetch per cooldown |
+/// | `unknown_kid_wait` | 2 s | how long the request that met a new kid waits for the refresh it triggered |
+/// | `max_stale` | 24 h | how long the last good keys keep serving while the issuer is unreachable |
+/// | `startup_timeout` | 10 s | how long `build().await` waits for the first key set |
+/// | `backoff_base` / `backoff_max` | 1 s / 5 min | retries after a failed fetch, doubled each time, with jitter |
+#[derive(Debug, Clone)]
+pub struct RefreshConfig {
+    pub(crate) min_interval: Duration,
+    pub(crate) max_interval: Duration,
+    pub(crate) default_interval: Duration,
+    pub(crate) unknown_kid_cooldown: Duration,
+    pub(crate) unknown_kid_wait: Duration,
+    pub(crate) max_stale: Duration,
+    pub(crate) startup_timeout: Duration,
+    pub(crate) backoff_base: Duration,
+    pub(crate) backoff_max: Duration,
+}
+
+impl Default for RefreshConfig {
+    fn default() -> Self {
+        Self {
+            min_interval: Duration::from_secs(5 * 60),
+            max_interval: Duration::from_secs(24 * 3600),
+            default_interval: Duration::from_secs(3600),
+            unknown_kid_cooldown: Duration::from_secs(30),
+            unknown_kid_wait: Duration::from_secs(2),
+            max_stale: Duration::from_secs(24 * 3600),
+            startup_timeout: Duration::from_secs(10),
+            backoff_base: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(5 * 60),
+        }
+    }
+}
+
+macro_rules! setter {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        pub fn $name(mut self, d: Duration) -> Self {
+            self.$name = d;
+            self
+        }
+    };
+}
+
+impl RefreshConfig {
+    setter!(
+        /// Lower clamp of the refresh interval.
+        min_interval
+    );
+    setter!(
+        /// Upper clamp of the refresh interval.
+        max_interval
+    );
+    setter!(
+        /// Interval when the JWKS response carries no `max-age`.
+        default_interval
+    );
+    setter!(
+        /// Minimum time between two refreshes triggered by unknown kids.
+        unknown_kid_cooldown
+    );
+    setter!(
+        /// How long a request with an unknown kid waits for the refresh.
+        unknown_kid_wait
+    );
+    setter!(
+        /// How long the last good keys serve while refreshes fail.
+        max_stale
+    );
+    setter!(
+        /// How long `build().await` waits for the first key set.
+        startup_timeout
+    );
+    setter!(
+        /// First retry delay after a failed fetch.
+        backoff_base
+    );
+    setter!(
+        /// Largest retry delay after failed fetches.
+        backoff_max
+    );
+
+    pub(crate) fn validate(&self) -> Result<(), crate::error::ConfigError> {
+        use crate::error::ConfigError::OutOfRange;
+        if self.min_interval.is_zero() || self.min_interval > self.max_interval {
+            return Err(OutOfRange {
+                setting: "refresh.min_interval",
+                reason: "must be non-zero and at most max_interval",
+            });
+        }
+        if self.backoff_base.is_zero() || self.backoff_base > self.backoff_max {
+            return Err(OutOfRange {
+                setting: "refresh.backoff_base",
+                reason: "must be non-zero and at most backoff_max",
+            });
+        }
+        if self.unknown_kid_wait > Duration::from_secs(30) {
+            return Err(OutOfRange {
+                setting: "refresh.unknown_kid_wait",
+                reason: "a request must not wait more than 30 s for keys",
+            });
+        }
+        Ok(())
+    }
+
+    fn clamp(&self, max_age: Option<Duration>) -> Duration {
+        max_age
+            .unwrap_or(self.default_interval)
+            .clamp(self.min_interval, self.max_interval)
+    }
+
+    fn backoff(&self, failures: u32) -> Duration {
+        let exp = self
+            .backoff_base
+            .saturating_mul(1u32 << failures.saturating_sub(1).min(20))
+            .min(self.backoff_max);
+        // ±20 % jitter so a fleet does not retry in lockstep.
+        let r = std::collections::hash_map::RandomState::new().build_hasher().finish();
+        let factor = 0.8 + (r % 4001) as f64 / 10_000.0;
+        exp.mul_f64(factor)
+    }
+}
+
+/// Where keys come from.
+pub(crate) enum Source {
+    /// Fixed at build time; never refreshed.
+    Static,
+    /// Fetched from a JWKS URL, known up front or found by discovery on the
+    /// first fetch.
+    Remote {
+        http: HttpClient,
+        url: std::sync::OnceLock<Url>,
+        /// The issuer's metadata, when discovery was used.
+        metadata: std::sync::OnceLock<crate::discovery::ProviderMetadata>,
+    },
+}
+
+const NEVER: u64 = u64::MAX;
+
+/// The outcome of a key lookup on the request path.
+pub(crate) enum Lookup {
+    Found(Arc<VerifyingKey>),
+    Unknown,
+    /// No key set, or the last one is older than `max_stale`.
+    Unavailable { retry_after: Duration },
+}
+
+/// State shared by the request path and the refresh task.
+pub(crate) struct KeyStore {
+    issuer: Arc<str>,
+    keys: ArcSwapOption<KeySet>,
+    config: RefreshConfig,
+    source: Source,
+    epoch: Instant,
+    /// Milliseconds since `epoch` of the last successful fetch (`NEVER` before).
+    last_success: AtomicU64,
+    /// Milliseconds since `epoch` of the last refresh demanded by an unknown kid.
+    last_demand: AtomicU64,
+    /// Milliseconds since `epoch` of the next scheduled fetch.
+    next_attempt: AtomicU64,
+    in_flight: AtomicBool,
+    trigger: Notify,
+    generation: watch::Sender<u64>,
+}
+
+impl KeyStore {
+    pub(crate) fn new(issuer: Arc<str>, source: Source, config: RefreshConfig) -> Arc<Self> {
+        Arc::new(Self {
+            issuer,
+            keys: ArcSwapOption::empty(),
+            config,
+            source,
+            epoch: Instant::now(),
+            last_success: AtomicU64::new(NEVER),
+            last_demand: AtomicU64::new(NEVER),
+            next_attempt: AtomicU64::new(0),
+            in_flight: AtomicBool::new(false),
+            trigger: Notify::new(),
+            generation: watch::channel(0).0,
+        })
+    }
+
+    pub(crate) fn issuer(&self) -> &Arc<str> {
+        &self.issuer
+    }
+
+    pub(crate) fn source(&self) -> &Source {
+        &self.source
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    /// Install a key set (static keys, or a fetched one).
+    pub(crate) fn install(&self, set: KeySet) {
+        tracing::info!(
+            issuer = &*self.issuer,
+            keys = set.len(),
+            skipped = set.skipped,
+            kids = ?set.kids(),
+            "key set loaded"
+        );
+        self.keys.store(Some(Arc::new(set)));
+        self.last_success.store(self.now_ms(), Ordering::Release);
+    }
+
+    /// The request path: one atomic load, one hash lookup, one clock read.
+    pub(crate) fn lookup(&self, kid: Option<&str>, alg: jsonwebtoken::Algorithm) -> Lookup {
+        let guard = self.keys.load();
+        let Some(set) = guard.as_ref() else {
+            return Lookup::Unavailable {
+                retry_after: self.retry_after(),
+            };
+        };
+        if self.is_stale() {
+            return Lookup::Unavailable {
+                retry_after: self.retry_after(),
+            };
+        }
+        match set.find(kid, alg) {
+            Some(k) => Lookup::Found(k.clone()),
+            None => Lookup::Unknown,
+        }
+    }
+
+    /// The issuer's discovered metadata, once known.
+    pub(crate) fn metadata(&self) -> Option<&crate::discovery::ProviderMetadata> {
+        match &self.source {
+            Source::Remote { metadata, .. } => metadata.get(),
+            Source::Static => None,
+        }
+    }
+
+    /// Whether `key` is still published (cache entries are valid only then).
+    pub(crate) fn still_serves(&self, key: &Arc<VerifyingKey>) -> bool {
+        !self.is_stale() && self.keys.load().as_ref().is_some_and(|s| s.contains(key))
+    }
+
+    fn is_stale(&self) -> bool {
+        if matches!(self.source, Source::Static) {
+            return false;
+        }
+        let last = self.last_success.load(Ordering::Acquire);
+        last == NEVER || self.now_ms().saturating_sub(last) > self.config.max_stale.as_millis() as u64
+    }
+
+    fn retry_after(&self) -> Duration {
+        let next = self.next_attempt.load(Ordering::Relaxed);
+        let secs = next.saturating_sub(self.now_ms()).div_ceil(1000);
+        Duration::from_secs(secs.clamp(1, 60))
+    }
+
+    /// A token named a kid the set does not have: refresh at most once per
+    /// cooldown, share an in-flight refresh, and wait for it (bounded).
+    /// Returns whether a refresh completed while waiting.
+    pub(crate) async fn refresh_for_unknown_kid(&self) -> bool {
+        if matches!(self.source, Source::Static) {
+            return false;
+        }
+        let mut rx = self.generation.subscribe();
+        if !self.in_flight.load(Ordering::Acquire) {
+            let now = self.now_ms();
+            let last = self.last_demand.load(Ordering::Acquire);
+            let cooldown = self.config.unknown_kid_cooldown.as_millis() as u64;
+            if last != NEVER && now.saturating_sub(last) < cooldown {
+                return false;
+            }
+            if self
+                .last_demand
+                .compare_exchange(last, now, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                tracing::info!(issuer = &*self.issuer, "unknown kid: refreshing keys");
+                self.in_flight.store(true, Ordering::Release);
+                self.trigger.notify_one();
+            }
+        }
+        matches!(
+            tokio::time::timeout(self.config.unknown_kid_wait, rx.changed()).await,
+            Ok(Ok(()))
+        )
+    }
+
+    /// Fetch the key set once. Returns the interval until the next refresh.
+    pub(crate) async fn fetch_once(&self) -> Result<Duration, FetchError> {
+        let Source::Remote { http, url, metadata } = &self.source else {
+            return Ok(self.config.max_interval);
+        };
+        let url = match url.get() {
+            Some(u) => u,
+            None => {
+                let meta = crate::discovery::ProviderMetadata::discover(http, &self.issuer)
+                    .await
+                    .map_err(|e| match e {
+                        crate::error::ConfigError::Discovery { source, .. } => source,
+                        other => FetchError::new(FetchErrorKind::InvalidJson, &*self.issuer).with_source(other),
+                    })?;
+                let jwks = meta.jwks_url(http).map_err(|e| {
+                    FetchError::new(FetchErrorKind::InvalidJson, &*self.issuer).with_source(e)
+                })?;
+                let _ = metadata.set(meta);
+                url.get_or_init(|| jwks)
+            }
+        };
+        let fetched = http.get(url).await?;
+        let previous = self.keys.load_full();
+        let set = KeySet::parse(&fetched.value, http.max_response_bytes, previous.as_deref())
+            .map_err(|e| {
+                let kind = match e {
+                    JwksError::TooLarge { .. } => FetchErrorKind::TooLarge,
+                    JwksError::NoUsableKeys => FetchErrorKind::NoUsableKeys,
+                    _ => FetchErrorKind::InvalidJson,
+                };
+                FetchError::new(kind, url.as_str()).with_source(e)
+            })?;
+        self.install(set);
+        Ok(self.config.clamp(fetched.max_age))
+    }
+
+    /// The refresh task: runs until aborted (when the issuer is dropped).
+    pub(crate) async fn run(self: Arc<Self>, first_delay: Duration) {
+        let mut next = Instant::now() + first_delay;
+        let mut failures: u32 = 0;
+        loop {
+            self.next_attempt
+                .store((next - self.epoch).as_millis() as u64, Ordering::Relaxed);
+            tokio::select! {
+                _ = tokio::time::sleep_until(next) => {}
+                _ = self.trigger.notified() => {}
+            }
+            self.in_flight.store(true, Ordering::Release);
+            let started = Instant::now();
+            match self.fetch_once().await {
+                Ok(interval) => {
+                    failures = 0;
+                    next = Instant::now() + interval;
+                    tracing::debug!(
+                        issuer = &*self.issuer,
+                        latency_ms = started.elapsed().as_millis() as u64,
+                        next_in_s = interval.as_secs(),
+                        "key refresh done"
+                    );
+                }
+                Err(error) => {
+                    failures = failures.saturating_add(1);
+                    let delay = self.config.backoff(failures);
+                    next = Instant::now() + delay;
+                    let last = self.last_success.load(Ordering::Acquire);
+                    let stale_for = (last != NEVER).then(|| self.now_ms().saturating_sub(last) / 1000);
+                    tracing::warn!(
+                        issuer = &*self.issuer,
+                        error = %error,
+                        failures,
+                        retry_in_ms = delay.as_millis() as u64,
+                        serving_stale_keys_age_s = stale_for,
+                        "key refresh failed"
+                    );
+                }
+            }
+            self.in_flight.store(false, Ordering::Release);
+            self.generation.send_modify(|g| *g = g.wrapping_add(1));
+        }
+    }
+}
+
+/// Aborts a task when dropped: the refresh task lives exactly as long as
+/// the issuer that owns it.
+pub(crate) struct AbortOnDrop(pub(crate) tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interval_clamp_and_backoff() {
+        let c = RefreshConfig::default();
+        assert_eq!(c.clamp(None), Duration::from_secs(3600));
+        assert_eq!(c.clamp(Some(Duration::ZERO)), Duration::from_secs(300));
+        assert_eq!(c.clamp(Some(Duration::from_secs(10_000_000))), Duration::from_secs(86_400));
+        let b1 = c.backoff(1);
+        assert!(b1 >= Duration::from_millis(800) && b1 <= Duration::from_millis(1200), "{b1:?}");
+        let b4 = c.backoff(4);
+        assert!(b4 >= Duration::from_millis(6400) && b4 <= Duration::from_millis(9600), "{b4:?}");
+        assert!(c.backoff(40) <= Duration::from_secs(360));
+        assert!(c.validate().is_ok());
+        assert!(RefreshConfig::default().min_interval(Duration::ZERO).validate().is_err());
+    }
+}

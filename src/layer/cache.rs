@@ -1,0 +1,140 @@
+//! The verified-token cache: a repeated token skips signature verification.
+//!
+//! - Keyed by the exact token (the map compares the whole key on a hit, so no
+//!   hash collision can let another token through).
+//! - Bounded in entries *and* bytes: each entry weighs at least
+//!   `max_bytes / max_entries`, so neither bound can be exceeded.
+//! - An entry never outlives the token's `exp` (per-entry expiry, and an
+//!   explicit check on every hit), and is void as soon as the key that
+//!   verified it leaves the issuer's key set.
+//! - Post-verification hooks (revocation) run on every request, hit or miss,
+//!   so a revocation takes effect at once.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::claims::VerifiedClaims;
+use crate::issuer::Issuer;
+use crate::jwks::parse::VerifyingKey;
+
+/// Settings of the verified-token cache.
+///
+/// | setting | default | why |
+/// |---|---|---|
+/// | enabled | yes | services reuse one token for minutes; verifying RS256 each time wastes ~20–50 µs |
+/// | `max_entries` | 10 000 | bounded memory under a flood of distinct valid tokens |
+/// | `max_bytes` | 32 MiB | the same, for large tokens (the weight is an estimate of token plus claims) |
+#[derive(Debug, Clone)]
+pub struct CacheConfig {
+    pub(crate) enabled: bool,
+    pub(crate) max_entries: u64,
+    pub(crate) max_bytes: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_entries: 10_000,
+            max_bytes: 32 * 1024 * 1024,
+        }
+    }
+}
+
+impl CacheConfig {
+    /// No cache: every request verifies its signature.
+    pub fn disabled() -> Self {
+        Self {
+            enabled: false,
+            ..Self::default()
+        }
+    }
+
+    /// Maximum number of cached tokens.
+    pub fn max_entries(mut self, n: u64) -> Self {
+        self.max_entries = n;
+        self
+    }
+
+    /// Maximum (estimated) memory of the cache.
+    pub fn max_bytes(mut self, n: u64) -> Self {
+        self.max_bytes = n;
+        self
+    }
+}
+
+#[derive(Clone)]
+pub(crate) struct Entry {
+    pub(crate) claims: VerifiedClaims,
+    pub(crate) issuer: Issuer,
+    /// `None` for HMAC issuers (the secret never changes at run time).
+    pub(crate) key: Option<Arc<VerifyingKey>>,
+}
+
+struct ExpireAtExp;
+
+impl moka::Expiry<Arc<str>, Entry> for ExpireAtExp {
+    fn expire_after_create(&self, _key: &Arc<str>, value: &Entry, _now: std::time::Instant) -> Option<Duration> {
+        Some(until(value.claims.exp_unix()))
+    }
+}
+
+fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(u64::MAX)
+}
+
+fn until(exp: u64) -> Duration {
+    Duration::from_secs(exp.saturating_sub(now_unix()))
+}
+
+pub(crate) struct TokenCache {
+    map: moka::sync::Cache<Arc<str>, Entry>,
+}
+
+impl TokenCache {
+    pub(crate) fn new(config: &CacheConfig) -> Option<Self> {
+        if !config.enabled || config.max_entries == 0 || config.max_bytes == 0 {
+            return None;
+        }
+        let floor = (config.max_bytes / config.max_entries).max(1);
+        let map = moka::sync::Cache::builder()
+            .max_capacity(config.max_bytes)
+            .weigher(move |k: &Arc<str>, _v: &Entry| {
+                // Token + parsed claims (~2× the decoded payload) + fixed overhead.
+                let estimate = (k.len() as u64).saturating_mul(3).saturating_add(512);
+                estimate.max(floor).min(u32::MAX as u64) as u32
+            })
+            .expire_after(ExpireAtExp)
+            .build();
+        Some(Self { map })
+    }
+
+    /// A cached verification, if still valid: not expired, key still published.
+    pub(crate) fn get(&self, token: &str) -> Option<Entry> {
+        let entry = self.map.get(token)?;
+        let valid = now_unix() < entry.claims.exp_unix()
+            && entry
+                .key
+                .as_ref()
+                .is_none_or(|k| entry.issuer.store().still_serves(k));
+        if valid {
+            Some(entry)
+        } else {
+            self.map.invalidate(token);
+            None
+        }
+    }
+
+    pub(crate) fn insert(&self, token: &str, entry: Entry) {
+        self.map.insert(Arc::from(token), entry);
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> u64 {
+        self.map.run_pending_tasks();
+        self.map.entry_count()
+    }
+}

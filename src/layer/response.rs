@@ -1,0 +1,260 @@
+//! Turning a [`Rejection`] into a response — RFC 6750 §3 by default.
+
+use std::sync::Arc;
+
+use http::{header, HeaderValue, Response};
+
+use crate::error::{ConfigError, Reason, Rejection};
+
+/// How much an error response says about why a token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ErrorDetail {
+    /// A fixed sentence per category (`The access token expired` /
+    /// `The access token is invalid`): enough for a client to react, nothing
+    /// for an attacker to probe with. The default.
+    #[default]
+    Terse,
+    /// Also the stable reason code (`wrong_audience`, `bad_signature`, …).
+    /// Helpful while integrating; consider turning it off in production.
+    ReasonCode,
+}
+
+/// Builds the response for a refused request.
+///
+/// Implemented by [`Rfc6750Response`] (the default), [`JsonResponse`], and
+/// any `Fn(&Rejection) -> Response<B>` closure.
+pub trait RejectionResponse<B>: Clone + Send + Sync + 'static {
+    /// The response for `rejection`.
+    fn response(&self, rejection: &Rejection) -> Response<B>;
+}
+
+impl<F, B> RejectionResponse<B> for F
+where
+    F: Fn(&Rejection) -> Response<B> + Clone + Send + Sync + 'static,
+{
+    fn response(&self, rejection: &Rejection) -> Response<B> {
+        self(rejection)
+    }
+}
+
+/// The `WWW-Authenticate` challenge of RFC 6750 §3 for `rejection`.
+///
+/// `realm` must already be validated (no `"` or `\`); see [`Challenge::new`].
+#[derive(Debug, Clone)]
+pub struct Challenge {
+    realm: Option<Arc<str>>,
+    detail: ErrorDetail,
+}
+
+impl Challenge {
+    /// A challenge with an optional realm.
+    ///
+    /// # Errors
+    /// When `realm` contains a quote, a backslash or a non-visible character.
+    pub fn new(realm: Option<&str>, detail: ErrorDetail) -> Result<Self, ConfigError> {
+        if let Some(r) = realm {
+            if !r.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\') {
+                return Err(ConfigError::InvalidHeaderValue {
+                    setting: "realm",
+                    reason: "only visible ASCII without quote or backslash",
+                });
+            }
+        }
+        Ok(Self {
+            realm: realm.map(Into::into),
+            detail,
+        })
+    }
+
+    /// The header value for `rejection`; `None` for 503 answers.
+    pub fn header_for(&self, rejection: &Rejection) -> Option<HeaderValue> {
+        self.header_with(rejection.reason())
+    }
+
+    /// The header value for an RFC 6750 `insufficient_scope` answer.
+    pub fn insufficient_scope(&self, scopes: &str) -> HeaderValue {
+        let mut v = String::from("Bearer");
+        self.push_realm(&mut v);
+        sep(&mut v);
+        v.push_str("error=\"insufficient_scope\", error_description=\"The access token lacks the required scope\"");
+        if !scopes.is_empty() {
+            v.push_str(", scope=\"");
+            v.push_str(scopes);
+            v.push('"');
+        }
+        HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static("Bearer error=\"insufficient_scope\""))
+    }
+
+    fn push_realm(&self, v: &mut String) {
+        if let Some(realm) = &self.realm {
+            v.push_str(" realm=\"");
+            v.push_str(realm);
+            v.push('"');
+        }
+    }
+
+    fn header_with(&self, reason: Reason) -> Option<HeaderValue> {
+        if reason == Reason::KeysUnavailable {
+            return None;
+        }
+        let mut v = String::from("Bearer");
+        self.push_realm(&mut v);
+        if let Some(code) = reason.error_code() {
+            sep(&mut v);
+            v.push_str("error=\"");
+            v.push_str(code);
+            v.push_str("\", error_description=\"");
+            v.push_str(reason.description());
+            if self.detail == ErrorDetail::ReasonCode {
+                v.push_str(" (");
+                v.push_str(reason.code());
+                v.push(')');
+            }
+            v.push('"');
+        }
+        // Every piece is a fixed ASCII string or a validated realm.
+        HeaderValue::from_str(&v).ok()
+    }
+}
+
+fn sep(v: &mut String) {
+    if v.len() > "Bearer".len() {
+        v.push(',');
+    }
+    v.push(' ');
+}
+
+/// Status, `WWW-Authenticate`, `Retry-After` and `Cache-Control: no-store`
+/// for a rejection, with the rejection in the response extensions.
+fn base<B>(challenge: &Challenge, rejection: &Rejection, body: B) -> Response<B> {
+    let mut res = Response::new(body);
+    *res.status_mut() = rejection.status();
+    let headers = res.headers_mut();
+    if let Some(v) = challenge.header_for(rejection) {
+        headers.insert(header::WWW_AUTHENTICATE, v);
+    }
+    if let Some(after) = rejection.retry_after_hint() {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(after.as_secs().max(1)));
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res.extensions_mut().insert(rejection.clone());
+    res
+}
+
+/// The default: an empty body and the RFC 6750 headers.
+#[derive(Debug, Clone)]
+pub struct Rfc6750Response {
+    challenge: Challenge,
+}
+
+impl Rfc6750Response {
+    /// With this challenge (realm and detail level).
+    pub fn new(challenge: Challenge) -> Self {
+        Self { challenge }
+    }
+}
+
+impl Default for Rfc6750Response {
+    fn default() -> Self {
+        Self {
+            challenge: Challenge {
+                realm: None,
+                detail: ErrorDetail::Terse,
+            },
+        }
+    }
+}
+
+impl<B: Default> RejectionResponse<B> for Rfc6750Response {
+    fn response(&self, rejection: &Rejection) -> Response<B> {
+        base(&self.challenge, rejection, B::default())
+    }
+}
+
+/// The RFC 6750 headers plus a JSON body
+/// `{"error": "...", "error_description": "..."}` (and `"reason"` with
+/// [`ErrorDetail::ReasonCode`]).
+#[derive(Debug, Clone)]
+pub struct JsonResponse {
+    challenge: Challenge,
+}
+
+impl JsonResponse {
+    /// With this challenge (realm and detail level).
+    pub fn new(challenge: Challenge) -> Self {
+        Self { challenge }
+    }
+}
+
+impl<B: From<String>> RejectionResponse<B> for JsonResponse {
+    fn response(&self, rejection: &Rejection) -> Response<B> {
+        let reason = rejection.reason();
+        let mut body = serde_json::json!({
+            "error": reason.error_code().unwrap_or(if reason == Reason::KeysUnavailable { "temporarily_unavailable" } else { "unauthorized" }),
+            "error_description": if reason == Reason::MissingToken { "Authentication required" } else { reason.description() },
+        });
+        if self.challenge.detail == ErrorDetail::ReasonCode {
+            body["reason"] = reason.code().into();
+        }
+        let mut res = base(&self.challenge, rejection, B::from(body.to_string()));
+        res.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        res
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(c: &Challenge, reason: Reason) -> Option<String> {
+        c.header_for(&Rejection::new(reason)).map(|v| v.to_str().unwrap().to_owned())
+    }
+
+    #[test]
+    fn rfc6750_challenges() {
+        let c = Challenge::new(Some("orders"), ErrorDetail::Terse).unwrap();
+        assert_eq!(header(&c, Reason::MissingToken).unwrap(), r#"Bearer realm="orders""#);
+        assert_eq!(
+            header(&c, Reason::Expired).unwrap(),
+            r#"Bearer realm="orders", error="invalid_token", error_description="The access token expired""#
+        );
+        assert_eq!(
+            header(&c, Reason::BadSignature).unwrap(),
+            r#"Bearer realm="orders", error="invalid_token", error_description="The access token is invalid""#
+        );
+        assert_eq!(
+            header(&c, Reason::InvalidRequest).unwrap(),
+            r#"Bearer realm="orders", error="invalid_request", error_description="Malformed authorization request""#
+        );
+        assert_eq!(header(&c, Reason::KeysUnavailable), None);
+        let bare = Challenge::new(None, ErrorDetail::ReasonCode).unwrap();
+        assert_eq!(header(&bare, Reason::MissingToken).unwrap(), "Bearer");
+        assert_eq!(
+            header(&bare, Reason::WrongAudience).unwrap(),
+            r#"Bearer error="invalid_token", error_description="The access token is invalid (wrong_audience)""#
+        );
+        assert_eq!(
+            c.insufficient_scope("orders:write").to_str().unwrap(),
+            r#"Bearer realm="orders", error="insufficient_scope", error_description="The access token lacks the required scope", scope="orders:write""#
+        );
+        assert!(Challenge::new(Some("a\"b"), ErrorDetail::Terse).is_err());
+    }
+
+    #[test]
+    fn responses() {
+        let r = Rejection::new(Reason::KeysUnavailable).retry_after(std::time::Duration::from_secs(7));
+        let res: Response<String> = Rfc6750Response::default().response(&r);
+        assert_eq!(res.status(), 503);
+        assert_eq!(res.headers()["retry-after"], "7");
+        assert!(res.headers().get("www-authenticate").is_none());
+        assert_eq!(res.extensions().get::<Rejection>().unwrap().reason(), Reason::KeysUnavailable);
+        let json: Response<String> = JsonResponse::new(Challenge::new(None, ErrorDetail::Terse).unwrap())
+            .response(&Rejection::new(Reason::Expired));
+        assert_eq!(json.status(), 401);
+        let v: serde_json::Value = serde_json::from_str(json.body()).unwrap();
+        assert_eq!(v["error"], "invalid_token");
+        assert_eq!(json.headers()["content-type"], "application/json");
+    }
+}

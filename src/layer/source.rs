@@ -1,0 +1,185 @@
+//! Where the token comes from: the [`TokenSource`] seam.
+//!
+//! [`BearerSource`] implements RFC 6750 §2.1 (the `Authorization` header),
+//! with an opt-in cookie. A DPoP source (RFC 9449) plugs in here later.
+
+use std::borrow::Cow;
+
+use http::{header, Extensions, HeaderMap, Method, Uri};
+
+use crate::error::{Reason, Rejection};
+
+/// The parts of a request a token source may look at.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct RequestHead<'a> {
+    /// The method (DPoP binds proofs to it).
+    pub method: &'a Method,
+    /// The URI (a token in the query string is refused).
+    pub uri: &'a Uri,
+    /// The headers.
+    pub headers: &'a HeaderMap,
+    /// The extensions (for example a client certificate put there by TLS termination).
+    pub extensions: &'a Extensions,
+}
+
+impl<'a> RequestHead<'a> {
+    /// View the head of a request.
+    pub fn of<B>(req: &'a http::Request<B>) -> Self {
+        Self {
+            method: req.method(),
+            uri: req.uri(),
+            headers: req.headers(),
+            extensions: req.extensions(),
+        }
+    }
+}
+
+/// Takes the access token out of a request.
+///
+/// `Ok(None)` means no credentials were sent; `Err` refuses the request
+/// (for example [`Reason::InvalidRequest`] for two credentials).
+pub trait TokenSource: Send + Sync + 'static {
+    /// Extract the token.
+    ///
+    /// # Errors
+    /// A rejection when the request carries credentials in a forbidden way.
+    fn extract<'a>(&self, head: &RequestHead<'a>) -> Result<Option<Cow<'a, str>>, Rejection>;
+}
+
+/// RFC 6750 bearer tokens from the `Authorization` header.
+///
+/// - The scheme is matched case-insensitively; exactly one credential is allowed.
+/// - Two `Authorization` headers, two credentials in one header, or a token
+///   in the query string (`access_token=`, RFC 6750 §2.3, refused because
+///   URLs end up in logs) → 400 `invalid_request`.
+/// - Another scheme (`Basic …`) counts as no bearer token → 401 without error code.
+/// - A cookie is read only when [`BearerSource::with_cookie`] opts in, and
+///   only when no `Authorization` header is present.
+#[derive(Debug, Clone, Default)]
+pub struct BearerSource {
+    cookie: Option<String>,
+}
+
+impl BearerSource {
+    /// The default: `Authorization: Bearer` only.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Also accept the token from this cookie.
+    ///
+    /// # Security
+    /// Cookies are sent by browsers automatically: protect state-changing
+    /// routes against CSRF (SameSite=Strict cookies, or a CSRF layer).
+    pub fn with_cookie(mut self, name: impl Into<String>) -> Self {
+        self.cookie = Some(name.into());
+        self
+    }
+}
+
+fn invalid_request() -> Rejection {
+    Rejection::new(Reason::InvalidRequest)
+}
+
+/// RFC 6750 §2.1 `b64token`.
+fn is_b64token(t: &str) -> bool {
+    let body = t.trim_end_matches('=');
+    !body.is_empty()
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
+}
+
+fn query_has_token(uri: &Uri) -> bool {
+    uri.query().is_some_and(|q| {
+        q.split('&')
+            .any(|pair| pair.split('=').next().is_some_and(|k| k == "access_token"))
+    })
+}
+
+impl TokenSource for BearerSource {
+    fn extract<'a>(&self, head: &RequestHead<'a>) -> Result<Option<Cow<'a, str>>, Rejection> {
+        if query_has_token(head.uri) {
+            return Err(invalid_request());
+        }
+        let mut values = head.headers.get_all(header::AUTHORIZATION).iter();
+        let Some(value) = values.next() else {
+            return Ok(self.from_cookie(head.headers));
+        };
+        if values.next().is_some() {
+            return Err(invalid_request());
+        }
+        let value = value.to_str().map_err(|_| invalid_request())?;
+        let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Ok(None);
+        }
+        let token = rest.trim_matches(' ');
+        if token.is_empty() || token.contains([' ', ',', '\t']) {
+            return Err(invalid_request());
+        }
+        if !is_b64token(token) {
+            return Err(Rejection::new(Reason::Malformed));
+        }
+        Ok(Some(Cow::Borrowed(token)))
+    }
+}
+
+impl BearerSource {
+    fn from_cookie<'a>(&self, headers: &'a HeaderMap) -> Option<Cow<'a, str>> {
+        let name = self.cookie.as_deref()?;
+        headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .find_map(|pair| {
+                let (k, v) = pair.trim().split_once('=')?;
+                (k == name && is_b64token(v)).then_some(Cow::Borrowed(v))
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(src: &BearerSource, uri: &str, headers: &[(&str, &str)]) -> Result<Option<String>, Reason> {
+        let mut req = http::Request::builder().uri(uri);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req.body(()).unwrap();
+        src.extract(&RequestHead::of(&req))
+            .map(|o| o.map(|c| c.into_owned()))
+            .map_err(|r| r.reason())
+    }
+
+    #[test]
+    fn rfc6750_header_rules() {
+        let s = BearerSource::new();
+        assert_eq!(run(&s, "/", &[("authorization", "Bearer abc.def-_~+/==")]), Ok(Some("abc.def-_~+/==".into())));
+        assert_eq!(run(&s, "/", &[("authorization", "bEaReR abc")]), Ok(Some("abc".into())));
+        assert_eq!(run(&s, "/", &[]), Ok(None));
+        assert_eq!(run(&s, "/", &[("authorization", "Basic dXNlcjpwYXNz")]), Ok(None));
+        assert_eq!(run(&s, "/", &[("authorization", "Bearer a"), ("authorization", "Bearer b")]), Err(Reason::InvalidRequest));
+        assert_eq!(run(&s, "/", &[("authorization", "Bearer a b")]), Err(Reason::InvalidRequest));
+        assert_eq!(run(&s, "/", &[("authorization", "Bearer a, Bearer b")]), Err(Reason::InvalidRequest));
+        assert_eq!(run(&s, "/", &[("authorization", "Bearer")]), Err(Reason::InvalidRequest));
+        assert_eq!(run(&s, "/", &[("authorization", "Bearer ")]), Err(Reason::InvalidRequest));
+        assert_eq!(run(&s, "/", &[("authorization", "Bearer a\"b")]), Err(Reason::Malformed));
+        assert_eq!(run(&s, "/?access_token=abc", &[]), Err(Reason::InvalidRequest));
+        assert_eq!(run(&s, "/?x=1&access_token=abc", &[("authorization", "Bearer a")]), Err(Reason::InvalidRequest));
+        assert_eq!(run(&s, "/?my_access_token=abc", &[]), Ok(None));
+    }
+
+    #[test]
+    fn cookie_is_opt_in() {
+        let plain = BearerSource::new();
+        assert_eq!(run(&plain, "/", &[("cookie", "at=abc")]), Ok(None));
+        let s = BearerSource::new().with_cookie("at");
+        assert_eq!(run(&s, "/", &[("cookie", "x=1; at=abc")]), Ok(Some("abc".into())));
+        assert_eq!(run(&s, "/", &[("cookie", "at=abc"), ("authorization", "Bearer hdr")]), Ok(Some("hdr".into())));
+    }
+}

@@ -1,0 +1,418 @@
+//! The validation profile (RFC 9068 + RFC 8725 by default) and the JWT
+//! verification path.
+//!
+//! A token is checked in this order, and the first failure is the reason:
+//! length (before any decoding) → shape (three segments; five is a JWE) →
+//! header (`alg` on the issuer's allowlist, never `none`; `typ`; `crit`) →
+//! issuer selection by exact `iss` → key by `kid`, bound to the algorithm →
+//! signature → `iss`, `exp`, `nbf`, `iat`, `aud`.
+//! Claims are only trusted after the signature verified; the unverified
+//! `iss` is used for nothing but choosing whose keys to try.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::{Algorithm, DecodingKey};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::claims::{Fingerprint, Verified, VerifiedClaims};
+use crate::error::{ConfigError, Reason, Rejection};
+use crate::jwks::parse::VerifyingKey;
+
+/// The default algorithm allowlist: every asymmetric algorithm `jsonwebtoken`
+/// verifies. HMAC is absent: it needs an explicitly configured secret.
+pub const DEFAULT_ALGORITHMS: &[Algorithm] = &[
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
+
+/// Default clock-skew allowance: 60 s.
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
+/// The largest leeway that may be configured: 5 min. More would make
+/// "short-lived tokens" meaningless.
+pub const MAX_LEEWAY: Duration = Duration::from_secs(300);
+/// Default maximum token length: 16 KiB, checked before any decoding.
+pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
+
+/// How an issuer's tokens are checked after the signature.
+#[derive(Clone)]
+pub(crate) struct Profile {
+    pub(crate) algorithms: Vec<Algorithm>,
+    pub(crate) audiences: Vec<String>,
+    pub(crate) leeway: u64,
+    pub(crate) strict_typ: bool,
+    pub(crate) hmac: Option<DecodingKey>,
+}
+
+impl Profile {
+    pub(crate) fn validate_algorithms(algs: &[Algorithm], has_secret: bool) -> Result<(), ConfigError> {
+        if algs.is_empty() {
+            return Err(ConfigError::NoAlgorithms);
+        }
+        for alg in algs {
+            let hmac = matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512);
+            if hmac && !has_secret {
+                return Err(ConfigError::Algorithm {
+                    alg: format!("{alg:?}"),
+                    reason: "HMAC needs a shared secret configured on the issuer",
+                });
+            }
+            if !hmac && has_secret {
+                return Err(ConfigError::Algorithm {
+                    alg: format!("{alg:?}"),
+                    reason: "an issuer with a shared secret verifies HMAC only",
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The JOSE header members this crate reads. Others (`jku`, `jwk`, `x5u`,
+/// `x5c`) are ignored on purpose: keys come only from the configured issuer.
+#[derive(Deserialize)]
+struct Header {
+    alg: String,
+    #[serde(default)]
+    kid: Option<String>,
+    #[serde(default)]
+    typ: Option<String>,
+    #[serde(default)]
+    crit: Option<Value>,
+}
+
+/// A token split and decoded, not yet verified.
+pub(crate) struct Parsed<'t> {
+    alg: Option<Algorithm>,
+    kid: Option<String>,
+    typ: Option<String>,
+    has_crit: bool,
+    payload: Map<String, Value>,
+    signing_input: &'t str,
+    signature: Vec<u8>,
+    pub(crate) fingerprint: Fingerprint,
+}
+
+fn b64(segment: &str) -> Result<Vec<u8>, Reason> {
+    URL_SAFE_NO_PAD.decode(segment).map_err(|_| Reason::Malformed)
+}
+
+impl<'t> Parsed<'t> {
+    /// Split and decode a compact JWS. Nothing here is trusted yet.
+    pub(crate) fn parse(token: &'t str, max_len: usize) -> Result<Self, Rejection> {
+        let fingerprint = Fingerprint::of(token);
+        let fail = |reason| Rejection {
+            fingerprint: Some(fingerprint),
+            ..Rejection::new(reason)
+        };
+        if token.len() > max_len {
+            return Err(fail(Reason::TooLarge));
+        }
+        let dots = token.bytes().filter(|b| *b == b'.').count();
+        match dots {
+            2 => {}
+            4 => return Err(fail(Reason::Encrypted)),
+            _ => return Err(fail(Reason::Malformed)),
+        }
+        let (signing_input, sig_b64) = token.rsplit_once('.').ok_or_else(|| fail(Reason::Malformed))?;
+        let (header_b64, payload_b64) = signing_input.split_once('.').ok_or_else(|| fail(Reason::Malformed))?;
+        if sig_b64.is_empty() {
+            return Err(fail(Reason::BadSignature));
+        }
+        let header: Header = b64(header_b64)
+            .and_then(|h| serde_json::from_slice(&h).map_err(|_| Reason::Malformed))
+            .map_err(fail)?;
+        let payload: Map<String, Value> = b64(payload_b64)
+            .and_then(|p| serde_json::from_slice(&p).map_err(|_| Reason::Malformed))
+            .map_err(fail)?;
+        let signature = b64(sig_b64).map_err(fail)?;
+        Ok(Parsed {
+            alg: parse_alg(&header.alg),
+            kid: header.kid,
+            typ: header.typ,
+            has_crit: header.crit.is_some(),
+            payload,
+            signing_input,
+            signature,
+            fingerprint,
+        })
+    }
+
+    /// The unverified `iss`, used only to choose whose keys to try.
+    pub(crate) fn unverified_issuer(&self) -> Option<&str> {
+        self.payload.get("iss").and_then(Value::as_str)
+    }
+
+    pub(crate) fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+}
+
+/// `none` (any casing) and unknown names map to `None`: never verifiable.
+fn parse_alg(name: &str) -> Option<Algorithm> {
+    let alg: Algorithm = name.parse().ok()?;
+    // `Algorithm::from_str` is exact-case; keep it that way (RFC 7515 §4.1.1).
+    Some(alg)
+}
+
+/// Whether a `typ` value names an access token (RFC 9068 §2.1), or — outside
+/// strict mode — a plain JWT as Keycloak, Auth0 and Entra send.
+fn typ_ok(typ: Option<&str>, strict: bool) -> bool {
+    let Some(t) = typ else { return !strict };
+    let t = t.strip_prefix("application/").unwrap_or(t);
+    t.eq_ignore_ascii_case("at+jwt") || (!strict && t.eq_ignore_ascii_case("jwt"))
+}
+
+/// What happened when a parsed token met an issuer's key set.
+pub(crate) enum Checked {
+    Ok(VerifiedClaims, Option<Arc<VerifyingKey>>),
+    Rejected(Rejection),
+}
+
+/// The header checks that need the issuer's profile but no key.
+pub(crate) fn check_header(parsed: &Parsed<'_>, profile: &Profile) -> Result<Algorithm, Reason> {
+    let alg = parsed.alg.ok_or(Reason::DisallowedAlg)?;
+    if !profile.algorithms.contains(&alg) {
+        return Err(Reason::DisallowedAlg);
+    }
+    if parsed.has_crit {
+        // No JWS extension is understood here, so any `crit` must be refused (RFC 7515 §4.1.11).
+        return Err(Reason::UnknownCrit);
+    }
+    if !typ_ok(parsed.typ.as_deref(), profile.strict_typ) {
+        return Err(Reason::BadType);
+    }
+    Ok(alg)
+}
+
+/// Verify the signature with `key` (or the issuer's HMAC secret), then the claims.
+pub(crate) fn verify(
+    parsed: Parsed<'_>,
+    alg: Algorithm,
+    key: Option<Arc<VerifyingKey>>,
+    issuer: &Arc<str>,
+    profile: &Profile,
+    roles: impl FnOnce(&Map<String, Value>) -> Vec<String>,
+) -> Checked {
+    let reject = |reason| {
+        let mut r = Rejection::new(reason).issuer(issuer).kid(parsed.kid.as_deref());
+        r.fingerprint = Some(parsed.fingerprint);
+        Checked::Rejected(r)
+    };
+    let decoding = match (&key, &profile.hmac) {
+        (Some(k), _) if k.allows(alg) => &k.key,
+        (Some(_), _) => return reject(Reason::DisallowedAlg),
+        (None, Some(secret)) => secret,
+        (None, None) => return reject(Reason::UnknownKey),
+    };
+    let verifier = match (crate::crypto::provider().verifier_factory)(&alg, decoding) {
+        Ok(v) => v,
+        Err(_) => return reject(Reason::DisallowedAlg),
+    };
+    if verifier
+        .verify(parsed.signing_input.as_bytes(), &parsed.signature)
+        .is_err()
+    {
+        return reject(Reason::BadSignature);
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    match check_claims(&parsed.payload, issuer, profile, now) {
+        Ok((expires_at, audiences)) => {
+            let roles = roles(&parsed.payload);
+            let claims = VerifiedClaims::new(Verified {
+                issuer: issuer.clone(),
+                expires_at,
+                audiences,
+                roles,
+                algorithm: alg,
+                key_id: parsed.kid.map(Into::into),
+                fingerprint: parsed.fingerprint,
+                payload: parsed.payload,
+            });
+            Checked::Ok(claims, key)
+        }
+        Err(reason) => reject(reason),
+    }
+}
+
+/// A NumericDate (RFC 7519 §2): a JSON number, possibly fractional; never a string.
+fn numeric_date(payload: &Map<String, Value>, name: &str) -> Result<Option<u64>, Reason> {
+    match payload.get(name) {
+        None => Ok(None),
+        Some(Value::Number(n)) => {
+            if let Some(u) = n.as_u64() {
+                Ok(Some(u))
+            } else {
+                match n.as_f64() {
+                    Some(f) if f.is_finite() && f >= 0.0 && f < 1e17 => Ok(Some(f as u64)),
+                    _ => Err(Reason::InvalidClaim),
+                }
+            }
+        }
+        Some(_) => Err(Reason::InvalidClaim),
+    }
+}
+
+fn check_claims(
+    payload: &Map<String, Value>,
+    issuer: &str,
+    profile: &Profile,
+    now: u64,
+) -> Result<(u64, Vec<String>), Reason> {
+    match payload.get("iss") {
+        Some(Value::String(iss)) if iss == issuer => {}
+        _ => return Err(Reason::WrongIssuer),
+    }
+    let leeway = profile.leeway;
+    let exp = numeric_date(payload, "exp")?.ok_or(Reason::InvalidClaim)?;
+    if now >= exp.saturating_add(leeway) {
+        return Err(Reason::Expired);
+    }
+    if let Some(nbf) = numeric_date(payload, "nbf")? {
+        if nbf > now.saturating_add(leeway) {
+            return Err(Reason::NotYetValid);
+        }
+    }
+    if let Some(iat) = numeric_date(payload, "iat")? {
+        if iat > now.saturating_add(leeway) {
+            return Err(Reason::NotYetValid);
+        }
+    }
+    let audiences: Vec<String> = match payload.get("aud") {
+        Some(Value::String(a)) => vec![a.clone()],
+        Some(Value::Array(items)) => {
+            let mut out = Vec::with_capacity(items.len());
+            for item in items {
+                match item {
+                    Value::String(a) => out.push(a.clone()),
+                    _ => return Err(Reason::InvalidClaim),
+                }
+            }
+            out
+        }
+        None => Vec::new(),
+        Some(_) => return Err(Reason::InvalidClaim),
+    };
+    if !audiences.iter().any(|a| profile.audiences.iter().any(|c| c == a)) {
+        return Err(Reason::WrongAudience);
+    }
+    Ok((exp, audiences))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn profile() -> Profile {
+        Profile {
+            algorithms: DEFAULT_ALGORITHMS.to_vec(),
+            audiences: vec!["api".into()],
+            leeway: 60,
+            strict_typ: false,
+            hmac: None,
+        }
+    }
+
+    fn map(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        }
+    }
+
+    fn enc(v: Value) -> String {
+        URL_SAFE_NO_PAD.encode(v.to_string())
+    }
+
+    #[test]
+    fn claims_checks() {
+        let p = profile();
+        let now = 1_000_000;
+        let ok = json!({"iss": "https://idp", "aud": ["x", "api"], "exp": now + 10});
+        assert!(check_claims(&map(ok), "https://idp", &p, now).is_ok());
+        let cases = [
+            (json!({"iss": "https://idp/", "aud": "api", "exp": now + 10}), Reason::WrongIssuer),
+            (json!({"aud": "api", "exp": now + 10}), Reason::WrongIssuer),
+            (json!({"iss": "https://idp", "aud": "api", "exp": now - 61}), Reason::Expired),
+            (json!({"iss": "https://idp", "aud": "api"}), Reason::InvalidClaim),
+            (json!({"iss": "https://idp", "aud": "api", "exp": "99999999999"}), Reason::InvalidClaim),
+            (json!({"iss": "https://idp", "aud": "api", "exp": now + 10, "nbf": now + 61}), Reason::NotYetValid),
+            (json!({"iss": "https://idp", "aud": "api", "exp": now + 10, "iat": now + 61}), Reason::NotYetValid),
+            (json!({"iss": "https://idp", "aud": "other", "exp": now + 10}), Reason::WrongAudience),
+            (json!({"iss": "https://idp", "exp": now + 10}), Reason::WrongAudience),
+            (json!({"iss": "https://idp", "aud": [1], "exp": now + 10}), Reason::InvalidClaim),
+        ];
+        for (claims, reason) in cases {
+            assert_eq!(check_claims(&map(claims.clone()), "https://idp", &p, now), Err(reason), "{claims}");
+        }
+        // Within leeway.
+        let skew = json!({"iss": "https://idp", "aud": "api", "exp": now - 30, "nbf": now + 30});
+        assert!(check_claims(&map(skew), "https://idp", &p, now).is_ok());
+        // Fractional NumericDate.
+        let frac = json!({"iss": "https://idp", "aud": "api", "exp": (now + 10) as f64 + 0.5});
+        assert!(check_claims(&map(frac), "https://idp", &p, now).is_ok());
+    }
+
+    #[test]
+    fn parse_shapes() {
+        let h = enc(json!({"alg": "RS256", "kid": "k"}));
+        let b = enc(json!({"iss": "x"}));
+        let reason = |t: &str| Parsed::parse(t, 16_384).err().map(|r| r.reason());
+        assert_eq!(reason(&format!("{h}.{b}.c2ln")), None);
+        assert_eq!(reason(&format!("{h}.{b}")), Some(Reason::Malformed));
+        assert_eq!(reason(&format!("{h}.{b}.")), Some(Reason::BadSignature));
+        assert_eq!(reason("a.b.c.d.e"), Some(Reason::Encrypted));
+        assert_eq!(reason(&format!("{h}.{b}.c2l=")), Some(Reason::Malformed));
+        assert_eq!(reason(&format!("{h}.bm90IGpzb24.c2ln")), Some(Reason::Malformed));
+        assert_eq!(reason(&"a".repeat(20_000)), Some(Reason::TooLarge));
+        let dup = URL_SAFE_NO_PAD.encode(r#"{"alg":"RS256","alg":"none"}"#);
+        assert_eq!(reason(&format!("{dup}.{b}.c2ln")), Some(Reason::Malformed));
+    }
+
+    #[test]
+    fn header_checks() {
+        let p = profile();
+        let check = |header: Value| {
+            let t = format!("{}.{}.c2ln", enc(header), enc(json!({})));
+            let parsed = Parsed::parse(&t, 16_384).unwrap();
+            check_header(&parsed, &p).err()
+        };
+        assert_eq!(check(json!({"alg": "RS256", "typ": "at+jwt"})), None);
+        assert_eq!(check(json!({"alg": "RS256", "typ": "application/at+JWT"})), None);
+        assert_eq!(check(json!({"alg": "RS256", "typ": "JWT"})), None);
+        assert_eq!(check(json!({"alg": "RS256"})), None);
+        for none in ["none", "None", "NONE", "nOnE"] {
+            assert_eq!(check(json!({"alg": none})), Some(Reason::DisallowedAlg));
+        }
+        assert_eq!(check(json!({"alg": "HS256"})), Some(Reason::DisallowedAlg));
+        assert_eq!(check(json!({"alg": "rs256"})), Some(Reason::DisallowedAlg));
+        assert_eq!(check(json!({"alg": "RS256", "crit": ["exp"]})), Some(Reason::UnknownCrit));
+        assert_eq!(check(json!({"alg": "RS256", "typ": "dpop+jwt"})), Some(Reason::BadType));
+        let strict = Profile { strict_typ: true, ..profile() };
+        let t = format!("{}.{}.c2ln", enc(json!({"alg": "RS256", "typ": "JWT"})), enc(json!({})));
+        assert_eq!(check_header(&Parsed::parse(&t, 16_384).unwrap(), &strict).err(), Some(Reason::BadType));
+    }
+
+    #[test]
+    fn algorithm_config_rules() {
+        assert!(Profile::validate_algorithms(DEFAULT_ALGORITHMS, false).is_ok());
+        assert!(Profile::validate_algorithms(&[Algorithm::HS256], false).is_err());
+        assert!(Profile::validate_algorithms(&[Algorithm::HS256], true).is_ok());
+        assert!(Profile::validate_algorithms(&[Algorithm::HS256, Algorithm::RS256], true).is_err());
+        assert!(Profile::validate_algorithms(&[], false).is_err());
+    }
+}
