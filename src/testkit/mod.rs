@@ -69,6 +69,8 @@
 mod issuer;
 mod keys;
 mod server;
+#[cfg(test)]
+mod tests;
 mod token;
 
 pub use issuer::{MockIssuer, MockIssuerConfig, DEFAULT_AUDIENCE};
