@@ -78,6 +78,15 @@ const clients = [
     token_endpoint_auth_method: 'client_secret_basic',
     access_token_alg: 'PS256',
   },
+  {
+    // resource-server credentials for the introspection/revocation endpoints only
+    client_id: 'rs-introspect',
+    client_secret: 'secret-rs-introspect',
+    grant_types: [],
+    response_types: [],
+    redirect_uris: [],
+    token_endpoint_auth_method: 'client_secret_basic',
+  },
 ];
 
 function configuration(jwks) {
