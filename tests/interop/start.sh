@@ -106,12 +106,18 @@ cmd_reload() {
   local pid
   pid="$(running_pid)" || { log "not running"; return 1; }
   local before
-  before="$(grep -c '^RELOADED' "$LOG_FILE" || true)"
+  before="$(grep -cE '^(RELOADED|reload failed)' "$LOG_FILE" || true)"
   kill -HUP "$pid"
   for _ in $(seq 1 50); do
-    if [[ "$(grep -c '^RELOADED' "$LOG_FILE" || true)" -gt "$before" ]]; then
-      grep '^RELOADED' "$LOG_FILE" | tail -1
-      return 0
+    if [[ "$(grep -cE '^(RELOADED|reload failed)' "$LOG_FILE" || true)" -gt "$before" ]]; then
+      local line
+      line="$(grep -E '^(RELOADED|reload failed)' "$LOG_FILE" | tail -1)"
+      if [[ "$line" == RELOADED* ]]; then
+        echo "$line"
+        return 0
+      fi
+      log "$line"
+      return 1
     fi
     sleep 0.1
   done
