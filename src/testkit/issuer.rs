@@ -1,0 +1,370 @@
+//! [`MockIssuer`], its configuration, and the server task it owns.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use jsonwebtoken::Algorithm;
+use serde_json::Value;
+use tokio::task::JoinHandle;
+
+use super::keys::{self, KeyStore, Pool};
+use super::server::{self, lock, Shared, DEFAULT_CACHE_CONTROL};
+use super::token::TokenBuilder;
+
+/// The audience put in tokens unless configured otherwise.
+pub const DEFAULT_AUDIENCE: &str = "orders-api";
+
+/// Configuration for [`MockIssuer::start_with`].
+///
+/// ```
+/// use oauth2_guard::testkit::{Algorithm, MockIssuerConfig};
+///
+/// let config = MockIssuerConfig::new()
+///     .audience("billing-api")
+///     .signing_alg(Algorithm::ES256)
+///     .hmac_secret(b"a-shared-secret-of-at-least-32-bytes!");
+/// # let _ = config;
+/// ```
+#[derive(Clone)]
+pub struct MockIssuerConfig {
+    audience: String,
+    signing_alg: Algorithm,
+    hmac_secret: Option<Vec<u8>>,
+}
+
+impl MockIssuerConfig {
+    /// Defaults: audience `"orders-api"`, signing with `RS256`, a random
+    /// 32-byte HMAC secret.
+    pub fn new() -> Self {
+        MockIssuerConfig {
+            audience: DEFAULT_AUDIENCE.to_owned(),
+            signing_alg: Algorithm::RS256,
+            hmac_secret: None,
+        }
+    }
+
+    /// The default `aud` of issued tokens.
+    #[must_use]
+    pub fn audience(mut self, audience: &str) -> Self {
+        self.audience = audience.to_owned();
+        self
+    }
+
+    /// The algorithm of the initial signing key. An `HS*` algorithm makes the
+    /// shared secret the signing key, and the JWKS starts empty.
+    #[must_use]
+    pub fn signing_alg(mut self, alg: Algorithm) -> Self {
+        self.signing_alg = alg;
+        self
+    }
+
+    /// The shared secret for `HS256`/`HS384`/`HS512` tokens (never published).
+    #[must_use]
+    pub fn hmac_secret(mut self, secret: &[u8]) -> Self {
+        self.hmac_secret = Some(secret.to_vec());
+        self
+    }
+}
+
+impl Default for MockIssuerConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for MockIssuerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MockIssuerConfig")
+            .field("audience", &self.audience)
+            .field("signing_alg", &self.signing_alg)
+            .field(
+                "hmac_secret",
+                &self.hmac_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+/// A fake OpenID Provider serving discovery and a JWKS on `127.0.0.1`, and
+/// minting tokens signed with its keys.
+///
+/// Cheap to clone; the server task stops when the last handle (including
+/// any outstanding [`TokenBuilder`]) is dropped.
+///
+/// See the [module documentation](super) for an example.
+#[derive(Clone)]
+pub struct MockIssuer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl fmt::Debug for MockIssuer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shared = &self.inner.shared;
+        f.debug_struct("MockIssuer")
+            .field("issuer", &shared.issuer)
+            .field("audience", &shared.audience)
+            .field("signing_kid", &self.signing_kid())
+            .field("published", &lock(&shared.keys).published_kids())
+            .finish_non_exhaustive()
+    }
+}
+
+impl MockIssuer {
+    /// Starts an issuer with the default [`MockIssuerConfig`].
+    ///
+    /// # Panics
+    ///
+    /// If it cannot bind `127.0.0.1:0`, or (never in a correct build) the
+    /// embedded test keys do not parse. Must run inside a Tokio runtime.
+    pub async fn start() -> MockIssuer {
+        Self::start_with(MockIssuerConfig::new()).await
+    }
+
+    /// Starts an issuer with `config`.
+    ///
+    /// # Panics
+    ///
+    /// As [`start`](Self::start).
+    pub async fn start_with(config: MockIssuerConfig) -> MockIssuer {
+        // Load the key pool now, so any panic happens at startup.
+        Pool::get();
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .expect("testkit: cannot bind 127.0.0.1:0");
+        let addr = listener
+            .local_addr()
+            .expect("testkit: bound listener has no local address");
+        let hmac_secret = config
+            .hmac_secret
+            .unwrap_or_else(|| rand::random::<[u8; 32]>().to_vec());
+        let shared = Arc::new(Shared {
+            issuer: format!("http://{addr}"),
+            audience: config.audience,
+            hmac_secret,
+            keys: Mutex::new(KeyStore::new(config.signing_alg)),
+            outage: AtomicBool::new(false),
+            jwks_delay: Mutex::new(Duration::ZERO),
+            cache_control: Mutex::new(Some(DEFAULT_CACHE_CONTROL.to_owned())),
+            jwks_fetches: AtomicUsize::new(0),
+            discovery_fetches: AtomicUsize::new(0),
+            requests: Mutex::new(HashMap::new()),
+        });
+        let app = server::router(shared.clone());
+        let task = tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, app).await {
+                tracing::warn!(%error, "testkit: mock issuer server stopped");
+            }
+        });
+        MockIssuer {
+            inner: Arc::new(Inner { shared, task }),
+        }
+    }
+
+    pub(super) fn shared(&self) -> &Shared {
+        &self.inner.shared
+    }
+
+    /// `http://127.0.0.1:PORT`, without a trailing slash; the `issuer` in
+    /// discovery and the default `iss` of tokens.
+    pub fn issuer_url(&self) -> String {
+        self.shared().issuer.clone()
+    }
+
+    /// The issuer URL + `/.well-known/openid-configuration`. The same
+    /// document is also served at `/.well-known/oauth-authorization-server`.
+    pub fn discovery_url(&self) -> String {
+        format!("{}/.well-known/openid-configuration", self.shared().issuer)
+    }
+
+    /// The issuer URL + `/jwks`.
+    pub fn jwks_url(&self) -> String {
+        format!("{}/jwks", self.shared().issuer)
+    }
+
+    /// The issuer URL + `/token`. Answers `501 Not Implemented` for now.
+    pub fn token_endpoint(&self) -> String {
+        format!("{}/token", self.shared().issuer)
+    }
+
+    /// The issuer URL + `/introspect`. Answers `501 Not Implemented` for now.
+    pub fn introspection_endpoint(&self) -> String {
+        format!("{}/introspect", self.shared().issuer)
+    }
+
+    /// The default `aud` of tokens (`"orders-api"` unless configured).
+    pub fn default_audience(&self) -> &str {
+        &self.shared().audience
+    }
+
+    /// The shared secret `HS*` tokens are signed with (configured, or random
+    /// per issuer). HMAC keys are never published in the JWKS.
+    pub fn hmac_secret(&self) -> &[u8] {
+        &self.shared().hmac_secret
+    }
+
+    /// A builder for a token signed with the current signing key.
+    pub fn token(&self) -> TokenBuilder {
+        TokenBuilder::new(self.clone())
+    }
+
+    /// The kid of the current signing key.
+    pub fn signing_kid(&self) -> String {
+        lock(&self.shared().keys).signing().kid.clone()
+    }
+
+    /// The algorithm of the current signing key.
+    pub fn signing_alg(&self) -> Algorithm {
+        lock(&self.shared().keys).signing().alg
+    }
+
+    /// Publishes a new key of `alg` and makes it the signing key; returns its
+    /// kid. Old keys stay published. For `HS*` the new key is the shared
+    /// secret under a new kid, not published.
+    pub fn rotate(&self, alg: Algorithm) -> String {
+        let mut keys = lock(&self.shared().keys);
+        let index = keys.create(alg);
+        keys.set_signing(index);
+        keys.signing().kid.clone()
+    }
+
+    /// Publishes a new key of `alg` without signing with it; returns its kid.
+    pub fn add_key(&self, alg: Algorithm) -> String {
+        let mut keys = lock(&self.shared().keys);
+        let index = keys.create(alg);
+        keys.get(index).map(|k| k.kid.clone()).unwrap_or_default()
+    }
+
+    /// Signs with the key `kid` from now on. Keys removed with
+    /// [`remove_key`](Self::remove_key) can still be used (tokens a verifier
+    /// cannot find a key for). An unknown kid leaves the signing key
+    /// unchanged and logs a warning; check with [`has_key`](Self::has_key).
+    pub fn use_key(&self, kid: &str) {
+        let mut keys = lock(&self.shared().keys);
+        match keys.index_of(kid) {
+            Some(index) => keys.set_signing(index),
+            None => tracing::warn!(kid, "testkit: use_key with an unknown kid; ignored"),
+        }
+    }
+
+    /// Whether the issuer has a key (published or not) with this kid that it
+    /// can sign with. Raw JWKs are not signing keys.
+    pub fn has_key(&self, kid: &str) -> bool {
+        lock(&self.shared().keys).index_of(kid).is_some()
+    }
+
+    /// Stops publishing `kid` (a generated key or a raw JWK). The private key
+    /// is kept, so tokens can still be signed with it. Unknown kids are ignored.
+    pub fn remove_key(&self, kid: &str) {
+        lock(&self.shared().keys).unpublish(kid);
+    }
+
+    /// Publishes `jwk` verbatim after the generated keys, e.g. a Keycloak
+    /// `RSA-OAEP` key with `"use": "enc"`, or a malformed key.
+    pub fn add_raw_jwk(&self, jwk: Value) {
+        lock(&self.shared().keys).add_raw(jwk);
+    }
+
+    /// The kids currently published, generated keys first.
+    pub fn published_kids(&self) -> Vec<String> {
+        lock(&self.shared().keys).published_kids()
+    }
+
+    /// While on, discovery and JWKS answer `503 Service Unavailable`.
+    pub fn set_outage(&self, on: bool) {
+        self.shared().outage.store(on, Ordering::SeqCst);
+    }
+
+    /// The JWKS endpoint waits this long before answering (zero to disable).
+    pub fn set_jwks_delay(&self, delay: Duration) {
+        *lock(&self.shared().jwks_delay) = delay;
+    }
+
+    /// The `Cache-Control` header of the JWKS response; `None` omits it.
+    /// Default `"public, max-age=300"`. A value that is not a valid header
+    /// value is omitted too.
+    pub fn set_cache_control(&self, value: Option<&str>) {
+        *lock(&self.shared().cache_control) = value.map(str::to_owned);
+    }
+
+    /// How many `GET /jwks` requests the server has received (including
+    /// those answered `503`).
+    pub fn jwks_fetches(&self) -> usize {
+        self.shared().jwks_fetches.load(Ordering::SeqCst)
+    }
+
+    /// How many `GET` requests either discovery document has received.
+    pub fn discovery_fetches(&self) -> usize {
+        self.shared().discovery_fetches.load(Ordering::SeqCst)
+    }
+
+    /// How many requests (any method) were received for `path`, including
+    /// paths the server answers `404` for. `path` excludes the query string.
+    pub fn requests_to(&self, path: &str) -> usize {
+        lock(&self.shared().requests)
+            .get(path)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// The JWK Set `/jwks` currently serves.
+    pub fn jwks_json(&self) -> Value {
+        lock(&self.shared().keys).jwks()
+    }
+
+    /// Signs an arbitrary header and claims, for attack tests.
+    ///
+    /// The algorithm is the header's `"alg"`; the key is the one named by
+    /// the header's `"kid"` if the issuer has it, else the signing key. If
+    /// the header has no `"alg"`, the key's own algorithm signs (the header
+    /// is left without one). The header and claims are serialized as given.
+    ///
+    /// - `"none"`, an unknown alg, or a key that cannot produce it (say
+    ///   `ES256` with an RSA key) give an empty signature segment.
+    /// - An `HS*` alg with an asymmetric key MACs with that key's public PEM
+    ///   ([`public_key_pem`](Self::public_key_pem)) as the secret: the
+    ///   classic algorithm-confusion forgery.
+    /// - An `HS*` alg with the signing key being an HMAC key (or an `hmac-*`
+    ///   kid) uses [`hmac_secret`](Self::hmac_secret).
+    pub fn sign_raw(&self, header: Value, claims: Value) -> String {
+        let (material, key_alg) = {
+            let keys = lock(&self.shared().keys);
+            let key = header
+                .get("kid")
+                .and_then(Value::as_str)
+                .and_then(|kid| keys.index_of(kid))
+                .and_then(|index| keys.get(index))
+                .unwrap_or_else(|| keys.signing());
+            (key.material, key.alg)
+        };
+        let alg = match header.get("alg") {
+            None => Some(key_alg),
+            Some(Value::String(name)) => keys::parse_alg(name),
+            Some(_) => None,
+        };
+        keys::compact_jws(&header, &claims, alg, material, self.hmac_secret())
+    }
+
+    /// The PKCS#8 private key PEM of `kid`; `None` for unknown and HMAC kids.
+    pub fn private_key_pem(&self, kid: &str) -> Option<String> {
+        lock(&self.shared().keys).private_key_pem(kid)
+    }
+
+    /// The SPKI public key PEM of `kid`; `None` for unknown and HMAC kids.
+    pub fn public_key_pem(&self, kid: &str) -> Option<String> {
+        lock(&self.shared().keys).public_key_pem(kid)
+    }
+}

@@ -1,0 +1,135 @@
+//! The HTTP side of the mock issuer: discovery, JWKS and placeholder endpoints.
+//!
+//! Handlers never panic and never hold a lock across an `.await`.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use super::keys::KeyStore;
+
+/// Default `Cache-Control` of the JWKS response.
+pub(super) const DEFAULT_CACHE_CONTROL: &str = "public, max-age=300";
+
+/// State shared by the issuer handles and the server task.
+///
+/// No `Debug`: it holds the HMAC secret.
+pub(super) struct Shared {
+    pub(super) issuer: String,
+    pub(super) audience: String,
+    pub(super) hmac_secret: Vec<u8>,
+    pub(super) keys: Mutex<KeyStore>,
+    pub(super) outage: AtomicBool,
+    pub(super) jwks_delay: Mutex<Duration>,
+    pub(super) cache_control: Mutex<Option<String>>,
+    pub(super) jwks_fetches: AtomicUsize,
+    pub(super) discovery_fetches: AtomicUsize,
+    pub(super) requests: Mutex<HashMap<String, usize>>,
+}
+
+/// Locks `m`, ignoring poisoning: a test that panicked while holding a lock
+/// must not turn every later request into a second panic.
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    /// The discovery document (OpenID Connect Discovery 1.0 / RFC 8414).
+    pub(super) fn discovery(&self) -> Value {
+        let iss = &self.issuer;
+        json!({
+            "issuer": iss,
+            "jwks_uri": format!("{iss}/jwks"),
+            "token_endpoint": format!("{iss}/token"),
+            "introspection_endpoint": format!("{iss}/introspect"),
+            "authorization_endpoint": format!("{iss}/authorize"),
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": [
+                "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"
+            ],
+            "grant_types_supported": ["client_credentials", "authorization_code"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        })
+    }
+}
+
+/// The router of one mock issuer.
+pub(super) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/.well-known/openid-configuration", get(discovery))
+        .route("/.well-known/oauth-authorization-server", get(discovery))
+        .route("/jwks", get(jwks))
+        .route("/token", any(not_implemented))
+        .route("/introspect", any(not_implemented))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(shared.clone(), count))
+        .with_state(shared)
+}
+
+/// Counts every request by path, whatever route (or none) answers it.
+async fn count(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    *lock(&shared.requests)
+        .entry(request.uri().path().to_owned())
+        .or_insert(0) += 1;
+    next.run(request).await
+}
+
+fn unavailable() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({ "error": "temporarily_unavailable" })),
+    )
+        .into_response()
+}
+
+async fn discovery(State(shared): State<Arc<Shared>>, method: Method) -> Response {
+    if method == Method::GET {
+        shared.discovery_fetches.fetch_add(1, Ordering::SeqCst);
+    }
+    if shared.outage.load(Ordering::SeqCst) {
+        return unavailable();
+    }
+    Json(shared.discovery()).into_response()
+}
+
+async fn jwks(State(shared): State<Arc<Shared>>, method: Method) -> Response {
+    if method == Method::GET {
+        shared.jwks_fetches.fetch_add(1, Ordering::SeqCst);
+    }
+    let delay = *lock(&shared.jwks_delay);
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    if shared.outage.load(Ordering::SeqCst) {
+        return unavailable();
+    }
+    let body = lock(&shared.keys).jwks();
+    let cache_control = lock(&shared.cache_control).clone();
+    let mut response = Json(body).into_response();
+    if let Some(value) = cache_control.and_then(|v| HeaderValue::from_str(&v).ok()) {
+        response.headers_mut().insert(header::CACHE_CONTROL, value);
+    }
+    response
+}
+
+async fn not_implemented() -> Response {
+    (
+        StatusCode::NOT_IMPLEMENTED,
+        Json(json!({ "error": "not_implemented" })),
+    )
+        .into_response()
+}
+
+async fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, Json(json!({ "error": "not_found" }))).into_response()
+}
