@@ -7,6 +7,8 @@ pub mod claims;
 pub mod crypto;
 pub mod discovery;
 pub mod error;
+#[cfg(feature = "axum")]
+pub mod extract;
 pub mod http;
 pub mod issuer;
 pub mod jwks;

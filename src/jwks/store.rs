@@ -23,7 +23,7 @@ use crate::http::HttpClient;
 /// | `default_interval` | 1 h | when the JWKS response has no `Cache-Control: max-age` |
 /// | `unknown_kid_cooldown` | 30 s | an attacker choosing random kids gets at most one JWKS fetch per cooldown |
 /// | `unknown_kid_wait` | 2 s | how long the request that met a new kid waits for the refresh it triggered |
-/// | `max_stale` | 24 h | how long the last good keys keep serving while the issuer is unreachable |
+/// | `max_stale` | 24 h | how long past their scheduled refresh the last good keys keep serving while the issuer is unreachable |
 /// | `startup_timeout` | 10 s | how long `build().await` waits for the first key set |
 /// | `backoff_base` / `backoff_max` | 1 s / 5 min | retries after a failed fetch, doubled each time, with jitter |
 #[derive(Debug, Clone)]
@@ -87,7 +87,7 @@ impl RefreshConfig {
         unknown_kid_wait
     );
     setter!(
-        /// How long the last good keys serve while refreshes fail.
+        /// How long past the scheduled refresh the last good keys serve while refreshes fail.
         max_stale
     );
     setter!(
@@ -138,7 +138,9 @@ impl RefreshConfig {
             .saturating_mul(1u32 << failures.saturating_sub(1).min(20))
             .min(self.backoff_max);
         // ±20 % jitter so a fleet does not retry in lockstep.
-        let r = std::collections::hash_map::RandomState::new().build_hasher().finish();
+        let r = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
         let factor = 0.8 + (r % 4001) as f64 / 10_000.0;
         exp.mul_f64(factor)
     }
@@ -165,7 +167,9 @@ pub(crate) enum Lookup {
     Found(Arc<VerifyingKey>),
     Unknown,
     /// No key set, or the last one is older than `max_stale`.
-    Unavailable { retry_after: Duration },
+    Unavailable {
+        retry_after: Duration,
+    },
 }
 
 /// State shared by the request path and the refresh task.
@@ -177,6 +181,9 @@ pub(crate) struct KeyStore {
     epoch: Instant,
     /// Milliseconds since `epoch` of the last successful fetch (`NEVER` before).
     last_success: AtomicU64,
+    /// Milliseconds since `epoch` after which the keys are too old to use:
+    /// the next scheduled refresh plus `max_stale` (`NEVER` for static keys).
+    stale_at: AtomicU64,
     /// Milliseconds since `epoch` of the last refresh demanded by an unknown kid.
     last_demand: AtomicU64,
     /// Milliseconds since `epoch` of the next scheduled fetch.
@@ -195,6 +202,7 @@ impl KeyStore {
             source,
             epoch: Instant::now(),
             last_success: AtomicU64::new(NEVER),
+            stale_at: AtomicU64::new(0),
             last_demand: AtomicU64::new(NEVER),
             next_attempt: AtomicU64::new(0),
             in_flight: AtomicBool::new(false),
@@ -225,7 +233,19 @@ impl KeyStore {
             "key set loaded"
         );
         self.keys.store(Some(Arc::new(set)));
-        self.last_success.store(self.now_ms(), Ordering::Release);
+        let now = self.now_ms();
+        self.last_success.store(now, Ordering::Release);
+        self.stale_at.store(NEVER, Ordering::Release);
+    }
+
+    /// After a successful fetch: the keys stay usable until the next
+    /// scheduled refresh plus `max_stale`.
+    fn set_fresh_for(&self, interval: Duration) {
+        let deadline = self
+            .now_ms()
+            .saturating_add(interval.as_millis() as u64)
+            .saturating_add(self.config.max_stale.as_millis() as u64);
+        self.stale_at.store(deadline, Ordering::Release);
     }
 
     /// The request path: one atomic load, one hash lookup, one clock read.
@@ -264,8 +284,7 @@ impl KeyStore {
         if matches!(self.source, Source::Static) {
             return false;
         }
-        let last = self.last_success.load(Ordering::Acquire);
-        last == NEVER || self.now_ms().saturating_sub(last) > self.config.max_stale.as_millis() as u64
+        self.now_ms() > self.stale_at.load(Ordering::Acquire)
     }
 
     fn retry_after(&self) -> Duration {
@@ -307,23 +326,19 @@ impl KeyStore {
 
     /// Fetch the key set once. Returns the interval until the next refresh.
     pub(crate) async fn fetch_once(&self) -> Result<Duration, FetchError> {
-        let Source::Remote { http, url, metadata } = &self.source else {
+        let Source::Remote { http, url, .. } = &self.source else {
             return Ok(self.config.max_interval);
         };
         let url = match url.get() {
             Some(u) => u,
             None => {
-                let meta = crate::discovery::ProviderMetadata::discover(http, &self.issuer)
-                    .await
-                    .map_err(|e| match e {
-                        crate::error::ConfigError::Discovery { source, .. } => source,
-                        other => FetchError::new(FetchErrorKind::InvalidJson, &*self.issuer).with_source(other),
-                    })?;
-                let jwks = meta.jwks_url(http).map_err(|e| {
-                    FetchError::new(FetchErrorKind::InvalidJson, &*self.issuer).with_source(e)
+                self.discover().await.map_err(|e| match e {
+                    crate::error::ConfigError::Discovery { source, .. } => source,
+                    other => FetchError::new(FetchErrorKind::InvalidJson, &*self.issuer)
+                        .with_source(other),
                 })?;
-                let _ = metadata.set(meta);
-                url.get_or_init(|| jwks)
+                url.get()
+                    .ok_or_else(|| FetchError::new(FetchErrorKind::InvalidJson, &*self.issuer))?
             }
         };
         let fetched = http.get(url).await?;
@@ -338,7 +353,29 @@ impl KeyStore {
                 FetchError::new(kind, url.as_str()).with_source(e)
             })?;
         self.install(set);
-        Ok(self.config.clamp(fetched.max_age))
+        let interval = self.config.clamp(fetched.max_age);
+        self.set_fresh_for(interval);
+        Ok(interval)
+    }
+
+    /// Run discovery once, if this store finds its JWKS URL that way.
+    pub(crate) async fn discover(&self) -> Result<(), crate::error::ConfigError> {
+        let Source::Remote {
+            http,
+            url,
+            metadata,
+        } = &self.source
+        else {
+            return Ok(());
+        };
+        if url.get().is_some() {
+            return Ok(());
+        }
+        let meta = crate::discovery::ProviderMetadata::discover(http, &self.issuer).await?;
+        let jwks = meta.jwks_url(http)?;
+        let _ = metadata.set(meta);
+        let _ = url.set(jwks);
+        Ok(())
     }
 
     /// The refresh task: runs until aborted (when the issuer is dropped).
@@ -370,7 +407,8 @@ impl KeyStore {
                     let delay = self.config.backoff(failures);
                     next = Instant::now() + delay;
                     let last = self.last_success.load(Ordering::Acquire);
-                    let stale_for = (last != NEVER).then(|| self.now_ms().saturating_sub(last) / 1000);
+                    let stale_for =
+                        (last != NEVER).then(|| self.now_ms().saturating_sub(last) / 1000);
                     tracing::warn!(
                         issuer = &*self.issuer,
                         error = %error,
@@ -406,13 +444,25 @@ mod tests {
         let c = RefreshConfig::default();
         assert_eq!(c.clamp(None), Duration::from_secs(3600));
         assert_eq!(c.clamp(Some(Duration::ZERO)), Duration::from_secs(300));
-        assert_eq!(c.clamp(Some(Duration::from_secs(10_000_000))), Duration::from_secs(86_400));
+        assert_eq!(
+            c.clamp(Some(Duration::from_secs(10_000_000))),
+            Duration::from_secs(86_400)
+        );
         let b1 = c.backoff(1);
-        assert!(b1 >= Duration::from_millis(800) && b1 <= Duration::from_millis(1200), "{b1:?}");
+        assert!(
+            b1 >= Duration::from_millis(800) && b1 <= Duration::from_millis(1200),
+            "{b1:?}"
+        );
         let b4 = c.backoff(4);
-        assert!(b4 >= Duration::from_millis(6400) && b4 <= Duration::from_millis(9600), "{b4:?}");
+        assert!(
+            b4 >= Duration::from_millis(6400) && b4 <= Duration::from_millis(9600),
+            "{b4:?}"
+        );
         assert!(c.backoff(40) <= Duration::from_secs(360));
         assert!(c.validate().is_ok());
-        assert!(RefreshConfig::default().min_interval(Duration::ZERO).validate().is_err());
+        assert!(RefreshConfig::default()
+            .min_interval(Duration::ZERO)
+            .validate()
+            .is_err());
     }
 }
