@@ -143,3 +143,67 @@ impl TokenCache {
         self.map.entry_count()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::claims::{Fingerprint, Verified};
+
+    async fn entry(exp: u64) -> Entry {
+        let jwks = serde_json::json!({"keys": [{"kid": "k", "kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]});
+        let issuer = Issuer::builder("https://idp.example")
+            .audience("api")
+            .static_jwks(jwks.to_string())
+            .build()
+            .await
+            .unwrap();
+        let serde_json::Value::Object(payload) = serde_json::json!({"exp": exp}) else {
+            unreachable!()
+        };
+        Entry {
+            claims: VerifiedClaims::new(Verified {
+                issuer: "https://idp.example".into(),
+                payload,
+                expires_at: exp,
+                audiences: vec!["api".into()],
+                roles: vec![],
+                algorithm: jsonwebtoken::Algorithm::EdDSA,
+                key_id: None,
+                fingerprint: Fingerprint::of("t"),
+            }),
+            issuer,
+            key: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn bounded_in_entries_and_bytes() {
+        let e = entry(now_unix() + 600).await;
+        let cache = TokenCache::new(&CacheConfig::default().max_entries(10)).unwrap();
+        for i in 0..200 {
+            cache.insert(&format!("token-{i}"), e.clone());
+        }
+        assert!(cache.len() <= 10, "{}", cache.len());
+        let cache = TokenCache::new(&CacheConfig::default().max_bytes(64 * 1024)).unwrap();
+        let big = "x".repeat(8 * 1024);
+        for i in 0..50 {
+            cache.insert(&format!("{big}{i}"), e.clone());
+        }
+        // Each entry weighs ~24 KiB: at most two fit in 64 KiB.
+        assert!(cache.len() <= 2, "{}", cache.len());
+        assert!(TokenCache::new(&CacheConfig::disabled()).is_none());
+    }
+
+    #[tokio::test]
+    async fn expired_entries_are_never_returned() {
+        let cache = TokenCache::new(&CacheConfig::default()).unwrap();
+        cache.insert("old", entry(now_unix().saturating_sub(1)).await);
+        assert!(cache.get("old").is_none());
+        cache.insert("fresh", entry(now_unix() + 600).await);
+        assert!(cache.get("fresh").is_some());
+        assert!(
+            cache.get("fresh-but-other").is_none(),
+            "exact key match only"
+        );
+    }
+}

@@ -1,0 +1,162 @@
+//! An orders service protected by oauth2-guard.
+//!
+//! ```text
+//! cargo run --example orders
+//! ```
+//!
+//! With no configuration it starts an embedded test issuer on 127.0.0.1 and
+//! prints ready-to-paste `curl` commands with freshly minted tokens. Set
+//! `OAUTH2_ISSUER` and `OAUTH2_AUDIENCE` to protect it with a real IdP
+//! (Keycloak, Auth0, Okta, Cognito, Entra ID), and `ORDERS_ADDR` to listen
+//! elsewhere than 127.0.0.1:8080.
+//!
+//! - `GET /health` — public.
+//! - `GET /orders` — needs scope `orders:read`.
+//! - `POST /orders` — needs scope `orders:write`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use oauth2_guard::testkit::MockIssuer;
+use oauth2_guard::{AuthLayer, Issuer, VerifiedClaims};
+use serde_json::{json, Value};
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,oauth2_guard=debug".into()),
+        )
+        .init();
+
+    let addr: SocketAddr = std::env::var("ORDERS_ADDR")
+        .unwrap_or_else(|_| "127.0.0.1:8080".into())
+        .parse()?;
+
+    // Keep the embedded issuer alive for the whole run.
+    let (issuer, _embedded) = match (
+        std::env::var("OAUTH2_ISSUER"),
+        std::env::var("OAUTH2_AUDIENCE"),
+    ) {
+        (Ok(iss), Ok(aud)) => {
+            println!("Protecting with {iss} (audience {aud})");
+            (Issuer::builder(iss).audience(aud).build().await?, None)
+        }
+        _ => {
+            let idp = MockIssuer::start().await;
+            let issuer = Issuer::builder(idp.issuer_url())
+                .audience(idp.default_audience())
+                .build()
+                .await?;
+            (issuer, Some(idp))
+        }
+    };
+
+    let protected = Router::new()
+        .route("/orders", get(list_orders).post(create_order))
+        .layer(
+            AuthLayer::builder()
+                .issuer(issuer)
+                .realm("orders")
+                .build()?,
+        );
+    // Public routes live outside the layer, declared explicitly.
+    let app = Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .merge(protected);
+
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    println!("orders service on {base}");
+    if let Some(idp) = &_embedded {
+        print_demo(idp, &base);
+    }
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+/// The scope check until per-route guards are used: 403 with the RFC 6750
+/// `insufficient_scope` challenge.
+fn require(
+    claims: &VerifiedClaims,
+    scope: &str,
+) -> Result<(), (StatusCode, [(&'static str, String); 1])> {
+    if claims.has_scope(scope) {
+        Ok(())
+    } else {
+        Err((
+            StatusCode::FORBIDDEN,
+            [(
+                "www-authenticate",
+                format!(r#"Bearer realm="orders", error="insufficient_scope", scope="{scope}""#),
+            )],
+        ))
+    }
+}
+
+async fn list_orders(
+    Extension(claims): Extension<VerifiedClaims>,
+) -> Result<Json<Value>, impl axum::response::IntoResponse> {
+    require(&claims, "orders:read")?;
+    Ok::<_, (StatusCode, [(&'static str, String); 1])>(Json(json!({
+        "caller": claims.subject(),
+        "orders": [{"id": 1, "item": "coffee"}, {"id": 2, "item": "tea"}],
+    })))
+}
+
+async fn create_order(
+    Extension(claims): Extension<VerifiedClaims>,
+) -> Result<(StatusCode, Json<Value>), impl axum::response::IntoResponse> {
+    require(&claims, "orders:write")?;
+    Ok::<_, (StatusCode, [(&'static str, String); 1])>((
+        StatusCode::CREATED,
+        Json(json!({"id": 3, "created_by": claims.subject()})),
+    ))
+}
+
+fn print_demo(idp: &MockIssuer, base: &str) {
+    let hour = Duration::from_secs(3600);
+    let read = idp
+        .token()
+        .subject("alice")
+        .scope("orders:read")
+        .expires_in(hour)
+        .sign();
+    let write = idp
+        .token()
+        .subject("alice")
+        .scope("orders:read orders:write")
+        .expires_in(hour)
+        .sign();
+    let expired = idp
+        .token()
+        .subject("alice")
+        .scope("orders:read")
+        .expired()
+        .sign();
+    let wrong_aud = idp
+        .token()
+        .subject("alice")
+        .scope("orders:read")
+        .audience("billing-api")
+        .sign();
+    println!(
+        "\nEmbedded issuer: {} (tokens valid for 1 h)\n",
+        idp.issuer_url()
+    );
+    println!("# public\ncurl -i {base}/health\n");
+    println!(
+        "# no token -> 401 with WWW-Authenticate: Bearer realm=\"orders\"\ncurl -i {base}/orders\n"
+    );
+    println!("# valid token with orders:read -> 200\ncurl -i -H 'Authorization: Bearer {read}' {base}/orders\n");
+    println!("# orders:read only, POST needs orders:write -> 403 insufficient_scope\ncurl -i -X POST -H 'Authorization: Bearer {read}' {base}/orders\n");
+    println!(
+        "# orders:write -> 201\ncurl -i -X POST -H 'Authorization: Bearer {write}' {base}/orders\n"
+    );
+    println!("# expired -> 401 invalid_token \"The access token expired\"\ncurl -i -H 'Authorization: Bearer {expired}' {base}/orders\n");
+    println!("# wrong audience -> 401 invalid_token\ncurl -i -H 'Authorization: Bearer {wrong_aud}' {base}/orders\n");
+}
