@@ -81,10 +81,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// The scope check until per-route guards are used: 403 with the RFC 6750
 /// `insufficient_scope` challenge.
-fn require(
-    claims: &VerifiedClaims,
-    scope: &str,
-) -> Result<(), (StatusCode, [(&'static str, String); 1])> {
+type Forbidden = (StatusCode, [(&'static str, String); 1]);
+
+fn require(claims: &VerifiedClaims, scope: &str) -> Result<(), Forbidden> {
     if claims.has_scope(scope) {
         Ok(())
     } else {
@@ -100,9 +99,9 @@ fn require(
 
 async fn list_orders(
     Extension(claims): Extension<VerifiedClaims>,
-) -> Result<Json<Value>, impl axum::response::IntoResponse> {
+) -> Result<Json<Value>, Forbidden> {
     require(&claims, "orders:read")?;
-    Ok::<_, (StatusCode, [(&'static str, String); 1])>(Json(json!({
+    Ok(Json(json!({
         "caller": claims.subject(),
         "orders": [{"id": 1, "item": "coffee"}, {"id": 2, "item": "tea"}],
     })))
@@ -110,9 +109,9 @@ async fn list_orders(
 
 async fn create_order(
     Extension(claims): Extension<VerifiedClaims>,
-) -> Result<(StatusCode, Json<Value>), impl axum::response::IntoResponse> {
+) -> Result<(StatusCode, Json<Value>), Forbidden> {
     require(&claims, "orders:write")?;
-    Ok::<_, (StatusCode, [(&'static str, String); 1])>((
+    Ok((
         StatusCode::CREATED,
         Json(json!({"id": 3, "created_by": claims.subject()})),
     ))

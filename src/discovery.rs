@@ -1,6 +1,6 @@
 //! OpenID Connect discovery and RFC 8414 authorization-server metadata.
 //!
-//! [`ProviderMetadata::discover`] fetches
+//! Discovery fetches
 //! `{issuer}/.well-known/openid-configuration` and, when that is not found,
 //! the RFC 8414 document (`/.well-known/oauth-authorization-server` inserted
 //! before the issuer's path, then appended to it). The `issuer` member must

@@ -1,4 +1,35 @@
-//! oauth2-guard: OAuth2 resource-server middleware for tower and axum.
+//! OAuth2 resource-server middleware for tower and axum.
+//!
+//! A tower [`Layer`](tower_layer::Layer) ([`AuthLayer`]) authenticates every
+//! request: it takes the bearer token, verifies it against the issuer's JWKS
+//! (held lock-free and refreshed in the background), checks issuer, audience,
+//! lifetime and type, and puts [`VerifiedClaims`] into the request extensions.
+//!
+//! ```no_run
+//! use axum::{routing::get, Router};
+//! use oauth2_guard::{extract::Claims, AuthLayer, Issuer};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let issuer = Issuer::builder("https://idp.example.com/realms/shop")
+//!     .audience("orders-api")
+//!     .build()
+//!     .await?;
+//!
+//! let app: Router = Router::new()
+//!     .route("/orders", get(|Claims(c): Claims| async move { format!("hello {:?}", c.sub) }))
+//!     .layer(AuthLayer::builder().issuer(issuer).realm("orders").build()?);
+//! # Ok(()) }
+//! ```
+//!
+//! Modules: [`issuer`] (configuration, discovery, keys), [`layer`] (the
+//! middleware and its responses), [`extract`] (axum extractors), [`claims`],
+//! [`error`], [`testkit`] (a mock OpenID Provider for tests, feature
+//! `testkit`), and [`manual`], which explains every default.
+//!
+//! # Features
+//! - `axum` (default): extractors.
+//! - `aws_lc_rs` (default) / `rust_crypto`: the signature backend.
+//! - `testkit`: [`testkit::MockIssuer`] and the token builder.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub, clippy::await_holding_lock)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -13,6 +44,7 @@ pub mod http;
 pub mod issuer;
 pub mod jwks;
 pub mod layer;
+pub mod manual;
 pub mod validate;
 
 pub use claims::{Fingerprint, StandardClaims, VerifiedClaims};

@@ -265,7 +265,7 @@ fn numeric_date(payload: &Map<String, Value>, name: &str) -> Result<Option<u64>,
                 Ok(Some(u))
             } else {
                 match n.as_f64() {
-                    Some(f) if f.is_finite() && f >= 0.0 && f < 1e17 => Ok(Some(f as u64)),
+                    Some(f) if (0.0..1e17).contains(&f) => Ok(Some(f as u64)),
                     _ => Err(Reason::InvalidClaim),
                 }
             }

@@ -209,7 +209,8 @@ async fn each_rejection_has_its_status_and_challenge() {
         );
         parts.join(".")
     };
-    let cases: Vec<(&str, Option<String>, StatusCode, Option<&str>, Reason)> = vec![
+    type Case<'a> = (&'a str, Option<String>, StatusCode, Option<&'a str>, Reason);
+    let cases: Vec<Case> = vec![
         (
             "missing",
             None,

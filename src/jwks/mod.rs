@@ -1,5 +1,4 @@
-//! Key sets: parsing ([`parse`]), the lock-free store and its background
-//! refresher ([`store`]).
+//! Key sets: parsing, the lock-free store and its background refresher.
 //!
 //! The store keeps the current key set in an `ArcSwap`: verifying a token
 //! whose `kid` is known is one atomic load, never a lock or I/O. A single

@@ -147,6 +147,8 @@ impl RefreshConfig {
 }
 
 /// Where keys come from.
+// One per issuer, built once: the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Source {
     /// Fixed at build time; never refreshed.
     Static,

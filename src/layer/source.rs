@@ -105,7 +105,7 @@ impl TokenSource for BearerSource {
         }
         let mut values = head.headers.get_all(header::AUTHORIZATION).iter();
         let Some(value) = values.next() else {
-            return Ok(self.from_cookie(head.headers));
+            return Ok(self.cookie_token(head.headers));
         };
         if values.next().is_some() {
             return Err(invalid_request());
@@ -127,7 +127,7 @@ impl TokenSource for BearerSource {
 }
 
 impl BearerSource {
-    fn from_cookie<'a>(&self, headers: &'a HeaderMap) -> Option<Cow<'a, str>> {
+    fn cookie_token<'a>(&self, headers: &'a HeaderMap) -> Option<Cow<'a, str>> {
         let name = self.cookie.as_deref()?;
         headers
             .get_all(header::COOKIE)

@@ -1,0 +1,56 @@
+//! Why each default is what it is. Documentation only; nothing to call.
+//!
+//! # Validation (RFC 9068, RFC 8725)
+//!
+//! | check | default | reason |
+//! |---|---|---|
+//! | signature | always | an unsigned or self-signed token proves nothing |
+//! | algorithms | RS256/384/512, PS256/384/512, ES256, ES384, EdDSA | asymmetric only, so a resource server never holds a secret that can mint tokens (RFC 8725 §3.1) |
+//! | `none` | impossible to enable | it is not a signature |
+//! | HMAC | only with an explicit shared secret, and then only HMAC | prevents the RS→HS confusion where an RSA public key is used as an HMAC secret |
+//! | algorithm source | the allowlist and the key, never the token alone | a key is bound to its type's algorithms and to its JWK `alg` |
+//! | `iss` | exact string match | `https://idp/` and `https://idp` are different issuers (OIDC Core §3.1.3.7) |
+//! | `aud` | required, must contain a configured audience | a token minted for another service must not work here (RFC 9068 §4) |
+//! | `exp` | required | short-lived tokens only mean something if expiry is checked |
+//! | `nbf`, `iat` | must not be in the future | tokens from a skewed or hostile clock |
+//! | leeway | 60 s, at most 5 min | skew tolerance without turning 5-minute tokens into 15-minute ones |
+//! | `typ` | `at+jwt`, `application/at+jwt`, and (unless strict) `JWT` or absent | Keycloak, Auth0 and Entra send `JWT`; strict mode refuses ID tokens posing as access tokens |
+//! | `crit` | any value refused | no JWS extension is implemented, so none may be claimed as understood |
+//! | size | 16 KiB, checked before decoding | decoding cost is bounded before anything is parsed |
+//! | JWE | refused with reason `encrypted` | encrypted access tokens are for a different deployment model |
+//! | `jku`, `jwk`, `x5u`, `x5c` headers | ignored | keys come only from the configured issuer; an attacker-chosen URL is never fetched |
+//!
+//! # Keys
+//!
+//! | behaviour | default | reason |
+//! |---|---|---|
+//! | key lookup | one `ArcSwap` load + hash lookup | no lock and no I/O on the request path |
+//! | refresh | `Cache-Control: max-age` clamped to 5 min..24 h, 1 h without it | honour the IdP, but never hammer it nor keep a removed key for days |
+//! | unknown `kid` | one refresh, shared by concurrent requests, at most one per 30 s | the first token of a rotated-in key is accepted; random kids cannot amplify traffic to the IdP |
+//! | fetch failure | backoff 1 s..5 min with jitter; last good keys serve up to 24 h past their scheduled refresh | an IdP outage is not a service outage, but keys do not live forever |
+//! | no keys | 503 with `Retry-After`, never 401 | a server-side condition must not tell clients their token is bad |
+//! | odd JWKs (`use: enc`, unknown `kty`/`crv`, `key_ops` without `verify`, RSA < 2048 bits, private keys) | skipped | one odd key never invalidates the set |
+//! | duplicate `kid`s | both keys ignored | a kid must select exactly one key |
+//! | URLs | HTTPS, or loopback HTTP | keys fetched in clear text can be replaced on the path |
+//! | response size | 1 MiB | a hostile endpoint cannot exhaust memory |
+//!
+//! # Requests and responses (RFC 6750)
+//!
+//! | situation | answer |
+//! |---|---|
+//! | no credentials, or another scheme | 401, `WWW-Authenticate: Bearer realm="…"`, no error code |
+//! | invalid token (any reason) | 401, `error="invalid_token"`, terse description |
+//! | two `Authorization` headers, two credentials, token in the query string | 400, `error="invalid_request"` |
+//! | keys unavailable | 503 + `Retry-After`, no challenge |
+//! | missing scope (guards) | 403, `error="insufficient_scope"`, `scope="…"` |
+//! | extractor without the layer | 500 naming the wiring mistake |
+//!
+//! Every rejection is a `tracing` event with a stable reason code, the issuer,
+//! the `kid` and a token fingerprint (8 bytes of SHA-256) — never the token.
+//!
+//! # Cache
+//!
+//! Verified tokens are cached by their exact bytes (full comparison on hit),
+//! bounded in entries and bytes, never past `exp`, and void as soon as the
+//! signing key leaves the JWKS. Post-verification hooks (revocation) run on
+//! every request, cache hits included.
