@@ -365,7 +365,11 @@ async fn jwks_delay() {
         let url = issuer.jwks_url();
         async move { get(&url).await.status() }
     });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Poll rather than sleep a fixed time: the machine may be loaded.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while issuer.jwks_fetches() < 2 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     assert_eq!(issuer.jwks_fetches(), 2);
     assert_eq!(slow.await.unwrap(), 200);
     issuer.set_jwks_delay(Duration::ZERO);
