@@ -31,7 +31,8 @@ use crate::http::HttpConfig;
 use crate::jwks::parse::KeySet;
 use crate::jwks::store::{AbortOnDrop, KeyStore, Lookup, Source};
 use crate::jwks::RefreshConfig;
-use crate::validate::{self, Checked, Parsed, Profile};
+use crate::claims::ClaimPath;
+use crate::validate::{self, AudienceCheck, Checked, Parsed, Profile};
 
 /// A configured issuer. Cheap to clone; the background key refresh stops
 /// when the last clone (and every layer using it) is dropped.
@@ -49,7 +50,8 @@ impl fmt::Debug for Issuer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Issuer")
             .field("issuer", &self.0.name)
-            .field("audiences", &self.0.profile.audiences)
+            .field("audience", &self.0.profile.audience)
+            .field("roles_from", &self.0.profile.roles)
             .field("algorithms", &self.0.profile.algorithms)
             .finish_non_exhaustive()
     }
@@ -61,6 +63,9 @@ impl Issuer {
         IssuerBuilder {
             issuer: issuer.into(),
             audiences: Vec::new(),
+            audience_claim: None,
+            required: Vec::new(),
+            roles: Vec::new(),
             keys: KeysFrom::Discovery,
             algorithms: None,
             leeway: validate::DEFAULT_LEEWAY,
@@ -128,7 +133,9 @@ impl Issuer {
                 }
             }
         };
-        Some(validate::verify(parsed, alg, key, &self.0.name, profile, |_| Vec::new()))
+        Some(validate::verify(parsed, alg, key, &self.0.name, profile, |claims| {
+            crate::claims::roles_of(claims, &profile.roles)
+        }))
     }
 }
 
@@ -153,6 +160,9 @@ enum KeysFrom {
 pub struct IssuerBuilder {
     issuer: String,
     audiences: Vec<String>,
+    audience_claim: Option<(String, Vec<String>)>,
+    required: Vec<(String, String)>,
+    roles: Vec<ClaimPath>,
     keys: KeysFrom,
     algorithms: Option<Vec<Algorithm>>,
     leeway: Duration,
@@ -167,6 +177,9 @@ impl fmt::Debug for IssuerBuilder {
         f.debug_struct("IssuerBuilder")
             .field("issuer", &self.issuer)
             .field("audiences", &self.audiences)
+            .field("audience_claim", &self.audience_claim)
+            .field("required_claims", &self.required)
+            .field("roles_from", &self.roles)
             .field("algorithms", &self.algorithms)
             .field("leeway", &self.leeway)
             .field("hmac_secret", &self.hmac_secret.as_ref().map(|_| "[redacted]"))
@@ -189,6 +202,59 @@ impl IssuerBuilder {
     {
         self.audiences.extend(audiences.into_iter().map(Into::into));
         self
+    }
+
+    /// Check the string claim `name` against `allowed` **instead of** `aud`.
+    ///
+    /// For IdPs whose access tokens carry no `aud` — Amazon Cognito names the
+    /// app client in `client_id` (see [`presets::Cognito`](crate::presets::Cognito)).
+    /// Replaces any [`audience`](Self::audience) set on this builder.
+    ///
+    /// # Security
+    /// The claim must identify *this* service's clients; checking a claim the
+    /// IdP copies from the request (a user name) would accept any token.
+    pub fn audience_claim<I, A>(mut self, name: impl Into<String>, allowed: I) -> Self
+    where
+        I: IntoIterator<Item = A>,
+        A: Into<String>,
+    {
+        self.audience_claim = Some((name.into(), allowed.into_iter().map(Into::into).collect()));
+        self
+    }
+
+    /// Require the string claim `name` to equal `value` exactly (missing or
+    /// different → `invalid_claim`). May be called several times. Presets use
+    /// it for `token_use: access` (Cognito), `typ: Bearer` (Keycloak) and
+    /// `ver` (Entra).
+    pub fn require_claim(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.required.push((name.into(), value.into()));
+        self
+    }
+
+    /// Read roles from `path` (an array of strings, or one space-delimited
+    /// string). May be called several times; roles from all paths are merged.
+    /// They are computed once, when the token is verified, and read with
+    /// [`VerifiedClaims::roles`](crate::VerifiedClaims::roles).
+    ///
+    /// ```
+    /// # fn f() -> Result<(), oauth2_guard::ConfigError> {
+    /// use oauth2_guard::{claims::ClaimPath, Issuer};
+    /// let b = Issuer::builder("https://sso.example.com/realms/shop")
+    ///     .audience("orders-api")
+    ///     .roles_from(ClaimPath::parse("realm_access/roles")?)
+    ///     .roles_from(ClaimPath::parse("resource_access/orders-api/roles")?);
+    /// # let _ = b; Ok(()) }
+    /// ```
+    pub fn roles_from(mut self, path: ClaimPath) -> Self {
+        if !self.roles.contains(&path) {
+            self.roles.push(path);
+        }
+        self
+    }
+
+    /// The issuer URL this builder was created with.
+    pub fn issuer_url(&self) -> &str {
+        &self.issuer
     }
 
     /// Fetch keys from this JWKS URL instead of discovering it.
@@ -312,8 +378,18 @@ impl IssuerBuilder {
                 reason: "empty issuer",
             });
         }
-        if self.audiences.is_empty() || self.audiences.iter().any(String::is_empty) {
+        let audience = match self.audience_claim {
+            Some((name, allowed)) => AudienceCheck::Claim { name, allowed },
+            None => AudienceCheck::Aud(self.audiences),
+        };
+        if !audience.is_usable() {
             return Err(ConfigError::NoAudience);
+        }
+        if self.required.iter().any(|(n, _)| n.is_empty()) {
+            return Err(ConfigError::InvalidClaimPath {
+                path: String::new(),
+                reason: "required claim with an empty name",
+            });
         }
         if self.leeway > validate::MAX_LEEWAY {
             return Err(ConfigError::LeewayTooLarge {
@@ -382,7 +458,9 @@ impl IssuerBuilder {
         };
         let profile = Profile {
             algorithms,
-            audiences: self.audiences,
+            audience,
+            required: self.required,
+            roles: self.roles,
             leeway: self.leeway.as_secs(),
             strict_typ: self.strict_typ,
             hmac,
