@@ -15,12 +15,14 @@
 //!     .audience("orders-api")
 //!     .build()
 //!     .await?;
-//! let app: Router = Router::new()
-//!     // One method of one route.
-//!     .route("/orders", get(|| async { "list" }).post(|| async { "created" }).layer(RequireScope::new("orders:write")))
-//!     // Every method of a route.
+//! // `route_layer` guards every route added before it on that router.
+//! let reads = Router::new()
 //!     .route("/orders/{id}", get(|| async { "one" }))
-//!     .route_layer(RequireScope::any_of(["orders:read", "orders:write"]))
+//!     .route_layer(RequireScope::any_of(["orders:read", "orders:write"]));
+//! let app: Router = Router::new()
+//!     // One method router: POST needs `orders:write`, GET only a valid token.
+//!     .route("/orders", get(|| async { "list" }).merge(post(|| async { "created" }).layer(RequireScope::new("orders:write"))))
+//!     .merge(reads)
 //!     // Roles (from the issuer's configured claim paths), or a scope or a role.
 //!     .route("/admin", post(|| async { "ok" }).layer(RequireRole::new("admin")))
 //!     .route("/reports", get(|| async { "ok" }).layer(RequireScope::new("reports:read").or_role("auditor")))
