@@ -60,11 +60,16 @@ async fn demo() -> Result<(), Box<dyn std::error::Error>> {
         .realm("orders")
         .build()?;
     let protected = Router::new()
-        .route("/orders", get(whoami).merge(post(whoami).layer(RequireScope::new("orders:write"))))
+        .route(
+            "/orders",
+            get(whoami).merge(post(whoami).layer(RequireScope::new("orders:write"))),
+        )
         .route("/admin", post(whoami).layer(RequireRole::new("admin")))
         .layer(auth);
     // Public routes live outside the layer.
-    let app = Router::new().route("/healthz", get(|| async { "ok" })).merge(protected);
+    let app = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .merge(protected);
 
     let token_a = idp_a
         .token()
@@ -73,7 +78,10 @@ async fn demo() -> Result<(), Box<dyn std::error::Error>> {
         .subject("alice@tenant-a")
         .claim("typ", "Bearer")
         .claim("scope", "orders:read orders:write")
-        .claim("resource_access", json!({"orders-api": {"roles": ["admin"]}}))
+        .claim(
+            "resource_access",
+            json!({"orders-api": {"roles": ["admin"]}}),
+        )
         .sign();
     let token_b = idp_b
         .token()
@@ -86,18 +94,42 @@ async fn demo() -> Result<(), Box<dyn std::error::Error>> {
         .claim("cognito:groups", json!(["clerks"]))
         .sign();
     // Claims tenant A, signed with tenant B's key.
-    let forged = idp_b.token().issuer(&tenant_a).claim("typ", "Bearer").sign();
+    let forged = idp_b
+        .token()
+        .issuer(&tenant_a)
+        .claim("typ", "Bearer")
+        .sign();
     let (fa, fb) = (idp_a.jwks_fetches(), idp_b.jwks_fetches());
 
     let cases = [
         ("GET", "/healthz", None, "public route, no token"),
         ("GET", "/orders", None, "protected route, no token"),
         ("GET", "/orders", Some(&token_a), "tenant A reads"),
-        ("POST", "/orders", Some(&token_a), "tenant A writes (has orders:write)"),
-        ("POST", "/admin", Some(&token_a), "tenant A admin (client role)"),
+        (
+            "POST",
+            "/orders",
+            Some(&token_a),
+            "tenant A writes (has orders:write)",
+        ),
+        (
+            "POST",
+            "/admin",
+            Some(&token_a),
+            "tenant A admin (client role)",
+        ),
         ("GET", "/orders", Some(&token_b), "tenant B reads"),
-        ("POST", "/orders", Some(&token_b), "tenant B writes (lacks orders:write)"),
-        ("POST", "/admin", Some(&token_b), "tenant B admin (not in group)"),
+        (
+            "POST",
+            "/orders",
+            Some(&token_b),
+            "tenant B writes (lacks orders:write)",
+        ),
+        (
+            "POST",
+            "/admin",
+            Some(&token_b),
+            "tenant B admin (not in group)",
+        ),
         ("GET", "/orders", Some(&forged), "iss A signed by B's key"),
     ];
     for (method, path, token, what) in cases {
@@ -113,7 +145,8 @@ async fn demo() -> Result<(), Box<dyn std::error::Error>> {
             .and_then(|v| v.to_str().ok())
             .map(|v| format!("\n      WWW-Authenticate: {v}"))
             .unwrap_or_default();
-        let body = String::from_utf8_lossy(&res.into_body().collect().await?.to_bytes()).into_owned();
+        let body =
+            String::from_utf8_lossy(&res.into_body().collect().await?.to_bytes()).into_owned();
         println!("{method:>4} {path:<9} {what:<38} -> {status} {body}{challenge}");
     }
     println!(

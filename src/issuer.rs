@@ -152,6 +152,9 @@ enum KeysFrom {
 /// |---|---|---|
 /// | keys | OIDC discovery (then RFC 8414) | keys and their rotation come from the IdP, never from config |
 /// | `audience` | none: **required** | a token for another service must not work here (RFC 9068 §4) |
+/// | `audience_claim` | off | Cognito-style: check `client_id` (or another claim) **instead of** `aud` |
+/// | `require_claim` | none | exact-value checks (`token_use`, Keycloak `typ`, Entra `ver`) |
+/// | `roles_from` | none: no roles | roles are only read from paths you name |
 /// | `algorithms` | RS256/384/512, PS256/384/512, ES256, ES384, EdDSA | asymmetric only; `none` can never be enabled |
 /// | `leeway` | 60 s, at most 5 min | clock skew between IdP and service, without making tokens long-lived |
 /// | `strict_rfc9068` | off | Keycloak, Auth0 and Entra send `typ: JWT`; on = only `at+jwt` |

@@ -74,7 +74,10 @@ impl Keycloak {
     /// The realm `realm` of the Keycloak at `base_url` (`https://host` or
     /// `https://host/auth` for Keycloak before 17).
     pub fn new(base_url: &str, realm: &str) -> Self {
-        Self::from_issuer(&format!("{}/realms/{realm}", base_url.trim_end_matches('/')))
+        Self::from_issuer(&format!(
+            "{}/realms/{realm}",
+            base_url.trim_end_matches('/')
+        ))
     }
 
     /// A Keycloak realm whose issuer URL is exactly `issuer`.
@@ -209,7 +212,10 @@ pub struct Okta {
 impl Okta {
     /// The custom authorization server `server_id` of the org at `org_url`.
     pub fn new(org_url: &str, server_id: &str) -> Self {
-        Self::from_issuer(&format!("{}/oauth2/{server_id}", org_url.trim_end_matches('/')))
+        Self::from_issuer(&format!(
+            "{}/oauth2/{server_id}",
+            org_url.trim_end_matches('/')
+        ))
     }
 
     /// An authorization server whose issuer URL is exactly `issuer`.
@@ -259,7 +265,9 @@ pub struct Cognito {
 impl Cognito {
     /// The user pool `pool_id` in `region` (`eu-west-1`).
     pub fn new(region: &str, pool_id: &str) -> Self {
-        Self::from_issuer(&format!("https://cognito-idp.{region}.amazonaws.com/{pool_id}"))
+        Self::from_issuer(&format!(
+            "https://cognito-idp.{region}.amazonaws.com/{pool_id}"
+        ))
     }
 
     /// A user pool whose issuer URL is exactly `issuer`.
@@ -361,10 +369,17 @@ impl Entra {
         let issuer = match (self.issuer, self.version) {
             (Some(i), _) => i,
             (None, _) if self.tenant.is_empty() => return Err(invalid("", "empty Entra tenant")),
-            (None, _) if ["common", "organizations", "consumers"].contains(&self.tenant.as_str()) => {
-                return Err(invalid(&self.tenant, "multi-tenant endpoints have no fixed issuer; list tenants"))
+            (None, _)
+                if ["common", "organizations", "consumers"].contains(&self.tenant.as_str()) =>
+            {
+                return Err(invalid(
+                    &self.tenant,
+                    "multi-tenant endpoints have no fixed issuer; list tenants",
+                ))
             }
-            (None, EntraVersion::V2) => format!("https://login.microsoftonline.com/{}/v2.0", self.tenant),
+            (None, EntraVersion::V2) => {
+                format!("https://login.microsoftonline.com/{}/v2.0", self.tenant)
+            }
             (None, EntraVersion::V1) => format!("https://sts.windows.net/{}/", self.tenant),
         };
         let ver = match self.version {
@@ -384,16 +399,34 @@ mod tests {
     #[test]
     fn issuer_url_forms() {
         let url = |b: Result<IssuerBuilder, ConfigError>| b.unwrap().issuer_url().to_owned();
-        assert_eq!(url(Keycloak::new("https://sso.example.com/", "shop").builder()), "https://sso.example.com/realms/shop");
-        assert_eq!(url(Auth0::new("t.eu.auth0.com").builder()), "https://t.eu.auth0.com/");
-        assert_eq!(url(Auth0::from_issuer("https://login.example.com").builder()), "https://login.example.com/");
-        assert_eq!(url(Okta::new("https://acme.okta.com", "default").builder()), "https://acme.okta.com/oauth2/default");
+        assert_eq!(
+            url(Keycloak::new("https://sso.example.com/", "shop").builder()),
+            "https://sso.example.com/realms/shop"
+        );
+        assert_eq!(
+            url(Auth0::new("t.eu.auth0.com").builder()),
+            "https://t.eu.auth0.com/"
+        );
+        assert_eq!(
+            url(Auth0::from_issuer("https://login.example.com").builder()),
+            "https://login.example.com/"
+        );
+        assert_eq!(
+            url(Okta::new("https://acme.okta.com", "default").builder()),
+            "https://acme.okta.com/oauth2/default"
+        );
         assert_eq!(
             url(Cognito::new("eu-west-1", "eu-west-1_Ab").builder()),
             "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Ab"
         );
-        assert_eq!(url(Entra::new("tid").builder()), "https://login.microsoftonline.com/tid/v2.0");
-        assert_eq!(url(Entra::new("tid").v1().builder()), "https://sts.windows.net/tid/");
+        assert_eq!(
+            url(Entra::new("tid").builder()),
+            "https://login.microsoftonline.com/tid/v2.0"
+        );
+        assert_eq!(
+            url(Entra::new("tid").v1().builder()),
+            "https://sts.windows.net/tid/"
+        );
         assert!(Entra::new("common").builder().is_err());
         assert!(Entra::new("").builder().is_err());
         assert!(Keycloak::new("https://h", "").builder().is_err());

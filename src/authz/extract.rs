@@ -98,7 +98,10 @@ mod axum_impl {
     impl<S: ScopeName, St: Send + Sync> axum::extract::FromRequestParts<St> for HasScope<S> {
         type Rejection = AuthzRejection;
 
-        async fn from_request_parts(parts: &mut http::request::Parts, _state: &St) -> Result<Self, Self::Rejection> {
+        async fn from_request_parts(
+            parts: &mut http::request::Parts,
+            _state: &St,
+        ) -> Result<Self, Self::Rejection> {
             Self::from_extensions(&parts.extensions)
         }
     }

@@ -68,7 +68,9 @@ impl RequireScope {
     ///
     /// # Errors
     /// [`ConfigError::InvalidScope`], or [`ConfigError::EmptyRequirement`].
-    pub fn try_all_of<I: IntoIterator<Item = S>, S: AsRef<str>>(scopes: I) -> Result<Self, ConfigError> {
+    pub fn try_all_of<I: IntoIterator<Item = S>, S: AsRef<str>>(
+        scopes: I,
+    ) -> Result<Self, ConfigError> {
         let set = Set::collect(true, scopes, "RequireScope::all_of", scope_token)?;
         Ok(Self::from_sets(Some(set), None))
     }
@@ -85,7 +87,9 @@ impl RequireScope {
     ///
     /// # Errors
     /// [`ConfigError::InvalidScope`], or [`ConfigError::EmptyRequirement`].
-    pub fn try_any_of<I: IntoIterator<Item = S>, S: AsRef<str>>(scopes: I) -> Result<Self, ConfigError> {
+    pub fn try_any_of<I: IntoIterator<Item = S>, S: AsRef<str>>(
+        scopes: I,
+    ) -> Result<Self, ConfigError> {
         let set = Set::collect(false, scopes, "RequireScope::any_of", scope_token)?;
         Ok(Self::from_sets(Some(set), None))
     }
@@ -176,7 +180,9 @@ impl RequireRole {
     ///
     /// # Errors
     /// [`ConfigError::InvalidRole`] or [`ConfigError::EmptyRequirement`].
-    pub fn try_any_of<I: IntoIterator<Item = S>, S: AsRef<str>>(roles: I) -> Result<Self, ConfigError> {
+    pub fn try_any_of<I: IntoIterator<Item = S>, S: AsRef<str>>(
+        roles: I,
+    ) -> Result<Self, ConfigError> {
         let set = Set::collect(false, roles, "RequireRole::any_of", role_name)?;
         Ok(Self {
             req: Arc::new(Requirement::new(None, Some(set))),
@@ -195,7 +201,9 @@ impl RequireRole {
     ///
     /// # Errors
     /// [`ConfigError::InvalidRole`] or [`ConfigError::EmptyRequirement`].
-    pub fn try_all_of<I: IntoIterator<Item = S>, S: AsRef<str>>(roles: I) -> Result<Self, ConfigError> {
+    pub fn try_all_of<I: IntoIterator<Item = S>, S: AsRef<str>>(
+        roles: I,
+    ) -> Result<Self, ConfigError> {
         let set = Set::collect(true, roles, "RequireRole::all_of", role_name)?;
         Ok(Self {
             req: Arc::new(Requirement::new(None, Some(set))),

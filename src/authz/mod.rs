@@ -190,7 +190,10 @@ pub(crate) struct Requirement {
 
 impl Requirement {
     fn new(scopes: Option<Set>, roles: Option<Set>) -> Self {
-        let scope_param = scopes.as_ref().map(|s| s.names.join(" ")).unwrap_or_default();
+        let scope_param = scopes
+            .as_ref()
+            .map(|s| s.names.join(" "))
+            .unwrap_or_default();
         Self {
             scopes,
             roles,
@@ -199,8 +202,13 @@ impl Requirement {
     }
 
     fn is_met(&self, claims: &VerifiedClaims) -> bool {
-        self.scopes.as_ref().is_some_and(|s| s.met(|n| claims.has_scope(n)))
-            || self.roles.as_ref().is_some_and(|r| r.met(|n| claims.has_role(n)))
+        self.scopes
+            .as_ref()
+            .is_some_and(|s| s.met(|n| claims.has_scope(n)))
+            || self
+                .roles
+                .as_ref()
+                .is_some_and(|r| r.met(|n| claims.has_role(n)))
     }
 
     /// Check the request's extensions: `Ok` with the claims, or why not.
@@ -305,7 +313,9 @@ impl AuthzRejection {
         };
         match self.kind {
             AuthzFailure::InsufficientScope => Some(c.insufficient_scope(&self.required)),
-            AuthzFailure::Anonymous => c.header_for(&crate::Rejection::new(crate::Reason::MissingToken)),
+            AuthzFailure::Anonymous => {
+                c.header_for(&crate::Rejection::new(crate::Reason::MissingToken))
+            }
             AuthzFailure::NotAuthenticated => None,
         }
     }
@@ -319,7 +329,10 @@ impl AuthzRejection {
             h.insert(header::WWW_AUTHENTICATE, v);
         }
         if self.kind == AuthzFailure::NotAuthenticated {
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
         }
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         res.extensions_mut().insert(self.clone());
@@ -330,7 +343,9 @@ impl AuthzRejection {
 impl std::fmt::Display for AuthzRejection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.kind {
-            AuthzFailure::InsufficientScope => write!(f, "insufficient scope (requires `{}`)", self.required),
+            AuthzFailure::InsufficientScope => {
+                write!(f, "insufficient scope (requires `{}`)", self.required)
+            }
             AuthzFailure::Anonymous => f.write_str("authentication required"),
             AuthzFailure::NotAuthenticated => f.write_str(WIRING_ERROR),
         }
@@ -378,14 +393,24 @@ mod tests {
 
     #[test]
     fn scope_token_syntax() {
-        for ok in ["orders:write", "a", "https://api.example.com/orders.read", "!#[]~"] {
+        for ok in [
+            "orders:write",
+            "a",
+            "https://api.example.com/orders.read",
+            "!#[]~",
+        ] {
             assert!(is_scope_token(ok), "{ok}");
         }
         for bad in ["", "a b", "a\"b", "a\\b", "caf\u{e9}", "a\tb", "\u{7f}"] {
             assert!(!is_scope_token(bad), "{bad:?}");
         }
-        assert!(matches!(scope_token("a b"), Err(ConfigError::InvalidScope { .. })));
-        assert!(role_name("").is_err() && role_name("a\nb").is_err() && role_name("Task.Read").is_ok());
+        assert!(matches!(
+            scope_token("a b"),
+            Err(ConfigError::InvalidScope { .. })
+        ));
+        assert!(
+            role_name("").is_err() && role_name("a\nb").is_err() && role_name("Task.Read").is_ok()
+        );
     }
 
     #[test]

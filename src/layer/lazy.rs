@@ -128,7 +128,7 @@ pub(crate) struct Lazy {
 /// What to do with an `iss` no static issuer has.
 pub(crate) enum LazyPick {
     Ready(Issuer),
-    Discover(Cell, IssuerBuilder),
+    Discover(Cell, Box<IssuerBuilder>),
     Wait(Cell),
     Refuse,
     CoolingDown(Duration),
@@ -171,7 +171,10 @@ impl Lazy {
             }
             None => {}
         }
-        let building = slots.values().filter(|s| matches!(s, Slot::Building(_))).count();
+        let building = slots
+            .values()
+            .filter(|s| matches!(s, Slot::Building(_)))
+            .count();
         if self.ready.load().len() + building >= self.config.max {
             tracing::warn!(
                 target: "oauth2_guard::auth",
@@ -183,11 +186,16 @@ impl Lazy {
         }
         let cell: Cell = Arc::default();
         slots.insert(iss.to_owned(), Slot::Building(cell.clone()));
-        LazyPick::Discover(cell, builder)
+        LazyPick::Discover(cell, Box::new(builder))
     }
 
     /// Discover (once per `iss`, however many requests wait) and record the result.
-    pub(crate) async fn discover(&self, iss: &str, cell: Cell, builder: Option<IssuerBuilder>) -> Option<Issuer> {
+    pub(crate) async fn discover(
+        &self,
+        iss: &str,
+        cell: Cell,
+        builder: Option<Box<IssuerBuilder>>,
+    ) -> Option<Issuer> {
         let result = cell
             .get_or_init(|| async move {
                 let builder = builder?;
