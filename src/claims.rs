@@ -232,6 +232,128 @@ fn scopes_of(payload: &Map<String, Value>) -> Vec<String> {
     out
 }
 
+/// Where in the claims a list of roles (or groups, or permissions) lives,
+/// parsed once at configuration time.
+///
+/// The syntax is JSON-pointer-like without the leading `/`: segments are
+/// separated by `/`, and `~1` / `~0` stand for a literal `/` / `~` inside a
+/// segment (RFC 6901). A path that starts with `http://` or `https://` is one
+/// key, as Auth0 namespaced claims are written (`https://example.com/roles`).
+///
+/// ```
+/// use oauth2_guard::claims::ClaimPath;
+///
+/// let keycloak = ClaimPath::parse("resource_access/orders-api/roles")?;
+/// assert_eq!(keycloak.segments(), ["resource_access", "orders-api", "roles"]);
+/// let auth0 = ClaimPath::parse("https://example.com/roles")?;
+/// assert_eq!(auth0.segments(), ["https://example.com/roles"]);
+/// let cognito = ClaimPath::parse("cognito:groups")?;
+/// assert_eq!(cognito.segments(), ["cognito:groups"]);
+/// // A client id containing `/`, escaped as in a JSON pointer.
+/// let odd = ClaimPath::parse("resource_access/a~1b/roles")?;
+/// assert_eq!(odd.segments(), ["resource_access", "a/b", "roles"]);
+/// assert!(ClaimPath::parse("realm_access//roles").is_err());
+/// # Ok::<(), oauth2_guard::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimPath(Vec<String>);
+
+impl ClaimPath {
+    /// Parse `path` (see the type docs).
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidClaimPath`](crate::ConfigError::InvalidClaimPath)
+    /// for an empty path or segment, or a `~` not followed by `0` or `1`.
+    pub fn parse(path: &str) -> Result<Self, crate::ConfigError> {
+        let bad = |reason| crate::ConfigError::InvalidClaimPath {
+            path: path.to_owned(),
+            reason,
+        };
+        if path.is_empty() {
+            return Err(bad("empty path"));
+        }
+        if path.starts_with("https://") || path.starts_with("http://") {
+            return Ok(Self(vec![path.to_owned()]));
+        }
+        let mut out = Vec::new();
+        for raw in path.split('/') {
+            if raw.is_empty() {
+                return Err(bad("empty segment"));
+            }
+            let mut seg = String::with_capacity(raw.len());
+            let mut chars = raw.chars();
+            while let Some(c) = chars.next() {
+                match (c, c == '~') {
+                    (_, false) => seg.push(c),
+                    (_, true) => match chars.next() {
+                        Some('0') => seg.push('~'),
+                        Some('1') => seg.push('/'),
+                        _ => return Err(bad("`~` must be followed by 0 or 1")),
+                    },
+                }
+            }
+            out.push(seg);
+        }
+        Ok(Self(out))
+    }
+
+    /// A path of exactly one key, taken literally (no `/` splitting).
+    ///
+    /// # Errors
+    /// When `key` is empty.
+    pub fn key(key: &str) -> Result<Self, crate::ConfigError> {
+        if key.is_empty() {
+            return Err(crate::ConfigError::InvalidClaimPath {
+                path: String::new(),
+                reason: "empty path",
+            });
+        }
+        Ok(Self(vec![key.to_owned()]))
+    }
+
+    /// The decoded segments.
+    pub fn segments(&self) -> &[String] {
+        &self.0
+    }
+
+    /// The value at this path in `claims`, if any.
+    pub fn find<'a>(&self, claims: &'a Map<String, Value>) -> Option<&'a Value> {
+        let (first, rest) = self.0.split_first()?;
+        let mut v = claims.get(first)?;
+        for seg in rest {
+            v = v.as_object()?.get(seg)?;
+        }
+        Some(v)
+    }
+}
+
+impl std::str::FromStr for ClaimPath {
+    type Err = crate::ConfigError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+/// The roles at `paths`: each value may be an array of strings or one
+/// space-delimited string; other shapes are ignored. De-duplicated, in order.
+pub(crate) fn roles_of(payload: &Map<String, Value>, paths: &[ClaimPath]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for path in paths {
+        let mut add = |s: &str| {
+            if !s.is_empty() && !out.iter().any(|o| o == s) {
+                out.push(s.to_owned());
+            }
+        };
+        match path.find(payload) {
+            Some(Value::String(s)) => s.split(' ').for_each(&mut add),
+            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).for_each(&mut add),
+            _ => {}
+        }
+    }
+    out
+}
+
 /// A claim that may be one string or an array of strings (`aud`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -329,6 +451,47 @@ mod tests {
         let dbg = format!("{c:?}");
         assert!(!dbg.contains("alice@example.com"));
         assert!(dbg.contains("email"));
+    }
+
+    #[test]
+    fn roles_from_paths() {
+        let payload = json!({
+            "realm_access": {"roles": ["admin", "user"]},
+            "resource_access": {"orders-api": {"roles": ["orders:manage", "admin"]}},
+            "https://example.com/roles": ["editor"],
+            "cognito:groups": ["ops"],
+            "permissions": "read:orders write:orders",
+            "roles": 7,
+        });
+        let Value::Object(m) = payload else { panic!() };
+        let paths: Vec<ClaimPath> = [
+            "realm_access/roles",
+            "resource_access/orders-api/roles",
+            "https://example.com/roles",
+            "cognito:groups",
+            "permissions",
+            "roles",
+            "missing/deeper",
+        ]
+        .iter()
+        .map(|p| ClaimPath::parse(p).unwrap())
+        .collect();
+        assert_eq!(
+            roles_of(&m, &paths),
+            [
+                "admin",
+                "user",
+                "orders:manage",
+                "editor",
+                "ops",
+                "read:orders",
+                "write:orders"
+            ]
+        );
+        assert!(ClaimPath::parse("").is_err());
+        assert!(ClaimPath::parse("a/~2").is_err());
+        assert!(ClaimPath::parse("/a").is_err());
+        assert_eq!(ClaimPath::key("a/b").unwrap().segments(), ["a/b"]);
     }
 
     #[test]

@@ -117,6 +117,36 @@ pub enum ConfigError {
         /// Why.
         reason: &'static str,
     },
+    /// A claim path (for roles) cannot be parsed.
+    #[error("invalid claim path `{path}`: {reason}")]
+    InvalidClaimPath {
+        /// The path as given.
+        path: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// A scope given to a guard is not an RFC 6749 §3.3 scope token.
+    #[error("invalid scope `{scope}`: {reason}")]
+    InvalidScope {
+        /// The scope as given.
+        scope: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// A role given to a guard is empty or cannot be compared.
+    #[error("invalid role `{role}`: {reason}")]
+    InvalidRole {
+        /// The role as given.
+        role: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// A guard was given an empty list.
+    #[error("`{setting}` needs at least one value")]
+    EmptyRequirement {
+        /// Which constructor.
+        setting: &'static str,
+    },
     /// A layer was built without any issuer.
     #[error("no issuer configured")]
     NoIssuer,

@@ -25,13 +25,14 @@ use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, DecodingKey};
 
+use crate::claims::ClaimPath;
 use crate::discovery::ProviderMetadata;
 use crate::error::ConfigError;
 use crate::http::HttpConfig;
 use crate::jwks::parse::KeySet;
 use crate::jwks::store::{AbortOnDrop, KeyStore, Lookup, Source};
 use crate::jwks::RefreshConfig;
-use crate::validate::{self, Checked, Parsed, Profile};
+use crate::validate::{self, AudienceCheck, Checked, Parsed, Profile};
 
 /// A configured issuer. Cheap to clone; the background key refresh stops
 /// when the last clone (and every layer using it) is dropped.
@@ -49,7 +50,8 @@ impl fmt::Debug for Issuer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Issuer")
             .field("issuer", &self.0.name)
-            .field("audiences", &self.0.profile.audiences)
+            .field("audience", &self.0.profile.audience)
+            .field("roles_from", &self.0.profile.roles)
             .field("algorithms", &self.0.profile.algorithms)
             .finish_non_exhaustive()
     }
@@ -61,6 +63,9 @@ impl Issuer {
         IssuerBuilder {
             issuer: issuer.into(),
             audiences: Vec::new(),
+            audience_claim: None,
+            required: Vec::new(),
+            roles: Vec::new(),
             keys: KeysFrom::Discovery,
             algorithms: None,
             leeway: validate::DEFAULT_LEEWAY,
@@ -134,7 +139,7 @@ impl Issuer {
             key,
             &self.0.name,
             profile,
-            |_| Vec::new(),
+            |claims| crate::claims::roles_of(claims, &profile.roles),
         ))
     }
 }
@@ -152,6 +157,9 @@ enum KeysFrom {
 /// |---|---|---|
 /// | keys | OIDC discovery (then RFC 8414) | keys and their rotation come from the IdP, never from config |
 /// | `audience` | none: **required** | a token for another service must not work here (RFC 9068 §4) |
+/// | `audience_claim` | off | Cognito-style: check `client_id` (or another claim) **instead of** `aud` |
+/// | `require_claim` | none | exact-value checks (`token_use`, Keycloak `typ`, Entra `ver`) |
+/// | `roles_from` | none: no roles | roles are only read from paths you name |
 /// | `algorithms` | RS256/384/512, PS256/384/512, ES256, ES384, EdDSA | asymmetric only; `none` can never be enabled |
 /// | `leeway` | 60 s, at most 5 min | clock skew between IdP and service, without making tokens long-lived |
 /// | `strict_rfc9068` | off | Keycloak, Auth0 and Entra send `typ: JWT`; on = only `at+jwt` |
@@ -160,6 +168,9 @@ enum KeysFrom {
 pub struct IssuerBuilder {
     issuer: String,
     audiences: Vec<String>,
+    audience_claim: Option<(String, Vec<String>)>,
+    required: Vec<(String, String)>,
+    roles: Vec<ClaimPath>,
     keys: KeysFrom,
     algorithms: Option<Vec<Algorithm>>,
     leeway: Duration,
@@ -174,6 +185,9 @@ impl fmt::Debug for IssuerBuilder {
         f.debug_struct("IssuerBuilder")
             .field("issuer", &self.issuer)
             .field("audiences", &self.audiences)
+            .field("audience_claim", &self.audience_claim)
+            .field("required_claims", &self.required)
+            .field("roles_from", &self.roles)
             .field("algorithms", &self.algorithms)
             .field("leeway", &self.leeway)
             .field(
@@ -199,6 +213,59 @@ impl IssuerBuilder {
     {
         self.audiences.extend(audiences.into_iter().map(Into::into));
         self
+    }
+
+    /// Check the string claim `name` against `allowed` **instead of** `aud`.
+    ///
+    /// For IdPs whose access tokens carry no `aud` — Amazon Cognito names the
+    /// app client in `client_id` (see [`presets::Cognito`](crate::presets::Cognito)).
+    /// Replaces any [`audience`](Self::audience) set on this builder.
+    ///
+    /// # Security
+    /// The claim must identify *this* service's clients; checking a claim the
+    /// IdP copies from the request (a user name) would accept any token.
+    pub fn audience_claim<I, A>(mut self, name: impl Into<String>, allowed: I) -> Self
+    where
+        I: IntoIterator<Item = A>,
+        A: Into<String>,
+    {
+        self.audience_claim = Some((name.into(), allowed.into_iter().map(Into::into).collect()));
+        self
+    }
+
+    /// Require the string claim `name` to equal `value` exactly (missing or
+    /// different → `invalid_claim`). May be called several times. Presets use
+    /// it for `token_use: access` (Cognito), `typ: Bearer` (Keycloak) and
+    /// `ver` (Entra).
+    pub fn require_claim(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.required.push((name.into(), value.into()));
+        self
+    }
+
+    /// Read roles from `path` (an array of strings, or one space-delimited
+    /// string). May be called several times; roles from all paths are merged.
+    /// They are computed once, when the token is verified, and read with
+    /// [`VerifiedClaims::roles`](crate::VerifiedClaims::roles).
+    ///
+    /// ```
+    /// # fn f() -> Result<(), oauth2_guard::ConfigError> {
+    /// use oauth2_guard::{claims::ClaimPath, Issuer};
+    /// let b = Issuer::builder("https://sso.example.com/realms/shop")
+    ///     .audience("orders-api")
+    ///     .roles_from(ClaimPath::parse("realm_access/roles")?)
+    ///     .roles_from(ClaimPath::parse("resource_access/orders-api/roles")?);
+    /// # let _ = b; Ok(()) }
+    /// ```
+    pub fn roles_from(mut self, path: ClaimPath) -> Self {
+        if !self.roles.contains(&path) {
+            self.roles.push(path);
+        }
+        self
+    }
+
+    /// The issuer URL this builder was created with.
+    pub fn issuer_url(&self) -> &str {
+        &self.issuer
     }
 
     /// Fetch keys from this JWKS URL instead of discovering it.
@@ -340,8 +407,18 @@ impl IssuerBuilder {
                 reason: "empty issuer",
             });
         }
-        if self.audiences.is_empty() || self.audiences.iter().any(String::is_empty) {
+        let audience = match self.audience_claim {
+            Some((name, allowed)) => AudienceCheck::Claim { name, allowed },
+            None => AudienceCheck::Aud(self.audiences),
+        };
+        if !audience.is_usable() {
             return Err(ConfigError::NoAudience);
+        }
+        if self.required.iter().any(|(n, _)| n.is_empty()) {
+            return Err(ConfigError::InvalidClaimPath {
+                path: String::new(),
+                reason: "required claim with an empty name",
+            });
         }
         if self.leeway > validate::MAX_LEEWAY {
             return Err(ConfigError::LeewayTooLarge {
@@ -412,7 +489,9 @@ impl IssuerBuilder {
         };
         let profile = Profile {
             algorithms,
-            audiences: self.audiences,
+            audience,
+            required: self.required,
+            roles: self.roles,
             leeway: self.leeway.as_secs(),
             strict_typ: self.strict_typ,
             hmac,

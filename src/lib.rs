@@ -34,6 +34,7 @@
 #![warn(missing_docs, unreachable_pub, clippy::await_holding_lock)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod authz;
 pub mod claims;
 pub mod crypto;
 pub mod discovery;
@@ -45,14 +46,16 @@ pub mod issuer;
 pub mod jwks;
 pub mod layer;
 pub mod manual;
+pub mod presets;
 pub mod validate;
 
-pub use claims::{Fingerprint, StandardClaims, VerifiedClaims};
+pub use claims::{ClaimPath, Fingerprint, StandardClaims, VerifiedClaims};
 pub use error::{ConfigError, FetchError, FetchErrorKind, Reason, Rejection};
 pub use issuer::{Issuer, IssuerBuilder};
 pub use jsonwebtoken::Algorithm;
 pub use jwks::RefreshConfig;
-pub use layer::{AuthLayer, AuthLayerBuilder, AuthService, CacheConfig, PostVerify};
+pub use layer::{AuthLayer, AuthLayerBuilder, AuthService, CacheConfig, LazyIssuers, PostVerify};
+pub use validate::AudienceCheck;
 
 #[cfg(feature = "testkit")]
 pub mod testkit;

@@ -44,11 +44,46 @@ pub const MAX_LEEWAY: Duration = Duration::from_secs(300);
 /// Default maximum token length: 16 KiB, checked before any decoding.
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
 
+/// How a token shows that it was issued for this service.
+///
+/// The default, and what RFC 9068 §4 requires, is [`AudienceCheck::Aud`]:
+/// the `aud` claim must contain one of the configured audiences. Some IdPs
+/// put no `aud` in access tokens (Amazon Cognito names the app client in
+/// `client_id` instead); [`AudienceCheck::Claim`] checks such a claim
+/// against an allowlist. An empty allowlist is refused at build time either way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AudienceCheck {
+    /// `aud` (a string or an array) must contain one of these.
+    Aud(Vec<String>),
+    /// The string claim `name` must equal one of `allowed`; `aud` is not read.
+    Claim {
+        /// The claim, e.g. `client_id`.
+        name: String,
+        /// The accepted values.
+        allowed: Vec<String>,
+    },
+}
+
+impl AudienceCheck {
+    pub(crate) fn is_usable(&self) -> bool {
+        let (list, name_ok) = match self {
+            AudienceCheck::Aud(l) => (l, true),
+            AudienceCheck::Claim { name, allowed } => (allowed, !name.is_empty()),
+        };
+        name_ok && !list.is_empty() && !list.iter().any(String::is_empty)
+    }
+}
+
 /// How an issuer's tokens are checked after the signature.
 #[derive(Clone)]
 pub(crate) struct Profile {
     pub(crate) algorithms: Vec<Algorithm>,
-    pub(crate) audiences: Vec<String>,
+    pub(crate) audience: AudienceCheck,
+    /// String claims that must be present with exactly this value.
+    pub(crate) required: Vec<(String, String)>,
+    /// Where roles are read from.
+    pub(crate) roles: Vec<crate::claims::ClaimPath>,
     pub(crate) leeway: u64,
     pub(crate) strict_typ: bool,
     pub(crate) hmac: Option<DecodingKey>,
@@ -314,11 +349,23 @@ fn check_claims(
         None => Vec::new(),
         Some(_) => return Err(Reason::InvalidClaim),
     };
-    if !audiences
-        .iter()
-        .any(|a| profile.audiences.iter().any(|c| c == a))
-    {
-        return Err(Reason::WrongAudience);
+    match &profile.audience {
+        AudienceCheck::Aud(allowed) => {
+            if !audiences.iter().any(|a| allowed.iter().any(|c| c == a)) {
+                return Err(Reason::WrongAudience);
+            }
+        }
+        AudienceCheck::Claim { name, allowed } => match payload.get(name) {
+            Some(Value::String(v)) if allowed.iter().any(|a| a == v) => {}
+            Some(Value::String(_)) | None => return Err(Reason::WrongAudience),
+            Some(_) => return Err(Reason::InvalidClaim),
+        },
+    }
+    for (name, want) in &profile.required {
+        match payload.get(name) {
+            Some(Value::String(v)) if v == want => {}
+            _ => return Err(Reason::InvalidClaim),
+        }
     }
     Ok((exp, audiences))
 }
@@ -331,7 +378,9 @@ mod tests {
     fn profile() -> Profile {
         Profile {
             algorithms: DEFAULT_ALGORITHMS.to_vec(),
-            audiences: vec!["api".into()],
+            audience: AudienceCheck::Aud(vec!["api".into()]),
+            required: Vec::new(),
+            roles: Vec::new(),
             leeway: 60,
             strict_typ: false,
             hmac: None,
@@ -407,6 +456,59 @@ mod tests {
         // Fractional NumericDate.
         let frac = json!({"iss": "https://idp", "aud": "api", "exp": (now + 10) as f64 + 0.5});
         assert!(check_claims(&map(frac), "https://idp", &p, now).is_ok());
+    }
+
+    #[test]
+    fn claim_audience_and_required_values() {
+        let p = Profile {
+            audience: AudienceCheck::Claim {
+                name: "client_id".into(),
+                allowed: vec!["app-1".into()],
+            },
+            required: vec![("token_use".into(), "access".into())],
+            ..profile()
+        };
+        let now = 1_000_000;
+        let base = |extra: Value| {
+            let mut m = map(json!({"iss": "https://idp", "exp": now + 10}));
+            m.extend(map(extra));
+            check_claims(&m, "https://idp", &p, now).map(|_| ())
+        };
+        assert_eq!(
+            base(json!({"client_id": "app-1", "token_use": "access"})),
+            Ok(())
+        );
+        assert_eq!(
+            base(json!({"client_id": "app-2", "token_use": "access"})),
+            Err(Reason::WrongAudience)
+        );
+        assert_eq!(
+            base(json!({"token_use": "access"})),
+            Err(Reason::WrongAudience)
+        );
+        assert_eq!(
+            base(json!({"client_id": ["app-1"], "token_use": "access"})),
+            Err(Reason::InvalidClaim)
+        );
+        assert_eq!(
+            base(json!({"client_id": "app-1", "token_use": "id"})),
+            Err(Reason::InvalidClaim)
+        );
+        assert_eq!(
+            base(json!({"client_id": "app-1"})),
+            Err(Reason::InvalidClaim)
+        );
+        // `aud` is not what is checked here: an `aud` naming the app does not help.
+        assert_eq!(
+            base(json!({"aud": "app-1", "token_use": "access"})),
+            Err(Reason::WrongAudience)
+        );
+        assert!(!AudienceCheck::Aud(vec![]).is_usable());
+        assert!(!AudienceCheck::Claim {
+            name: "".into(),
+            allowed: vec!["a".into()]
+        }
+        .is_usable());
     }
 
     #[test]

@@ -31,6 +31,7 @@
 
 mod cache;
 mod future;
+mod lazy;
 mod response;
 mod service;
 mod source;
@@ -41,6 +42,7 @@ use std::sync::Arc;
 
 pub use cache::CacheConfig;
 pub use future::ResponseFuture;
+pub use lazy::LazyIssuers;
 pub use response::{Challenge, ErrorDetail, JsonResponse, RejectionResponse, Rfc6750Response};
 pub use service::AuthService;
 pub use source::{BearerSource, RequestHead, TokenSource};
@@ -79,14 +81,21 @@ where
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct PassedAnonymous;
 
+/// The layer's challenge (realm, detail), put into the request extensions
+/// so guards answer with the same realm.
+#[derive(Debug, Clone)]
+pub(crate) struct LayerChallenge(pub(crate) Challenge);
+
 /// Authenticates requests. Built once, shared by every clone of the service.
 pub(crate) struct Authenticator {
     issuers: Vec<Issuer>,
+    lazy: Option<lazy::Lazy>,
     source: Box<dyn TokenSource>,
     cache: Option<TokenCache>,
     hooks: Vec<Box<dyn PostVerify>>,
     optional: bool,
     max_token_bytes: usize,
+    pub(crate) challenge: LayerChallenge,
 }
 
 pub(crate) type Pending = Pin<Box<dyn Future<Output = Result<VerifiedClaims, Rejection>> + Send>>;
@@ -101,10 +110,18 @@ pub(crate) enum Outcome {
 enum Attempt {
     Done(Result<VerifiedClaims, Rejection>),
     UnknownKey(Issuer),
+    Discover(String, lazy::LazyPick),
+}
+
+enum Selected {
+    Issuer(Issuer),
+    Lazy(lazy::LazyPick),
+    Unknown,
 }
 
 impl Authenticator {
-    /// The request path. Synchronous unless a key refresh is needed.
+    /// The request path. Synchronous unless a key refresh (or a lazy
+    /// issuer's first discovery) is needed.
     pub(crate) fn authenticate(self: &Arc<Self>, head: &RequestHead<'_>) -> Outcome {
         let token = match self.source.extract(head) {
             Ok(Some(t)) => t,
@@ -126,27 +143,68 @@ impl Authenticator {
                 Err(r) => Outcome::Rejected(r),
             },
             Attempt::Done(Err(r)) => Outcome::Rejected(log(r)),
-            Attempt::UnknownKey(issuer) => {
+            first => {
                 let this = Arc::clone(self);
                 let token = token.into_owned();
-                Outcome::Pending(Box::pin(async move {
+                Outcome::Pending(Box::pin(async move { this.slow_path(token, first).await }))
+            }
+        }
+    }
+
+    /// A lazy issuer's discovery and/or one key refresh, then verify again.
+    async fn slow_path(
+        self: Arc<Self>,
+        token: String,
+        mut attempt: Attempt,
+    ) -> Result<VerifiedClaims, Rejection> {
+        // At most: one discovery, then one key refresh.
+        for _ in 0..3 {
+            attempt = match attempt {
+                Attempt::Done(Ok(c)) => return self.after(c, false),
+                Attempt::Done(Err(r)) => return Err(log(r)),
+                Attempt::Discover(iss, pick) => {
+                    let (cell, builder) = match pick {
+                        lazy::LazyPick::Discover(cell, b) => (cell, Some(b)),
+                        lazy::LazyPick::Wait(cell) => (cell, None),
+                        _ => return Err(log(self.unknown_issuer(&token))),
+                    };
+                    let Some(lazy) = &self.lazy else {
+                        return Err(log(self.unknown_issuer(&token)));
+                    };
+                    if lazy.discover(&iss, cell, builder).await.is_none() {
+                        return Err(log(Rejection::new(Reason::KeysUnavailable)
+                            .issuer(&Arc::from(iss.as_str()))
+                            .retry_after(std::time::Duration::from_secs(5))));
+                    }
+                    self.attempt(&token)
+                }
+                Attempt::UnknownKey(issuer) => {
                     issuer.store().refresh_for_unknown_kid().await;
-                    match this.attempt(&token) {
-                        Attempt::Done(Ok(c)) => this.after(c, false),
-                        Attempt::Done(Err(r)) => Err(log(r)),
+                    match self.attempt(&token) {
                         Attempt::UnknownKey(issuer) => {
                             let mut r =
                                 Rejection::new(Reason::UnknownKey).issuer(issuer.name_arc());
-                            if let Ok(p) = Parsed::parse(&token, this.max_token_bytes) {
+                            if let Ok(p) = Parsed::parse(&token, self.max_token_bytes) {
                                 r = r.kid(p.kid());
                                 r.fingerprint = Some(p.fingerprint);
                             }
-                            Err(log(r))
+                            return Err(log(r));
                         }
+                        other => other,
                     }
-                }))
-            }
+                }
+            };
         }
+        Err(log(self.unknown_issuer(&token)))
+    }
+
+    fn unknown_issuer(&self, token: &str) -> Rejection {
+        let mut r = Rejection::new(Reason::UnknownIssuer);
+        if let Ok(p) = Parsed::parse(token, self.max_token_bytes) {
+            r = r.kid(p.kid());
+            r.fingerprint = Some(p.fingerprint);
+        }
+        r
     }
 
     /// Parse, pick the issuer by exact `iss`, verify; cache a success.
@@ -155,13 +213,28 @@ impl Authenticator {
             Ok(p) => p,
             Err(r) => return Attempt::Done(Err(r)),
         };
-        let Some(issuer) = self.select(parsed.unverified_issuer()) else {
-            let mut r = Rejection::new(Reason::UnknownIssuer).kid(parsed.kid());
-            r.fingerprint = Some(parsed.fingerprint);
-            return Attempt::Done(Err(r));
+        let issuer = match self.select(parsed.unverified_issuer()) {
+            Selected::Issuer(i) => i,
+            Selected::Lazy(lazy::LazyPick::Ready(i)) => i,
+            Selected::Lazy(lazy::LazyPick::CoolingDown(wait)) => {
+                let mut r = Rejection::new(Reason::KeysUnavailable)
+                    .kid(parsed.kid())
+                    .retry_after(wait);
+                r.fingerprint = Some(parsed.fingerprint);
+                return Attempt::Done(Err(r));
+            }
+            Selected::Lazy(pick @ (lazy::LazyPick::Discover(..) | lazy::LazyPick::Wait(_))) => {
+                let iss = parsed.unverified_issuer().unwrap_or_default().to_owned();
+                return Attempt::Discover(iss, pick);
+            }
+            Selected::Lazy(lazy::LazyPick::Refuse) | Selected::Unknown => {
+                let mut r = Rejection::new(Reason::UnknownIssuer).kid(parsed.kid());
+                r.fingerprint = Some(parsed.fingerprint);
+                return Attempt::Done(Err(r));
+            }
         };
         match issuer.try_verify(parsed) {
-            None => Attempt::UnknownKey(issuer.clone()),
+            None => Attempt::UnknownKey(issuer),
             Some(Checked::Rejected(r)) => Attempt::Done(Err(r)),
             Some(Checked::Ok(claims, key)) => {
                 if let Some(cache) = &self.cache {
@@ -169,7 +242,7 @@ impl Authenticator {
                         token,
                         Entry {
                             claims: claims.clone(),
-                            issuer: issuer.clone(),
+                            issuer,
                             key,
                         },
                     );
@@ -179,12 +252,21 @@ impl Authenticator {
         }
     }
 
-    fn select(&self, iss: Option<&str>) -> Option<&Issuer> {
-        match (iss, self.issuers.as_slice()) {
+    /// The issuer for the token's unverified `iss`, by exact match. No I/O:
+    /// an `iss` that is neither configured nor accepted by the lazy-issuer
+    /// factory is refused here.
+    fn select(&self, iss: Option<&str>) -> Selected {
+        match (iss, self.issuers.as_slice(), &self.lazy) {
             // One issuer: a missing or wrong `iss` is reported as wrong_issuer after the signature check.
-            (_, [only]) => Some(only),
-            (Some(iss), all) => all.iter().find(|i| i.name() == iss),
-            (None, _) => None,
+            (_, [only], None) => Selected::Issuer(only.clone()),
+            (Some(iss), all, lazy) => match all.iter().find(|i| i.name() == iss) {
+                Some(i) => Selected::Issuer(i.clone()),
+                None => match lazy {
+                    Some(l) => Selected::Lazy(l.pick(iss)),
+                    None => Selected::Unknown,
+                },
+            },
+            (None, _, _) => Selected::Unknown,
         }
     }
 
@@ -266,11 +348,13 @@ impl AuthLayer {
         Self {
             auth: Arc::new(Authenticator {
                 issuers: vec![issuer],
+                lazy: None,
                 source: Box::new(BearerSource::new()),
                 cache: TokenCache::new(&CacheConfig::default()),
                 hooks: Vec::new(),
                 optional: false,
                 max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
+                challenge: LayerChallenge(Challenge::bare(ErrorDetail::Terse)),
             }),
             responder: Rfc6750Response::default(),
         }
@@ -280,6 +364,7 @@ impl AuthLayer {
     pub fn builder() -> AuthLayerBuilder {
         AuthLayerBuilder {
             issuers: Vec::new(),
+            lazy: None,
             realm: None,
             detail: ErrorDetail::Terse,
             source: None,
@@ -313,7 +398,8 @@ impl<S, R: Clone> tower_layer::Layer<S> for AuthLayer<R> {
 ///
 /// | setting | default | why |
 /// |---|---|---|
-/// | `issuer` | none: at least one **required** | |
+/// | `issuer` | none: at least one **required** (or `lazy_issuers`) | |
+/// | `lazy_issuers` | none | only configured issuers are trusted |
 /// | `realm` | none | RFC 6750 `realm` in challenges |
 /// | `error_detail` | [`ErrorDetail::Terse`] | no internals on the wire |
 /// | `token_source` | [`BearerSource`] | RFC 6750 header only; no query, no cookie |
@@ -322,6 +408,7 @@ impl<S, R: Clone> tower_layer::Layer<S> for AuthLayer<R> {
 /// | `max_token_bytes` | 16 KiB | checked before any decoding |
 pub struct AuthLayerBuilder {
     issuers: Vec<Issuer>,
+    lazy: Option<LazyIssuers>,
     realm: Option<String>,
     detail: ErrorDetail,
     source: Option<Box<dyn TokenSource>>,
@@ -335,6 +422,7 @@ impl std::fmt::Debug for AuthLayerBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AuthLayerBuilder")
             .field("issuers", &self.issuers)
+            .field("lazy_issuers", &self.lazy)
             .field("realm", &self.realm)
             .field("optional", &self.optional)
             .finish_non_exhaustive()
@@ -346,6 +434,13 @@ impl AuthLayerBuilder {
     /// selects one by exact match, and only that issuer's keys are tried.
     pub fn issuer(mut self, issuer: Issuer) -> Self {
         self.issuers.push(issuer);
+        self
+    }
+
+    /// Also accept issuers discovered at run time from a trusted list or
+    /// template; see [`LazyIssuers`]. Configured issuers are matched first.
+    pub fn lazy_issuers(mut self, lazy: LazyIssuers) -> Self {
+        self.lazy = Some(lazy);
         self
     }
 
@@ -397,8 +492,14 @@ impl AuthLayerBuilder {
     /// # Errors
     /// No issuer, the same issuer twice, or an unusable realm.
     pub fn build(self) -> Result<AuthLayer, ConfigError> {
-        if self.issuers.is_empty() {
+        if self.issuers.is_empty() && self.lazy.is_none() {
             return Err(ConfigError::NoIssuer);
+        }
+        if self.lazy.as_ref().is_some_and(|l| l.max() == 0) {
+            return Err(ConfigError::OutOfRange {
+                setting: "lazy_issuers.max_issuers",
+                reason: "must be at least 1",
+            });
         }
         for (i, a) in self.issuers.iter().enumerate() {
             if self.issuers[..i].iter().any(|b| b.name() == a.name()) {
@@ -415,11 +516,13 @@ impl AuthLayerBuilder {
         Ok(AuthLayer {
             auth: Arc::new(Authenticator {
                 issuers: self.issuers,
+                lazy: self.lazy.map(lazy::Lazy::new),
                 source: self.source.unwrap_or_else(|| Box::new(BearerSource::new())),
                 cache: TokenCache::new(&self.cache),
                 hooks: self.hooks,
                 optional: self.optional,
                 max_token_bytes: self.max_token_bytes,
+                challenge: LayerChallenge(challenge.clone()),
             }),
             responder: Rfc6750Response::new(challenge),
         })

@@ -70,6 +70,14 @@ impl Challenge {
         })
     }
 
+    /// No realm.
+    pub(crate) fn bare(detail: ErrorDetail) -> Self {
+        Self {
+            realm: None,
+            detail,
+        }
+    }
+
     /// The header value for `rejection`; `None` for 503 answers.
     pub fn header_for(&self, rejection: &Rejection) -> Option<HeaderValue> {
         self.header_with(rejection.reason())

@@ -64,10 +64,12 @@ where
         match outcome {
             Outcome::Authenticated(claims) => {
                 req.extensions_mut().insert(claims);
+                req.extensions_mut().insert(self.auth.challenge.clone());
                 ResponseFuture::inner(self.inner.call(req))
             }
             Outcome::Anonymous => {
                 req.extensions_mut().insert(PassedAnonymous);
+                req.extensions_mut().insert(self.auth.challenge.clone());
                 ResponseFuture::inner(self.inner.call(req))
             }
             Outcome::Rejected(rejection) => {
@@ -78,10 +80,12 @@ where
                 let clone = self.inner.clone();
                 let mut inner = std::mem::replace(&mut self.inner, clone);
                 let responder = self.responder.clone();
+                let challenge = self.auth.challenge.clone();
                 ResponseFuture::waiting(Box::pin(async move {
                     match verify.await {
                         Ok(claims) => {
                             req.extensions_mut().insert(claims);
+                            req.extensions_mut().insert(challenge);
                             inner.call(req).await
                         }
                         Err(rejection) => Ok(responder.response(&rejection)),

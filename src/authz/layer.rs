@@ -1,0 +1,309 @@
+//! [`RequireScope`] and [`RequireRole`]: the guard layers, their service and
+//! response future.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use pin_project_lite::pin_project;
+use tower_service::Service;
+
+use super::{role_name, scope_token, Requirement, Set};
+use crate::error::ConfigError;
+
+fn or_panic<T>(r: Result<T, ConfigError>) -> T {
+    match r {
+        Ok(v) => v,
+        // Construction time only (documented under `# Panics`).
+        Err(e) => panic!("oauth2-guard: {e}"),
+    }
+}
+
+/// A layer that lets a request through only if its token has a scope (or,
+/// with [`or_role`](Self::or_role), a role). See the [module docs](super).
+///
+/// ```
+/// use oauth2_guard::authz::RequireScope;
+/// let write = RequireScope::new("orders:write");
+/// let either = RequireScope::any_of(["orders:read", "orders:admin"]);
+/// let both = RequireScope::all_of(["orders:read", "payments:read"]);
+/// let from_config = RequireScope::try_new("orders write");
+/// assert!(from_config.is_err());
+/// # let _ = (write, either, both);
+/// ```
+#[derive(Debug, Clone)]
+pub struct RequireScope {
+    req: Arc<Requirement>,
+}
+
+impl RequireScope {
+    /// Require `scope`.
+    ///
+    /// # Panics
+    /// When `scope` is not an RFC 6749 §3.3 scope token (empty, a space, `"`,
+    /// `\`, non-ASCII). Use [`try_new`](Self::try_new) for values from config.
+    pub fn new(scope: &str) -> Self {
+        or_panic(Self::try_new(scope))
+    }
+
+    /// Require `scope`.
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidScope`] when `scope` is not an RFC 6749 §3.3 scope token.
+    pub fn try_new(scope: &str) -> Result<Self, ConfigError> {
+        Self::try_all_of([scope])
+    }
+
+    /// Require every one of `scopes`.
+    ///
+    /// # Panics
+    /// As [`new`](Self::new), and for an empty list.
+    pub fn all_of<I: IntoIterator<Item = S>, S: AsRef<str>>(scopes: I) -> Self {
+        or_panic(Self::try_all_of(scopes))
+    }
+
+    /// Require every one of `scopes`.
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidScope`], or [`ConfigError::EmptyRequirement`].
+    pub fn try_all_of<I: IntoIterator<Item = S>, S: AsRef<str>>(
+        scopes: I,
+    ) -> Result<Self, ConfigError> {
+        let set = Set::collect(true, scopes, "RequireScope::all_of", scope_token)?;
+        Ok(Self::from_sets(Some(set), None))
+    }
+
+    /// Require at least one of `scopes`.
+    ///
+    /// # Panics
+    /// As [`new`](Self::new), and for an empty list.
+    pub fn any_of<I: IntoIterator<Item = S>, S: AsRef<str>>(scopes: I) -> Self {
+        or_panic(Self::try_any_of(scopes))
+    }
+
+    /// Require at least one of `scopes`.
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidScope`], or [`ConfigError::EmptyRequirement`].
+    pub fn try_any_of<I: IntoIterator<Item = S>, S: AsRef<str>>(
+        scopes: I,
+    ) -> Result<Self, ConfigError> {
+        let set = Set::collect(false, scopes, "RequireScope::any_of", scope_token)?;
+        Ok(Self::from_sets(Some(set), None))
+    }
+
+    /// Also let the request through when the token has `role` (from the
+    /// issuer's [`roles_from`](crate::IssuerBuilder::roles_from) mapping):
+    /// scope-or-role. Call again for more roles (any of them suffices).
+    ///
+    /// # Panics
+    /// When `role` is empty or has control characters.
+    #[must_use]
+    pub fn or_role(self, role: &str) -> Self {
+        or_panic(self.try_or_role(role))
+    }
+
+    /// As [`or_role`](Self::or_role).
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidRole`].
+    pub fn try_or_role(self, role: &str) -> Result<Self, ConfigError> {
+        let role = role_name(role)?;
+        let mut roles = self.req.roles.clone().unwrap_or(Set {
+            all: false,
+            names: Vec::new(),
+        });
+        if !roles.names.contains(&role) {
+            roles.names.push(role);
+        }
+        Ok(Self::from_sets(self.req.scopes.clone(), Some(roles)))
+    }
+
+    fn from_sets(scopes: Option<Set>, roles: Option<Set>) -> Self {
+        Self {
+            req: Arc::new(Requirement::new(scopes, roles)),
+        }
+    }
+
+    /// The required scopes.
+    pub fn scopes(&self) -> &[String] {
+        self.req.scopes.as_ref().map_or(&[], |s| &s.names)
+    }
+}
+
+/// A layer that lets a request through only if its token carries a role
+/// (from the issuer's [`roles_from`](crate::IssuerBuilder::roles_from)
+/// mapping — Keycloak realm/client roles, Entra `roles`, Cognito groups, …).
+///
+/// A refusal is a 403 `insufficient_scope` without a `scope` parameter:
+/// roles are not OAuth scopes a client could request.
+///
+/// ```
+/// use oauth2_guard::authz::RequireRole;
+/// let admin = RequireRole::new("admin");
+/// let staff = RequireRole::any_of(["admin", "support"]);
+/// # let _ = (admin, staff);
+/// ```
+#[derive(Debug, Clone)]
+pub struct RequireRole {
+    req: Arc<Requirement>,
+}
+
+impl RequireRole {
+    /// Require `role`.
+    ///
+    /// # Panics
+    /// When `role` is empty or has control characters; see [`try_new`](Self::try_new).
+    pub fn new(role: &str) -> Self {
+        or_panic(Self::try_new(role))
+    }
+
+    /// Require `role`.
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidRole`].
+    pub fn try_new(role: &str) -> Result<Self, ConfigError> {
+        Self::try_all_of([role])
+    }
+
+    /// Require at least one of `roles`.
+    ///
+    /// # Panics
+    /// As [`new`](Self::new), and for an empty list.
+    pub fn any_of<I: IntoIterator<Item = S>, S: AsRef<str>>(roles: I) -> Self {
+        or_panic(Self::try_any_of(roles))
+    }
+
+    /// Require at least one of `roles`.
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidRole`] or [`ConfigError::EmptyRequirement`].
+    pub fn try_any_of<I: IntoIterator<Item = S>, S: AsRef<str>>(
+        roles: I,
+    ) -> Result<Self, ConfigError> {
+        let set = Set::collect(false, roles, "RequireRole::any_of", role_name)?;
+        Ok(Self {
+            req: Arc::new(Requirement::new(None, Some(set))),
+        })
+    }
+
+    /// Require every one of `roles`.
+    ///
+    /// # Panics
+    /// As [`new`](Self::new), and for an empty list.
+    pub fn all_of<I: IntoIterator<Item = S>, S: AsRef<str>>(roles: I) -> Self {
+        or_panic(Self::try_all_of(roles))
+    }
+
+    /// Require every one of `roles`.
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidRole`] or [`ConfigError::EmptyRequirement`].
+    pub fn try_all_of<I: IntoIterator<Item = S>, S: AsRef<str>>(
+        roles: I,
+    ) -> Result<Self, ConfigError> {
+        let set = Set::collect(true, roles, "RequireRole::all_of", role_name)?;
+        Ok(Self {
+            req: Arc::new(Requirement::new(None, Some(set))),
+        })
+    }
+}
+
+impl<S> tower_layer::Layer<S> for RequireScope {
+    type Service = RequireService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RequireService {
+            inner,
+            req: self.req.clone(),
+        }
+    }
+}
+
+impl<S> tower_layer::Layer<S> for RequireRole {
+    type Service = RequireService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RequireService {
+            inner,
+            req: self.req.clone(),
+        }
+    }
+}
+
+/// The service of [`RequireScope`] and [`RequireRole`]: checks the
+/// [`VerifiedClaims`](crate::VerifiedClaims) the `AuthLayer` inserted, then
+/// calls the inner service or answers 403 (401, 500; see the module docs).
+///
+/// The response body must be buildable from a `&'static str` (axum's `Body`,
+/// `String`, `Full<Bytes>`): unlike tower-http's `ResBody: Default`, because
+/// the 500 for a missing `AuthLayer` names the mistake in its body.
+#[derive(Debug, Clone)]
+pub struct RequireService<S> {
+    inner: S,
+    req: Arc<Requirement>,
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequireService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: From<&'static str>,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, ResBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        match self.req.check(req.extensions()) {
+            Ok(_) => ResponseFuture {
+                kind: Kind::Inner {
+                    future: self.inner.call(req),
+                },
+            },
+            Err(rejection) => ResponseFuture {
+                kind: Kind::Refused {
+                    response: Some(rejection.to_response()),
+                },
+            },
+        }
+    }
+}
+
+pin_project! {
+    /// The response future of [`RequireService`].
+    pub struct ResponseFuture<F, B> {
+        #[pin]
+        kind: Kind<F, B>,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    enum Kind<F, B> {
+        Inner { #[pin] future: F },
+        Refused { response: Option<Response<B>> },
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F, B>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<B>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().kind.project() {
+            KindProj::Inner { future } => future.poll(cx),
+            // As tower-http does: polling a completed future is a caller bug.
+            KindProj::Refused { response } => Poll::Ready(Ok(response
+                .take()
+                .expect("RequireService ResponseFuture polled after completion"))),
+        }
+    }
+}

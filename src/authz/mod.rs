@@ -1,0 +1,428 @@
+//! Authorization: per-route scope and role guards, as tower layers and as
+//! axum extractors.
+//!
+//! The [`AuthLayer`](crate::AuthLayer) answers *who* (a valid token, or
+//! 401); the guards here answer *may they* (the token's scopes and roles, or
+//! 403). Put the `AuthLayer` on the whole router and a guard on each route:
+//!
+//! ```no_run
+//! use axum::{routing::{get, post}, Router};
+//! use oauth2_guard::authz::{RequireRole, RequireScope};
+//! use oauth2_guard::{AuthLayer, Issuer};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let issuer = Issuer::builder("https://sso.example.com/realms/shop")
+//!     .audience("orders-api")
+//!     .build()
+//!     .await?;
+//! // `route_layer` guards every route added before it on that router.
+//! let reads = Router::new()
+//!     .route("/orders/{id}", get(|| async { "one" }))
+//!     .route_layer(RequireScope::any_of(["orders:read", "orders:write"]));
+//! let app: Router = Router::new()
+//!     // One method router: POST needs `orders:write`, GET only a valid token.
+//!     .route("/orders", get(|| async { "list" }).merge(post(|| async { "created" }).layer(RequireScope::new("orders:write"))))
+//!     .merge(reads)
+//!     // Roles (from the issuer's configured claim paths), or a scope or a role.
+//!     .route("/admin", post(|| async { "ok" }).layer(RequireRole::new("admin")))
+//!     .route("/reports", get(|| async { "ok" }).layer(RequireScope::new("reports:read").or_role("auditor")))
+//!     .layer(AuthLayer::builder().issuer(issuer).realm("orders").build()?);
+//! # Ok(()) }
+//! ```
+//!
+//! A handler can instead name its scope in its signature with a marker type
+//! declared by [`scope!`](crate::scope) and the [`HasScope`] extractor
+//! (feature `axum`):
+//!
+//! ```
+//! use oauth2_guard::authz::HasScope;
+//!
+//! oauth2_guard::scope!(pub OrdersWrite = "orders:write");
+//!
+//! async fn create_order(token: HasScope<OrdersWrite>) -> String {
+//!     format!("created for {:?}", token.subject())
+//! }
+//! ```
+//!
+//! # Naming
+//! The layer is `RequireScope` (as tower-http names layers after what they
+//! require) and the extractor is `HasScope<S>` (as axum names extractors
+//! after what the handler receives): the two never clash in one `use` list.
+//!
+//! # Responses
+//! | situation | status | `WWW-Authenticate` |
+//! |---|---|---|
+//! | the token lacks the scope / role | 403 | `Bearer error="insufficient_scope", …, scope="<required scopes, space-separated>"` (RFC 6750 §3.1) |
+//! | no token, on an [`optional`](crate::AuthLayerBuilder::optional) layer | 401 | `Bearer` |
+//! | no `AuthLayer` in front of the guard | 500, body names the mistake | none |
+//!
+//! The realm of the challenge is the `AuthLayer`'s. The [`AuthzRejection`]
+//! is also placed in the response's extensions for outer middleware.
+//!
+//! # Zero trust, and public routes
+//! With the `AuthLayer` on the whole router, a route without a guard still
+//! needs a valid token: guards only add requirements. Public routes go on a
+//! separate router merged *outside* the layer:
+//!
+//! ```no_run
+//! # use axum::{routing::get, Router};
+//! # fn f(auth: oauth2_guard::AuthLayer) {
+//! let protected = Router::new().route("/orders", get(|| async { "secret" })).layer(auth);
+//! let public = Router::new().route("/healthz", get(|| async { "ok" }));
+//! let app: Router = public.merge(protected);
+//! # }
+//! ```
+//!
+//! # Panics
+//! [`RequireScope::new`], [`any_of`](RequireScope::any_of),
+//! [`all_of`](RequireScope::all_of), [`or_role`](RequireScope::or_role) and the
+//! [`RequireRole`] constructors panic on an invalid literal — at startup,
+//! like axum's `Router::route` on a bad path. The `try_` forms return
+//! [`ConfigError`] for values read from configuration.
+
+mod extract;
+mod layer;
+
+use std::sync::Arc;
+
+use http::{header, HeaderValue, Response, StatusCode};
+
+pub use extract::{HasScope, ScopeName};
+pub use layer::{RequireRole, RequireScope, RequireService, ResponseFuture};
+
+use crate::claims::VerifiedClaims;
+use crate::error::ConfigError;
+use crate::layer::{Challenge, ErrorDetail, LayerChallenge, PassedAnonymous};
+
+/// Whether `s` is an RFC 6749 §3.3 `scope-token`:
+/// `1*( %x21 / %x23-5B / %x5D-7E )` — visible ASCII without `"` and `\`, no
+/// space. `const`, so [`scope!`](crate::scope) checks literals at compile time.
+pub const fn is_scope_token(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.is_empty() {
+        return false;
+    }
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if !(c == 0x21 || (c >= 0x23 && c <= 0x5b) || (c >= 0x5d && c <= 0x7e)) {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+fn scope_token(s: &str) -> Result<String, ConfigError> {
+    if is_scope_token(s) {
+        Ok(s.to_owned())
+    } else {
+        Err(ConfigError::InvalidScope {
+            scope: s.to_owned(),
+            reason: if s.is_empty() {
+                "empty"
+            } else {
+                "RFC 6749 §3.3 allows visible ASCII except `\"` and `\\`, no spaces"
+            },
+        })
+    }
+}
+
+fn role_name(s: &str) -> Result<String, ConfigError> {
+    if s.is_empty() || s.chars().any(char::is_control) {
+        return Err(ConfigError::InvalidRole {
+            role: s.to_owned(),
+            reason: "must be non-empty, without control characters",
+        });
+    }
+    Ok(s.to_owned())
+}
+
+/// A set of names (scopes or roles), all or any of which are needed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Set {
+    all: bool,
+    names: Vec<String>,
+}
+
+impl Set {
+    fn collect<I, S>(
+        all: bool,
+        items: I,
+        setting: &'static str,
+        check: fn(&str) -> Result<String, ConfigError>,
+    ) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut names: Vec<String> = Vec::new();
+        for item in items {
+            let n = check(item.as_ref())?;
+            if !names.contains(&n) {
+                names.push(n);
+            }
+        }
+        if names.is_empty() {
+            return Err(ConfigError::EmptyRequirement { setting });
+        }
+        Ok(Self { all, names })
+    }
+
+    fn met(&self, has: impl Fn(&str) -> bool) -> bool {
+        if self.all {
+            self.names.iter().all(|n| has(n))
+        } else {
+            self.names.iter().any(|n| has(n))
+        }
+    }
+}
+
+/// What a guard requires: scopes, roles, or either. Met when the scope set
+/// is met *or* the role set is met (a side that is absent never is).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Requirement {
+    scopes: Option<Set>,
+    roles: Option<Set>,
+    /// `scope="…"` of the challenge, computed once.
+    scope_param: Arc<str>,
+}
+
+impl Requirement {
+    fn new(scopes: Option<Set>, roles: Option<Set>) -> Self {
+        let scope_param = scopes
+            .as_ref()
+            .map(|s| s.names.join(" "))
+            .unwrap_or_default();
+        Self {
+            scopes,
+            roles,
+            scope_param: scope_param.into(),
+        }
+    }
+
+    fn is_met(&self, claims: &VerifiedClaims) -> bool {
+        self.scopes
+            .as_ref()
+            .is_some_and(|s| s.met(|n| claims.has_scope(n)))
+            || self
+                .roles
+                .as_ref()
+                .is_some_and(|r| r.met(|n| claims.has_role(n)))
+    }
+
+    /// Check the request's extensions: `Ok` with the claims, or why not.
+    pub(crate) fn check(&self, ext: &http::Extensions) -> Result<VerifiedClaims, AuthzRejection> {
+        let challenge = ext.get::<LayerChallenge>().map(|c| c.0.clone());
+        let fail = |kind| AuthzRejection {
+            kind,
+            required: self.scope_param.clone(),
+            challenge: challenge.clone(),
+        };
+        match ext.get::<VerifiedClaims>() {
+            Some(c) if self.is_met(c) => Ok(c.clone()),
+            Some(c) => {
+                tracing::info!(
+                    target: "oauth2_guard::authz",
+                    issuer = c.issuer(),
+                    client_id = c.client_id(),
+                    token = %c.fingerprint(),
+                    required = &*self.scope_param,
+                    "request forbidden: insufficient scope or role"
+                );
+                Err(fail(AuthzFailure::InsufficientScope))
+            }
+            None if ext.get::<PassedAnonymous>().is_some() => Err(fail(AuthzFailure::Anonymous)),
+            None => {
+                tracing::error!(
+                    target: "oauth2_guard::authz",
+                    "no VerifiedClaims in the request: a guard runs without an AuthLayer in front of it"
+                );
+                Err(fail(AuthzFailure::NotAuthenticated))
+            }
+        }
+    }
+}
+
+/// Why a guard refused a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AuthzFailure {
+    /// The token lacks the required scope(s) or role(s): 403.
+    InsufficientScope,
+    /// The request passed an [`optional`](crate::AuthLayerBuilder::optional)
+    /// `AuthLayer` without a token: 401.
+    Anonymous,
+    /// No `AuthLayer` ran before the guard — a wiring mistake: 500.
+    NotAuthenticated,
+}
+
+/// The body of the 500 answer when a guard finds no verified claims.
+pub const WIRING_ERROR: &str = "oauth2-guard: no VerifiedClaims in the request extensions. \
+A scope/role guard or extractor ran without an AuthLayer in front of it: add \
+`.layer(AuthLayer)` to the Router *after* (outside) `.route_layer(RequireScope ..)`, \
+or wrap the handler's router in the AuthLayer.";
+
+/// A refusal by a guard or extractor. Implements axum's `IntoResponse`
+/// (feature `axum`) and is placed in the extensions of the guard's response.
+#[derive(Debug, Clone)]
+pub struct AuthzRejection {
+    kind: AuthzFailure,
+    required: Arc<str>,
+    challenge: Option<Challenge>,
+}
+
+impl AuthzRejection {
+    /// Why the request was refused.
+    pub fn kind(&self) -> AuthzFailure {
+        self.kind
+    }
+
+    /// The required scopes, space-separated (empty for a role-only guard).
+    pub fn required_scopes(&self) -> &str {
+        &self.required
+    }
+
+    /// 403, 401 or 500.
+    pub fn status(&self) -> StatusCode {
+        match self.kind {
+            AuthzFailure::InsufficientScope => StatusCode::FORBIDDEN,
+            AuthzFailure::Anonymous => StatusCode::UNAUTHORIZED,
+            AuthzFailure::NotAuthenticated => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The response body: empty for 401/403 (as the `AuthLayer`'s), the
+    /// wiring mistake for 500.
+    pub fn body_text(&self) -> &'static str {
+        match self.kind {
+            AuthzFailure::NotAuthenticated => WIRING_ERROR,
+            _ => "",
+        }
+    }
+
+    /// The `WWW-Authenticate` value, if the answer carries one.
+    pub fn challenge(&self) -> Option<HeaderValue> {
+        let fallback;
+        let c = match &self.challenge {
+            Some(c) => c,
+            None => {
+                fallback = Challenge::bare(ErrorDetail::Terse);
+                &fallback
+            }
+        };
+        match self.kind {
+            AuthzFailure::InsufficientScope => Some(c.insufficient_scope(&self.required)),
+            AuthzFailure::Anonymous => {
+                c.header_for(&crate::Rejection::new(crate::Reason::MissingToken))
+            }
+            AuthzFailure::NotAuthenticated => None,
+        }
+    }
+
+    /// The full response, with any body type axum, hyper or `String` use.
+    pub fn to_response<B: From<&'static str>>(&self) -> Response<B> {
+        let mut res = Response::new(B::from(self.body_text()));
+        *res.status_mut() = self.status();
+        let h = res.headers_mut();
+        if let Some(v) = self.challenge() {
+            h.insert(header::WWW_AUTHENTICATE, v);
+        }
+        if self.kind == AuthzFailure::NotAuthenticated {
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+        }
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        res.extensions_mut().insert(self.clone());
+        res
+    }
+}
+
+impl std::fmt::Display for AuthzRejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.kind {
+            AuthzFailure::InsufficientScope => {
+                write!(f, "insufficient scope (requires `{}`)", self.required)
+            }
+            AuthzFailure::Anonymous => f.write_str("authentication required"),
+            AuthzFailure::NotAuthenticated => f.write_str(WIRING_ERROR),
+        }
+    }
+}
+
+impl std::error::Error for AuthzRejection {}
+
+/// Declare a marker type naming one scope, for the [`HasScope`] extractor.
+///
+/// The literal is checked against RFC 6749 §3.3 at compile time.
+///
+/// ```
+/// oauth2_guard::scope!(pub OrdersRead = "orders:read");
+/// oauth2_guard::scope!(
+///     /// Write access to orders.
+///     OrdersWrite = "orders:write"
+/// );
+/// use oauth2_guard::authz::ScopeName;
+/// assert_eq!(OrdersWrite::SCOPE, "orders:write");
+/// ```
+///
+/// ```compile_fail
+/// oauth2_guard::scope!(Bad = "orders write");
+/// ```
+#[macro_export]
+macro_rules! scope {
+    ($(#[$meta:meta])* $vis:vis $name:ident = $scope:literal $(;)?) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+        $vis struct $name;
+        const _: () = ::core::assert!(
+            $crate::authz::is_scope_token($scope),
+            ::core::concat!("scope!: `", $scope, "` is not an RFC 6749 scope token")
+        );
+        impl $crate::authz::ScopeName for $name {
+            const SCOPE: &'static str = $scope;
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scope_token_syntax() {
+        for ok in [
+            "orders:write",
+            "a",
+            "https://api.example.com/orders.read",
+            "!#[]~",
+        ] {
+            assert!(is_scope_token(ok), "{ok}");
+        }
+        for bad in ["", "a b", "a\"b", "a\\b", "caf\u{e9}", "a\tb", "\u{7f}"] {
+            assert!(!is_scope_token(bad), "{bad:?}");
+        }
+        assert!(matches!(
+            scope_token("a b"),
+            Err(ConfigError::InvalidScope { .. })
+        ));
+        assert!(
+            role_name("").is_err() && role_name("a\nb").is_err() && role_name("Task.Read").is_ok()
+        );
+    }
+
+    #[test]
+    fn sets() {
+        let any = Set::collect(false, ["a", "b", "a"], "x", scope_token).unwrap();
+        assert_eq!(any.names, ["a", "b"]);
+        assert!(any.met(|n| n == "b"));
+        let all = Set::collect(true, ["a", "b"], "x", scope_token).unwrap();
+        assert!(!all.met(|n| n == "b"));
+        assert!(matches!(
+            Set::collect(true, Vec::<&str>::new(), "x", scope_token),
+            Err(ConfigError::EmptyRequirement { setting: "x" })
+        ));
+    }
+}
