@@ -18,8 +18,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
+use oauth2_guard::authz::RequireScope;
 use oauth2_guard::testkit::MockIssuer;
 use oauth2_guard::{AuthLayer, Issuer, VerifiedClaims};
 use serde_json::{json, Value};
@@ -57,7 +58,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
 
     let protected = Router::new()
-        .route("/orders", get(list_orders).post(create_order))
+        // Per-route guards: 403 insufficient_scope (RFC 6750 §3.1) when the scope is missing.
+        .route(
+            "/orders",
+            get(list_orders)
+                .layer(RequireScope::new("orders:read"))
+                .merge(post(create_order).layer(RequireScope::new("orders:write"))),
+        )
         .layer(
             AuthLayer::builder()
                 .issuer(issuer)
@@ -79,42 +86,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// The scope check until per-route guards are used: 403 with the RFC 6750
-/// `insufficient_scope` challenge.
-type Forbidden = (StatusCode, [(&'static str, String); 1]);
-
-fn require(claims: &VerifiedClaims, scope: &str) -> Result<(), Forbidden> {
-    if claims.has_scope(scope) {
-        Ok(())
-    } else {
-        Err((
-            StatusCode::FORBIDDEN,
-            [(
-                "www-authenticate",
-                format!(r#"Bearer realm="orders", error="insufficient_scope", scope="{scope}""#),
-            )],
-        ))
-    }
-}
-
-async fn list_orders(
-    Extension(claims): Extension<VerifiedClaims>,
-) -> Result<Json<Value>, Forbidden> {
-    require(&claims, "orders:read")?;
-    Ok(Json(json!({
+async fn list_orders(Extension(claims): Extension<VerifiedClaims>) -> Json<Value> {
+    Json(json!({
         "caller": claims.subject(),
         "orders": [{"id": 1, "item": "coffee"}, {"id": 2, "item": "tea"}],
-    })))
+    }))
 }
 
-async fn create_order(
-    Extension(claims): Extension<VerifiedClaims>,
-) -> Result<(StatusCode, Json<Value>), Forbidden> {
-    require(&claims, "orders:write")?;
-    Ok((
+async fn create_order(Extension(claims): Extension<VerifiedClaims>) -> (StatusCode, Json<Value>) {
+    (
         StatusCode::CREATED,
         Json(json!({"id": 3, "created_by": claims.subject()})),
-    ))
+    )
 }
 
 fn print_demo(idp: &MockIssuer, base: &str) {
