@@ -632,7 +632,7 @@ async fn key_rotation_under_load() {
     }
     let elapsed = started.elapsed();
 
-    let tally = tally.lock().expect("tally");
+    let tally = std::mem::take(&mut *tally.lock().expect("tally"));
     let total: u64 = tally.accepted.values().sum();
     eprintln!(
         "rotation under load: {:.1}s, {WORKERS} tasks, {total} accepted ({:.0}/s) {:?}, {} refused valid, \
