@@ -137,6 +137,9 @@ impl Provider {
                 issuer: format!("http://127.0.0.1:{port}"),
                 http: reqwest::Client::builder()
                     .timeout(HTTP_TIMEOUT)
+                    // Below Node's 5 s keep-alive timeout: never reuse a
+                    // connection the provider is closing at that moment.
+                    .pool_idle_timeout(Duration::from_secs(2))
                     .build()
                     .expect("reqwest client"),
             };
