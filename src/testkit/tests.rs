@@ -380,14 +380,15 @@ async fn other_paths_are_counted() {
     let unknown = format!("{}/nowhere?x=1", issuer.issuer_url());
     assert_eq!(get(&unknown).await.status(), 404);
     assert_eq!(issuer.requests_to("/nowhere"), 1);
-    assert_eq!(get(&issuer.token_endpoint()).await.status(), 501);
+    assert_eq!(get(&issuer.token_endpoint()).await.status(), 405);
     let post = reqwest::Client::new()
         .post(issuer.token_endpoint())
         .send()
         .await
         .unwrap();
-    assert_eq!(post.status(), 501);
+    assert_eq!(post.status(), 400);
     assert_eq!(issuer.requests_to("/token"), 2);
+    assert_eq!(issuer.token_requests(), 2);
     assert_eq!(issuer.requests_to("/never"), 0);
 }
 
