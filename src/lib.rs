@@ -20,5 +20,7 @@ pub use jsonwebtoken::Algorithm;
 pub use jwks::RefreshConfig;
 pub use layer::{AuthLayer, AuthLayerBuilder, AuthService, CacheConfig, PostVerify};
 
+#[cfg(feature = "client")]
+pub mod client;
 #[cfg(feature = "testkit")]
 pub mod testkit;
