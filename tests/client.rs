@@ -604,3 +604,60 @@ async fn unreadable_credentials_fail_at_build() {
         "{err:?}"
     );
 }
+
+/// Collects formatted `tracing` output.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn each_fetch_is_logged_without_token_or_secret() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let idp = idp().await;
+    let source = source(&idp).await;
+    let token = source.token().await.unwrap();
+    idp.register_client(CLIENT, "rotated");
+    let _ = source.refresh_now().await;
+    let _ = source
+        .send(reqwest::Client::new().get(idp.jwks_url()))
+        .await
+        .unwrap();
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let obtained = logs
+        .lines()
+        .find(|l| l.contains("client-credentials token obtained"))
+        .expect("a fetch event");
+    for field in [
+        "client_id=checkout",
+        "audience=orders-api",
+        "scopes=\"orders:write\"",
+        "lifetime_s=300",
+        "latency_ms=",
+    ] {
+        assert!(obtained.contains(field), "{field} missing in {obtained}");
+    }
+    assert!(
+        logs.contains("client-credentials token request failed"),
+        "{logs}"
+    );
+    assert!(!logs.contains(token.secret()), "token leaked into logs");
+    assert!(!logs.contains(SECRET), "secret leaked into logs");
+}
