@@ -619,8 +619,10 @@ impl std::io::Write for Captured {
     }
 }
 
-#[tokio::test(flavor = "current_thread")]
+#[tokio::test]
 async fn each_fetch_is_logged_without_token_or_secret() {
+    // A global subscriber: a thread-local one misses events when other
+    // tests race to register the same callsites.
     let captured = Captured::default();
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()
@@ -628,12 +630,21 @@ async fn each_fetch_is_logged_without_token_or_secret() {
         .with_ansi(false)
         .with_writer(move || writer.clone())
         .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    tracing::subscriber::set_global_default(subscriber).expect("only this test sets it");
+    tracing::callsite::rebuild_interest_cache();
 
-    let idp = idp().await;
-    let source = source(&idp).await;
+    let idp = MockIssuer::start().await;
+    idp.register_client("audit", "audit-secret-value");
+    let source = ClientCredentials::builder("audit")
+        .issuer(idp.issuer_url())
+        .client_secret("audit-secret-value")
+        .resource("orders-api")
+        .scope("orders:write")
+        .build()
+        .await
+        .unwrap();
     let token = source.token().await.unwrap();
-    idp.register_client(CLIENT, "rotated");
+    idp.register_client("audit", "rotated");
     let _ = source.refresh_now().await;
     let _ = source
         .send(reqwest::Client::new().get(idp.jwks_url()))
@@ -643,10 +654,9 @@ async fn each_fetch_is_logged_without_token_or_secret() {
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     let obtained = logs
         .lines()
-        .find(|l| l.contains("client-credentials token obtained"))
+        .find(|l| l.contains("client-credentials token obtained") && l.contains("client_id=audit"))
         .expect("a fetch event");
     for field in [
-        "client_id=checkout",
         "audience=orders-api",
         "scopes=\"orders:write\"",
         "lifetime_s=300",
@@ -655,9 +665,54 @@ async fn each_fetch_is_logged_without_token_or_secret() {
         assert!(obtained.contains(field), "{field} missing in {obtained}");
     }
     assert!(
-        logs.contains("client-credentials token request failed"),
+        logs.lines()
+            .any(|l| l.contains("client-credentials token request failed")
+                && l.contains("client_id=audit")),
         "{logs}"
     );
     assert!(!logs.contains(token.secret()), "token leaked into logs");
+    assert!(
+        !logs.contains("audit-secret-value"),
+        "secret leaked into logs"
+    );
     assert!(!logs.contains(SECRET), "secret leaked into logs");
+}
+
+#[tokio::test]
+async fn failed_background_refresh_keeps_the_valid_token() {
+    let idp = idp().await;
+    idp.set_token_lifetime(Duration::from_secs(4));
+    let source = ClientCredentials::builder(CLIENT)
+        .issuer(idp.issuer_url())
+        .client_secret(SECRET)
+        .refresh_margin(Duration::from_secs(3))
+        .retry(fast_retry().max_attempts(2))
+        .build()
+        .await
+        .unwrap();
+    let first = source.token().await.unwrap();
+    idp.fail_next_token_requests(usize::MAX, 503);
+    // Refresh due at 1 s; it fails, repeatedly.
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    let failed_attempts = idp.token_requests() - 1;
+    assert!(
+        failed_attempts >= 2,
+        "refresh attempted ({failed_attempts})"
+    );
+    let started = Instant::now();
+    let still = source
+        .token()
+        .await
+        .expect("still-valid cached token served");
+    assert!(started.elapsed() < Duration::from_millis(50));
+    assert_eq!(still.secret(), first.secret());
+    // The IdP recovers: the background retry gets a new token before expiry.
+    idp.fail_next_token_requests(0, 503);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let fresh = source.token().await.unwrap();
+    assert_ne!(fresh.secret(), first.secret());
+    assert!(
+        Instant::now() < first.expires_at(),
+        "replaced before the old one expired"
+    );
 }

@@ -34,7 +34,9 @@
 //! # Audience
 //!
 //! One source serves one audience and one set of scopes, so a token for
-//! service B is never sent to service C: build one source per downstream.
+//! service B is never sent to service C: build one source per downstream
+//! (the builder is `Clone`, so a shared base configuration can be reused:
+//! `base.clone().resource("billing-api").build()`).
 //! The audience is the RFC 8707 [`resource`](ClientCredentialsBuilder::resource)
 //! parameter, or Auth0's [`audience`](ClientCredentialsBuilder::audience)
 //! (any other vendor parameter: [`extra_param`](ClientCredentialsBuilder::extra_param)).

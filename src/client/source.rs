@@ -31,6 +31,10 @@ pub const DEFAULT_MAX_MARGIN: Duration = Duration::from_secs(30);
 /// with `exp`: short, so a token of unknown lifetime is not kept for long.
 const UNKNOWN_LIFETIME: Duration = Duration::from_secs(60);
 
+/// A token is cached at most this long, whatever its lifetime (and no
+/// `expires_in` can overflow the clock).
+const MAX_CACHED_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// Retries of a token request that failed for a transient reason (network,
 /// timeout, 5xx, 408, 429): exponential backoff with jitter, bounded.
 ///
@@ -564,7 +568,8 @@ fn parse_success(
     let lifetime = expires_in
         .map(Duration::from_secs)
         .or_else(|| jwt_lifetime(&response.access_token))
-        .unwrap_or(UNKNOWN_LIFETIME);
+        .unwrap_or(UNKNOWN_LIFETIME)
+        .min(MAX_CACHED_LIFETIME);
     if lifetime.is_zero() {
         return Err(TokenError::InvalidResponse {
             reason: "the token expires immediately",
