@@ -117,7 +117,7 @@ async fn refreshed_in_the_background_before_expiry() {
     let started = Instant::now();
     let second = source.token().await.unwrap();
     assert!(
-        started.elapsed() < Duration::from_millis(50),
+        started.elapsed() < Duration::from_millis(250),
         "caller did not wait"
     );
     assert_ne!(second.secret(), first.secret());
@@ -704,7 +704,7 @@ async fn failed_background_refresh_keeps_the_valid_token() {
         .token()
         .await
         .expect("still-valid cached token served");
-    assert!(started.elapsed() < Duration::from_millis(50));
+    assert!(started.elapsed() < Duration::from_millis(250));
     assert_eq!(still.secret(), first.secret());
     // The IdP recovers: the background retry gets a new token before expiry.
     idp.fail_next_token_requests(0, 503);
