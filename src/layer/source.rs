@@ -86,9 +86,9 @@ fn invalid_request() -> Rejection {
 fn is_b64token(t: &str) -> bool {
     let body = t.trim_end_matches('=');
     !body.is_empty()
-        && body.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
-        })
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
 }
 
 fn query_has_token(uri: &Uri) -> bool {
@@ -145,11 +145,7 @@ impl BearerSource {
 mod tests {
     use super::*;
 
-    fn run(
-        src: &BearerSource,
-        uri: &str,
-        headers: &[(&str, &str)],
-    ) -> Result<Option<String>, Reason> {
+    fn run(src: &BearerSource, uri: &str, headers: &[(&str, &str)]) -> Result<Option<String>, Reason> {
         let mut req = http::Request::builder().uri(uri);
         for (k, v) in headers {
             req = req.header(*k, *v);
@@ -163,59 +159,18 @@ mod tests {
     #[test]
     fn rfc6750_header_rules() {
         let s = BearerSource::new();
-        assert_eq!(
-            run(&s, "/", &[("authorization", "Bearer abc.def-_~+/==")]),
-            Ok(Some("abc.def-_~+/==".into()))
-        );
-        assert_eq!(
-            run(&s, "/", &[("authorization", "bEaReR abc")]),
-            Ok(Some("abc".into()))
-        );
+        assert_eq!(run(&s, "/", &[("authorization", "Bearer abc.def-_~+/==")]), Ok(Some("abc.def-_~+/==".into())));
+        assert_eq!(run(&s, "/", &[("authorization", "bEaReR abc")]), Ok(Some("abc".into())));
         assert_eq!(run(&s, "/", &[]), Ok(None));
-        assert_eq!(
-            run(&s, "/", &[("authorization", "Basic dXNlcjpwYXNz")]),
-            Ok(None)
-        );
-        assert_eq!(
-            run(
-                &s,
-                "/",
-                &[("authorization", "Bearer a"), ("authorization", "Bearer b")]
-            ),
-            Err(Reason::InvalidRequest)
-        );
-        assert_eq!(
-            run(&s, "/", &[("authorization", "Bearer a b")]),
-            Err(Reason::InvalidRequest)
-        );
-        assert_eq!(
-            run(&s, "/", &[("authorization", "Bearer a, Bearer b")]),
-            Err(Reason::InvalidRequest)
-        );
-        assert_eq!(
-            run(&s, "/", &[("authorization", "Bearer")]),
-            Err(Reason::InvalidRequest)
-        );
-        assert_eq!(
-            run(&s, "/", &[("authorization", "Bearer ")]),
-            Err(Reason::InvalidRequest)
-        );
-        assert_eq!(
-            run(&s, "/", &[("authorization", "Bearer a\"b")]),
-            Err(Reason::Malformed)
-        );
-        assert_eq!(
-            run(&s, "/?access_token=abc", &[]),
-            Err(Reason::InvalidRequest)
-        );
-        assert_eq!(
-            run(
-                &s,
-                "/?x=1&access_token=abc",
-                &[("authorization", "Bearer a")]
-            ),
-            Err(Reason::InvalidRequest)
-        );
+        assert_eq!(run(&s, "/", &[("authorization", "Basic dXNlcjpwYXNz")]), Ok(None));
+        assert_eq!(run(&s, "/", &[("authorization", "Bearer a"), ("authorization", "Bearer b")]), Err(Reason::InvalidRequest));
+        assert_eq!(run(&s, "/", &[("authorization", "Bearer a b")]), Err(Reason::InvalidRequest));
+        assert_eq!(run(&s, "/", &[("authorization", "Bearer a, Bearer b")]), Err(Reason::InvalidRequest));
+        assert_eq!(run(&s, "/", &[("authorization", "Bearer")]), Err(Reason::InvalidRequest));
+        assert_eq!(run(&s, "/", &[("authorization", "Bearer ")]), Err(Reason::InvalidRequest));
+        assert_eq!(run(&s, "/", &[("authorization", "Bearer a\"b")]), Err(Reason::Malformed));
+        assert_eq!(run(&s, "/?access_token=abc", &[]), Err(Reason::InvalidRequest));
+        assert_eq!(run(&s, "/?x=1&access_token=abc", &[("authorization", "Bearer a")]), Err(Reason::InvalidRequest));
         assert_eq!(run(&s, "/?my_access_token=abc", &[]), Ok(None));
     }
 
@@ -224,17 +179,7 @@ mod tests {
         let plain = BearerSource::new();
         assert_eq!(run(&plain, "/", &[("cookie", "at=abc")]), Ok(None));
         let s = BearerSource::new().with_cookie("at");
-        assert_eq!(
-            run(&s, "/", &[("cookie", "x=1; at=abc")]),
-            Ok(Some("abc".into()))
-        );
-        assert_eq!(
-            run(
-                &s,
-                "/",
-                &[("cookie", "at=abc"), ("authorization", "Bearer hdr")]
-            ),
-            Ok(Some("hdr".into()))
-        );
+        assert_eq!(run(&s, "/", &[("cookie", "x=1; at=abc")]), Ok(Some("abc".into())));
+        assert_eq!(run(&s, "/", &[("cookie", "at=abc"), ("authorization", "Bearer hdr")]), Ok(Some("hdr".into())));
     }
 }
