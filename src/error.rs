@@ -159,6 +159,21 @@ pub enum ConfigError {
     /// No Tokio runtime is running; issuers need one for their refresh task.
     #[error("no Tokio runtime: issuers must be built inside a Tokio runtime")]
     NoRuntime,
+    /// The discovery document has no `token_endpoint` (client credentials).
+    #[error("discovery document of `{issuer}` has no token_endpoint")]
+    NoTokenEndpoint {
+        /// The issuer.
+        issuer: String,
+    },
+    /// A client secret or private key could not be read or used.
+    #[error("client credential unusable: {reason}")]
+    Credentials {
+        /// Why (never the secret itself).
+        reason: &'static str,
+        /// The I/O error of a file or callback source.
+        #[source]
+        source: Option<std::io::Error>,
+    },
 }
 
 /// What kind of failure a [`FetchError`] is.

@@ -57,5 +57,7 @@ pub use jwks::RefreshConfig;
 pub use layer::{AuthLayer, AuthLayerBuilder, AuthService, CacheConfig, LazyIssuers, PostVerify};
 pub use validate::AudienceCheck;
 
+#[cfg(feature = "client")]
+pub mod client;
 #[cfg(feature = "testkit")]
 pub mod testkit;

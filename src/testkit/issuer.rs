@@ -10,12 +10,46 @@ use jsonwebtoken::Algorithm;
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
+use super::grant::{GrantState, Registered};
 use super::keys::{self, KeyStore, Pool};
 use super::server::{self, lock, Shared, DEFAULT_CACHE_CONTROL};
 use super::token::TokenBuilder;
 
 /// The audience put in tokens unless configured otherwise.
 pub const DEFAULT_AUDIENCE: &str = "orders-api";
+
+/// The `expires_in` of tokens from the token endpoint unless
+/// [`MockIssuer::set_token_lifetime`] changes it.
+pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(300);
+
+/// The public key a `private_key_jwt` client is registered with
+/// ([`MockIssuer::register_jwt_client`]).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum JwtClientKey {
+    /// A public JWK (with `kid`, `kty` and its members).
+    Jwk(Value),
+    /// A key of this issuer, by kid (see [`MockIssuer::new_client_key`]).
+    Kid(String),
+}
+
+impl From<Value> for JwtClientKey {
+    fn from(jwk: Value) -> Self {
+        JwtClientKey::Jwk(jwk)
+    }
+}
+
+impl From<&str> for JwtClientKey {
+    fn from(kid: &str) -> Self {
+        JwtClientKey::Kid(kid.to_owned())
+    }
+}
+
+impl From<String> for JwtClientKey {
+    fn from(kid: String) -> Self {
+        JwtClientKey::Kid(kid)
+    }
+}
 
 /// Configuration for [`MockIssuer::start_with`].
 ///
@@ -162,6 +196,10 @@ impl MockIssuer {
             jwks_fetches: AtomicUsize::new(0),
             discovery_fetches: AtomicUsize::new(0),
             requests: Mutex::new(HashMap::new()),
+            token_requests: AtomicUsize::new(0),
+            token_delay: Mutex::new(Duration::ZERO),
+            token_lifetime: Mutex::new(DEFAULT_TOKEN_LIFETIME),
+            grant: Mutex::new(GrantState::default()),
         });
         let app = server::router(shared.clone());
         let task = tokio::spawn(async move {
@@ -195,7 +233,8 @@ impl MockIssuer {
         format!("{}/jwks", self.shared().issuer)
     }
 
-    /// The issuer URL + `/token`. Answers `501 Not Implemented` for now.
+    /// The issuer URL + `/token`: the Client Credentials grant (see the
+    /// [module documentation](super#token-endpoint)).
     pub fn token_endpoint(&self) -> String {
         format!("{}/token", self.shared().issuer)
     }
@@ -366,5 +405,80 @@ impl MockIssuer {
     /// The SPKI public key PEM of `kid`; `None` for unknown and HMAC kids.
     pub fn public_key_pem(&self, kid: &str) -> Option<String> {
         lock(&self.shared().keys).public_key_pem(kid)
+    }
+
+    /// Registers (or replaces) a `client_secret_basic`/`client_secret_post`
+    /// client. Replacing the secret is how tests rotate it: the old one is
+    /// refused from then on.
+    pub fn register_client(&self, client_id: &str, secret: &str) {
+        lock(&self.shared().grant)
+            .clients
+            .insert(client_id.to_owned(), Registered::Secret(secret.to_owned()));
+    }
+
+    /// Registers (or replaces) a `private_key_jwt` client verified with
+    /// `key`: a public JWK, or the kid of a key of this issuer (for example
+    /// one from [`new_client_key`](Self::new_client_key), whose private PEM
+    /// is [`private_key_pem`](Self::private_key_pem)). An unknown kid
+    /// registers nothing and logs a warning.
+    pub fn register_jwt_client(&self, client_id: &str, key: impl Into<JwtClientKey>) {
+        let jwk = match key.into() {
+            JwtClientKey::Jwk(jwk) => jwk,
+            JwtClientKey::Kid(kid) => match lock(&self.shared().keys).public_jwk_of(&kid) {
+                Some(jwk) => jwk,
+                None => {
+                    tracing::warn!(
+                        kid,
+                        "testkit: register_jwt_client with an unknown kid; ignored"
+                    );
+                    return;
+                }
+            },
+        };
+        lock(&self.shared().grant)
+            .clients
+            .insert(client_id.to_owned(), Registered::Jwt(jwk));
+    }
+
+    /// Creates a key pair of `alg` for a client's `private_key_jwt`, **not**
+    /// published in this issuer's JWKS (a client key must never verify
+    /// access tokens); returns its kid. Get the private key with
+    /// [`private_key_pem`](Self::private_key_pem).
+    pub fn new_client_key(&self, alg: Algorithm) -> String {
+        let mut keys = lock(&self.shared().keys);
+        let index = keys.create(alg);
+        let kid = keys.get(index).map(|k| k.kid.clone()).unwrap_or_default();
+        keys.unpublish(&kid);
+        kid
+    }
+
+    /// Removes a registered client; its next request gets `invalid_client`.
+    pub fn unregister_client(&self, client_id: &str) {
+        lock(&self.shared().grant).clients.remove(client_id);
+    }
+
+    /// The `expires_in` (and `exp` − `iat`) of tokens issued from now on.
+    pub fn set_token_lifetime(&self, lifetime: Duration) {
+        *lock(&self.shared().token_lifetime) = lifetime;
+    }
+
+    /// The token endpoint waits this long before answering (zero to disable).
+    pub fn set_token_delay(&self, delay: Duration) {
+        *lock(&self.shared().token_delay) = delay;
+    }
+
+    /// The next `n` token requests are answered with HTTP `status` and an
+    /// RFC 6749 error body (`temporarily_unavailable` for 503,
+    /// `invalid_client` for 401, `invalid_request` for 400, else
+    /// `server_error`), before any authentication. They are still counted.
+    pub fn fail_next_token_requests(&self, n: usize, status: u16) {
+        let mut grant = lock(&self.shared().grant);
+        grant.faults.remaining = n;
+        grant.faults.status = status;
+    }
+
+    /// How many requests (any method, any outcome) the token endpoint has received.
+    pub fn token_requests(&self) -> usize {
+        self.shared().token_requests.load(Ordering::SeqCst)
     }
 }

@@ -348,6 +348,11 @@ impl KeyStore {
         generated.chain(raw).collect()
     }
 
+    /// The public JWK of `kid`, published or not; `None` for unknown and HMAC kids.
+    pub(super) fn public_jwk_of(&self, kid: &str) -> Option<Value> {
+        self.keys.get(self.index_of(kid)?)?.public_jwk(Pool::get())
+    }
+
     pub(super) fn private_key_pem(&self, kid: &str) -> Option<String> {
         self.pool_key(kid).map(|k| k.private_pem.to_owned())
     }

@@ -42,8 +42,43 @@
 //! | `/.well-known/openid-configuration` | discovery document (`503` during an outage) |
 //! | `/.well-known/oauth-authorization-server` | the same document |
 //! | `/jwks` | the JWK Set, after the configured delay, with `Cache-Control` (`503` during an outage) |
-//! | `/token`, `/introspect` | `501 Not Implemented` (placeholders) |
+//! | `/token` | the Client Credentials grant (see below) |
+//! | `/introspect` | `501 Not Implemented` (placeholder) |
 //! | anything else | `404`, still counted by [`MockIssuer::requests_to`] |
+//!
+//! # Token endpoint
+//!
+//! `POST /token` implements the Client Credentials grant for clients
+//! registered with [`MockIssuer::register_client`] (`client_secret_basic`
+//! with RFC 6749 §2.3.1 form-encoding, or `client_secret_post`) and
+//! [`MockIssuer::register_jwt_client`] (`private_key_jwt`, RFC 7523: the
+//! assertion's signature is checked with the registered key, `iss` = `sub` =
+//! client id, `aud` = the token endpoint, `exp` in the future and at most
+//! [`MAX_ASSERTION_LIFETIME`] ahead, and each `jti` is accepted once).
+//! Failures are RFC 6749 §5.2 errors (`invalid_client` is a 401). Issued
+//! tokens are signed with the current signing key: `sub` = `client_id` =
+//! the client, `aud` = the `resource` parameter(s) (or Auth0's `audience`,
+//! else the default audience), `scope` as requested, lifetime
+//! [`MockIssuer::set_token_lifetime`]. [`MockIssuer::token_requests`] counts
+//! requests; [`MockIssuer::fail_next_token_requests`] injects failures.
+//!
+//! ```
+//! use oauth2_guard::testkit::MockIssuer;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let idp = MockIssuer::start().await;
+//! idp.register_client("checkout", "s3cret");
+//! let response: serde_json::Value = reqwest::Client::new()
+//!     .post(idp.token_endpoint())
+//!     .basic_auth("checkout", Some("s3cret"))
+//!     .form(&[("grant_type", "client_credentials"), ("scope", "orders:write")])
+//!     .send().await.unwrap()
+//!     .json().await.unwrap();
+//! assert_eq!(response["token_type"], "Bearer");
+//! assert_eq!(idp.token_requests(), 1);
+//! # }
+//! ```
 //!
 //! # Keys
 //!
@@ -66,6 +101,7 @@
 //! module outside tests. `Debug` output never shows private keys or the
 //! HMAC secret.
 
+mod grant;
 mod issuer;
 mod keys;
 mod server;
@@ -73,6 +109,9 @@ mod server;
 mod tests;
 mod token;
 
-pub use issuer::{MockIssuer, MockIssuerConfig, DEFAULT_AUDIENCE};
+pub use grant::MAX_ASSERTION_LIFETIME;
+pub use issuer::{
+    JwtClientKey, MockIssuer, MockIssuerConfig, DEFAULT_AUDIENCE, DEFAULT_TOKEN_LIFETIME,
+};
 pub use jsonwebtoken::Algorithm;
 pub use token::{TokenBuilder, DEFAULT_CLIENT_ID, DEFAULT_LIFETIME, DEFAULT_SUBJECT};

@@ -1,4 +1,5 @@
-//! The HTTP side of the mock issuer: discovery, JWKS and placeholder endpoints.
+//! The HTTP side of the mock issuer: discovery, JWKS, the token endpoint
+//! (in `grant`) and a placeholder introspection endpoint.
 //!
 //! Handlers never panic and never hold a lock across an `.await`.
 
@@ -15,6 +16,7 @@ use axum::routing::{any, get};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
+use super::grant::{self, GrantState};
 use super::keys::KeyStore;
 
 /// Default `Cache-Control` of the JWKS response.
@@ -34,6 +36,10 @@ pub(super) struct Shared {
     pub(super) jwks_fetches: AtomicUsize,
     pub(super) discovery_fetches: AtomicUsize,
     pub(super) requests: Mutex<HashMap<String, usize>>,
+    pub(super) token_requests: AtomicUsize,
+    pub(super) token_delay: Mutex<Duration>,
+    pub(super) token_lifetime: Mutex<Duration>,
+    pub(super) grant: Mutex<GrantState>,
 }
 
 /// Locks `m`, ignoring poisoning: a test that panicked while holding a lock
@@ -58,7 +64,12 @@ impl Shared {
                 "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"
             ],
             "grant_types_supported": ["client_credentials", "authorization_code"],
-            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "token_endpoint_auth_methods_supported": [
+                "client_secret_basic", "client_secret_post", "private_key_jwt"
+            ],
+            "token_endpoint_auth_signing_alg_values_supported": [
+                "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"
+            ],
         })
     }
 }
@@ -69,7 +80,7 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
         .route("/.well-known/openid-configuration", get(discovery))
         .route("/.well-known/oauth-authorization-server", get(discovery))
         .route("/jwks", get(jwks))
-        .route("/token", any(not_implemented))
+        .route("/token", any(grant::token))
         .route("/introspect", any(not_implemented))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(shared.clone(), count))

@@ -1,0 +1,96 @@
+//! [`BearerLayer`]: a tower layer for outbound clients that adds
+//! `Authorization: Bearer …` from a [`ClientCredentials`] source.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use http::header;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use super::error::BearerError;
+use super::source::{is_invalid_token, ClientCredentials};
+
+/// Wraps an outbound HTTP client service (hyper-util's legacy client, a
+/// tower stack over it, ...) so every request carries a client-credentials
+/// token, marked sensitive. Get one with [`ClientCredentials::layer`].
+///
+/// When the downstream answers 401 with `error="invalid_token"`, the token
+/// is dropped from the cache so the next request gets a new one. The
+/// request itself is not retried here (a generic body cannot be replayed);
+/// [`ClientCredentials::send`] does retry once for reqwest.
+#[derive(Clone, Debug)]
+pub struct BearerLayer {
+    source: ClientCredentials,
+}
+
+impl BearerLayer {
+    /// A layer using `source`.
+    pub fn new(source: ClientCredentials) -> Self {
+        BearerLayer { source }
+    }
+}
+
+impl<S> Layer<S> for BearerLayer {
+    type Service = BearerService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        BearerService {
+            inner,
+            source: self.source.clone(),
+        }
+    }
+}
+
+/// The service of [`BearerLayer`].
+#[derive(Clone, Debug)]
+pub struct BearerService<S> {
+    inner: S,
+    source: ClientCredentials,
+}
+
+impl<S> BearerService<S> {
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+}
+
+/// The future of [`BearerService`]: first the token (usually cached, so
+/// ready at once), then the inner call.
+pub type ResponseFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, BearerError<E>>> + Send>>;
+
+impl<S, B, ResBody> Service<http::Request<B>> for BearerService<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send,
+    S::Error: Send,
+    B: Send + 'static,
+{
+    type Response = http::Response<ResBody>;
+    type Error = BearerError<S::Error>;
+    type Future = ResponseFuture<Self::Response, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(BearerError::Service)
+    }
+
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        // Call the service that was polled ready; leave a clone in its place.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let source = self.source.clone();
+        Box::pin(async move {
+            let token = source.token().await.map_err(BearerError::Token)?;
+            request
+                .headers_mut()
+                .insert(header::AUTHORIZATION, token.header_value());
+            let response = inner.call(request).await.map_err(BearerError::Service)?;
+            if is_invalid_token(response.status(), response.headers()) {
+                source.invalidate(&token);
+            }
+            Ok(response)
+        })
+    }
+}
