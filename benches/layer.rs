@@ -40,7 +40,9 @@ fn install_jsonwebtoken_provider() {
     let _ = provider.install_default();
 }
 
-fn inner() -> impl Service<Request<()>, Response = Response<()>, Error = Infallible, Future: Send> + Clone + Send {
+fn inner(
+) -> impl Service<Request<()>, Response = Response<()>, Error = Infallible, Future: Send> + Clone + Send
+{
     tower::service_fn(|req: Request<()>| async move {
         black_box(&req);
         Ok::<_, Infallible>(Response::new(()))
@@ -100,7 +102,11 @@ fn fixture() -> Fixture {
         (idp, issuer)
     });
     let mut tokens = Vec::new();
-    for (name, alg) in [("rs256", Algorithm::RS256), ("es256", Algorithm::ES256), ("eddsa", Algorithm::EdDSA)] {
+    for (name, alg) in [
+        ("rs256", Algorithm::RS256),
+        ("es256", Algorithm::ES256),
+        ("eddsa", Algorithm::EdDSA),
+    ] {
         let token = idp.token().alg(alg).scope("orders:read").sign();
         let kid = header_kid(&token);
         let pem = idp.public_key_pem(&kid).expect("public key");
@@ -149,7 +155,10 @@ fn bench(c: &mut Criterion) {
     for (name, alg, token, key) in &f.tokens {
         assert_eq!(drive(&mut cached, request(token)), 200, "cached {name}");
         assert_eq!(drive(&mut uncached, request(token)), 200, "uncached {name}");
-        assert!(jsonwebtoken::decode::<Claims>(token, key, &validation(*alg, &f.iss)).is_ok(), "decode {name}");
+        assert!(
+            jsonwebtoken::decode::<Claims>(token, key, &validation(*alg, &f.iss)).is_ok(),
+            "decode {name}"
+        );
     }
 
     let mut group = c.benchmark_group("layer");
@@ -159,18 +168,32 @@ fn bench(c: &mut Criterion) {
 
     let rs256 = &f.tokens[0].2;
     group.bench_function("inner_only", |b| {
-        b.iter_batched(|| request(rs256), |req| drive(&mut bare, req), BatchSize::SmallInput)
+        b.iter_batched(
+            || request(rs256),
+            |req| drive(&mut bare, req),
+            BatchSize::SmallInput,
+        )
     });
     group.bench_function("layer_cache_hit_rs256", |b| {
-        b.iter_batched(|| request(rs256), |req| drive(&mut cached, req), BatchSize::SmallInput)
+        b.iter_batched(
+            || request(rs256),
+            |req| drive(&mut cached, req),
+            BatchSize::SmallInput,
+        )
     });
     for (name, alg, token, key) in &f.tokens {
         group.bench_function(format!("layer_fresh_{name}"), |b| {
-            b.iter_batched(|| request(token), |req| drive(&mut uncached, req), BatchSize::SmallInput)
+            b.iter_batched(
+                || request(token),
+                |req| drive(&mut uncached, req),
+                BatchSize::SmallInput,
+            )
         });
         let validation = validation(*alg, &f.iss);
         group.bench_function(format!("decode_{name}"), |b| {
-            b.iter(|| jsonwebtoken::decode::<Claims>(black_box(token.as_str()), key, &validation).is_ok())
+            b.iter(|| {
+                jsonwebtoken::decode::<Claims>(black_box(token.as_str()), key, &validation).is_ok()
+            })
         });
     }
     group.finish();

@@ -79,7 +79,8 @@ impl ProviderMetadata {
         }
         Err(ConfigError::Discovery {
             issuer: issuer.to_owned(),
-            source: last_error.unwrap_or_else(|| FetchError::new(FetchErrorKind::Status(404), issuer)),
+            source: last_error
+                .unwrap_or_else(|| FetchError::new(FetchErrorKind::Status(404), issuer)),
         })
     }
 

@@ -203,8 +203,14 @@ impl fmt::Display for FetchError {
             FetchErrorKind::Connect => write!(f, "could not connect to {}", self.url),
             FetchErrorKind::Status(s) => write!(f, "{} answered HTTP {s}", self.url),
             FetchErrorKind::TooLarge => write!(f, "response of {} exceeds the size cap", self.url),
-            FetchErrorKind::InvalidJson => write!(f, "response of {} is not valid JSON of the expected shape", self.url),
-            FetchErrorKind::NoUsableKeys => write!(f, "key set at {} holds no usable signing key", self.url),
+            FetchErrorKind::InvalidJson => write!(
+                f,
+                "response of {} is not valid JSON of the expected shape",
+                self.url
+            ),
+            FetchErrorKind::NoUsableKeys => {
+                write!(f, "key set at {} holds no usable signing key", self.url)
+            }
             FetchErrorKind::Transport => write!(f, "transport error fetching {}", self.url),
         }
     }
@@ -212,7 +218,9 @@ impl fmt::Display for FetchError {
 
 impl StdError for FetchError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.source.as_deref().map(|e| e as &(dyn StdError + 'static))
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn StdError + 'static))
     }
 }
 

@@ -154,8 +154,9 @@ impl HttpClient {
         url: &Url,
     ) -> Result<Fetched<T>, FetchError> {
         let fetched = self.get(url).await?;
-        let value = serde_json::from_slice(&fetched.value)
-            .map_err(|e| FetchError::new(FetchErrorKind::InvalidJson, url.as_str()).with_source(e))?;
+        let value = serde_json::from_slice(&fetched.value).map_err(|e| {
+            FetchError::new(FetchErrorKind::InvalidJson, url.as_str()).with_source(e)
+        })?;
         Ok(Fetched {
             value,
             max_age: fetched.max_age,
@@ -218,12 +219,19 @@ fn max_age(headers: &http::HeaderMap) -> Option<Duration> {
         let Ok(value) = value.to_str() else { continue };
         for directive in value.split(',') {
             let directive = directive.trim();
-            if directive.eq_ignore_ascii_case("no-store") || directive.eq_ignore_ascii_case("no-cache") {
+            if directive.eq_ignore_ascii_case("no-store")
+                || directive.eq_ignore_ascii_case("no-cache")
+            {
                 return None;
             }
             if let Some((name, v)) = directive.split_once('=') {
                 if name.trim().eq_ignore_ascii_case("max-age") {
-                    max_age = v.trim().trim_matches('"').parse::<u64>().ok().map(Duration::from_secs);
+                    max_age = v
+                        .trim()
+                        .trim_matches('"')
+                        .parse::<u64>()
+                        .ok()
+                        .map(Duration::from_secs);
                 }
             }
         }
@@ -252,7 +260,9 @@ pub(crate) fn check_url(raw: &str, allow_insecure: bool) -> Result<Url, ConfigEr
     if url_is_acceptable(&url, allow_insecure) {
         Ok(url)
     } else {
-        Err(ConfigError::InsecureUrl { url: raw.to_owned() })
+        Err(ConfigError::InsecureUrl {
+            url: raw.to_owned(),
+        })
     }
 }
 
@@ -303,9 +313,15 @@ mod tests {
     #[test]
     fn cache_control_max_age() {
         let mut h = http::HeaderMap::new();
-        h.insert(http::header::CACHE_CONTROL, "public, max-age=600".parse().unwrap());
+        h.insert(
+            http::header::CACHE_CONTROL,
+            "public, max-age=600".parse().unwrap(),
+        );
         assert_eq!(max_age(&h), Some(Duration::from_secs(600)));
-        h.insert(http::header::CACHE_CONTROL, "no-store, max-age=600".parse().unwrap());
+        h.insert(
+            http::header::CACHE_CONTROL,
+            "no-store, max-age=600".parse().unwrap(),
+        );
         assert_eq!(max_age(&h), None);
         h.insert(http::header::CACHE_CONTROL, "max-age=abc".parse().unwrap());
         assert_eq!(max_age(&h), None);

@@ -128,7 +128,14 @@ impl Issuer {
                 }
             }
         };
-        Some(validate::verify(parsed, alg, key, &self.0.name, profile, |_| Vec::new()))
+        Some(validate::verify(
+            parsed,
+            alg,
+            key,
+            &self.0.name,
+            profile,
+            |_| Vec::new(),
+        ))
     }
 }
 
@@ -169,7 +176,10 @@ impl fmt::Debug for IssuerBuilder {
             .field("audiences", &self.audiences)
             .field("algorithms", &self.algorithms)
             .field("leeway", &self.leeway)
-            .field("hmac_secret", &self.hmac_secret.as_ref().map(|_| "[redacted]"))
+            .field(
+                "hmac_secret",
+                &self.hmac_secret.as_ref().map(|_| "[redacted]"),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -262,11 +272,19 @@ impl IssuerBuilder {
             let name = store.issuer().clone();
             let interval = match tokio::time::timeout(timeout, store.fetch_once()).await {
                 Ok(Ok(interval)) => interval,
-                Ok(Err(source)) => return Err(ConfigError::InitialKeys { issuer: name.to_string(), source }),
+                Ok(Err(source)) => {
+                    return Err(ConfigError::InitialKeys {
+                        issuer: name.to_string(),
+                        source,
+                    })
+                }
                 Err(_) => {
                     return Err(ConfigError::InitialKeys {
                         issuer: name.to_string(),
-                        source: crate::error::FetchError::new(crate::error::FetchErrorKind::Timeout, &*name),
+                        source: crate::error::FetchError::new(
+                            crate::error::FetchErrorKind::Timeout,
+                            &*name,
+                        ),
                     })
                 }
             };
@@ -287,11 +305,16 @@ impl IssuerBuilder {
         Self::finish(store, profile, Duration::ZERO)
     }
 
-    fn finish(store: Arc<KeyStore>, profile: Profile, first_delay: Duration) -> Result<Issuer, ConfigError> {
+    fn finish(
+        store: Arc<KeyStore>,
+        profile: Profile,
+        first_delay: Duration,
+    ) -> Result<Issuer, ConfigError> {
         let refresh = match store.source() {
             Source::Static => None,
             Source::Remote { .. } => {
-                let handle = tokio::runtime::Handle::try_current().map_err(|_| ConfigError::NoRuntime)?;
+                let handle =
+                    tokio::runtime::Handle::try_current().map_err(|_| ConfigError::NoRuntime)?;
                 let task = handle.spawn(store.clone().run(first_delay));
                 Some(AbortOnDrop(task.abort_handle()))
             }
@@ -329,10 +352,12 @@ impl IssuerBuilder {
                     reason: "must be at least 32 bytes (RFC 7518 §3.2)",
                 })
             }
-            Some(s) => Some(DecodingKey::from_secret(s).map_err(|_| ConfigError::OutOfRange {
-                setting: "hmac_secret",
-                reason: "unusable secret",
-            })?),
+            Some(s) => Some(
+                DecodingKey::from_secret(s).map_err(|_| ConfigError::OutOfRange {
+                    setting: "hmac_secret",
+                    reason: "unusable secret",
+                })?,
+            ),
             None => None,
         };
         let algorithms = match self.algorithms {

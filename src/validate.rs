@@ -55,7 +55,10 @@ pub(crate) struct Profile {
 }
 
 impl Profile {
-    pub(crate) fn validate_algorithms(algs: &[Algorithm], has_secret: bool) -> Result<(), ConfigError> {
+    pub(crate) fn validate_algorithms(
+        algs: &[Algorithm],
+        has_secret: bool,
+    ) -> Result<(), ConfigError> {
         if algs.is_empty() {
             return Err(ConfigError::NoAlgorithms);
         }
@@ -104,7 +107,9 @@ pub(crate) struct Parsed<'t> {
 }
 
 fn b64(segment: &str) -> Result<Vec<u8>, Reason> {
-    URL_SAFE_NO_PAD.decode(segment).map_err(|_| Reason::Malformed)
+    URL_SAFE_NO_PAD
+        .decode(segment)
+        .map_err(|_| Reason::Malformed)
 }
 
 impl<'t> Parsed<'t> {
@@ -124,8 +129,12 @@ impl<'t> Parsed<'t> {
             4 => return Err(fail(Reason::Encrypted)),
             _ => return Err(fail(Reason::Malformed)),
         }
-        let (signing_input, sig_b64) = token.rsplit_once('.').ok_or_else(|| fail(Reason::Malformed))?;
-        let (header_b64, payload_b64) = signing_input.split_once('.').ok_or_else(|| fail(Reason::Malformed))?;
+        let (signing_input, sig_b64) = token
+            .rsplit_once('.')
+            .ok_or_else(|| fail(Reason::Malformed))?;
+        let (header_b64, payload_b64) = signing_input
+            .split_once('.')
+            .ok_or_else(|| fail(Reason::Malformed))?;
         if sig_b64.is_empty() {
             return Err(fail(Reason::BadSignature));
         }
@@ -205,7 +214,9 @@ pub(crate) fn verify(
     roles: impl FnOnce(&Map<String, Value>) -> Vec<String>,
 ) -> Checked {
     let reject = |reason| {
-        let mut r = Rejection::new(reason).issuer(issuer).kid(parsed.kid.as_deref());
+        let mut r = Rejection::new(reason)
+            .issuer(issuer)
+            .kid(parsed.kid.as_deref());
         r.fingerprint = Some(parsed.fingerprint);
         Checked::Rejected(r)
     };
@@ -306,7 +317,10 @@ fn check_claims(
         None => Vec::new(),
         Some(_) => return Err(Reason::InvalidClaim),
     };
-    if !audiences.iter().any(|a| profile.audiences.iter().any(|c| c == a)) {
+    if !audiences
+        .iter()
+        .any(|a| profile.audiences.iter().any(|c| c == a))
+    {
         return Err(Reason::WrongAudience);
     }
     Ok((exp, audiences))
@@ -345,19 +359,50 @@ mod tests {
         let ok = json!({"iss": "https://idp", "aud": ["x", "api"], "exp": now + 10});
         assert!(check_claims(&map(ok), "https://idp", &p, now).is_ok());
         let cases = [
-            (json!({"iss": "https://idp/", "aud": "api", "exp": now + 10}), Reason::WrongIssuer),
+            (
+                json!({"iss": "https://idp/", "aud": "api", "exp": now + 10}),
+                Reason::WrongIssuer,
+            ),
             (json!({"aud": "api", "exp": now + 10}), Reason::WrongIssuer),
-            (json!({"iss": "https://idp", "aud": "api", "exp": now - 61}), Reason::Expired),
-            (json!({"iss": "https://idp", "aud": "api"}), Reason::InvalidClaim),
-            (json!({"iss": "https://idp", "aud": "api", "exp": "99999999999"}), Reason::InvalidClaim),
-            (json!({"iss": "https://idp", "aud": "api", "exp": now + 10, "nbf": now + 61}), Reason::NotYetValid),
-            (json!({"iss": "https://idp", "aud": "api", "exp": now + 10, "iat": now + 61}), Reason::NotYetValid),
-            (json!({"iss": "https://idp", "aud": "other", "exp": now + 10}), Reason::WrongAudience),
-            (json!({"iss": "https://idp", "exp": now + 10}), Reason::WrongAudience),
-            (json!({"iss": "https://idp", "aud": [1], "exp": now + 10}), Reason::InvalidClaim),
+            (
+                json!({"iss": "https://idp", "aud": "api", "exp": now - 61}),
+                Reason::Expired,
+            ),
+            (
+                json!({"iss": "https://idp", "aud": "api"}),
+                Reason::InvalidClaim,
+            ),
+            (
+                json!({"iss": "https://idp", "aud": "api", "exp": "99999999999"}),
+                Reason::InvalidClaim,
+            ),
+            (
+                json!({"iss": "https://idp", "aud": "api", "exp": now + 10, "nbf": now + 61}),
+                Reason::NotYetValid,
+            ),
+            (
+                json!({"iss": "https://idp", "aud": "api", "exp": now + 10, "iat": now + 61}),
+                Reason::NotYetValid,
+            ),
+            (
+                json!({"iss": "https://idp", "aud": "other", "exp": now + 10}),
+                Reason::WrongAudience,
+            ),
+            (
+                json!({"iss": "https://idp", "exp": now + 10}),
+                Reason::WrongAudience,
+            ),
+            (
+                json!({"iss": "https://idp", "aud": [1], "exp": now + 10}),
+                Reason::InvalidClaim,
+            ),
         ];
         for (claims, reason) in cases {
-            assert_eq!(check_claims(&map(claims.clone()), "https://idp", &p, now), Err(reason), "{claims}");
+            assert_eq!(
+                check_claims(&map(claims.clone()), "https://idp", &p, now),
+                Err(reason),
+                "{claims}"
+            );
         }
         // Within leeway.
         let skew = json!({"iss": "https://idp", "aud": "api", "exp": now - 30, "nbf": now + 30});
@@ -377,7 +422,10 @@ mod tests {
         assert_eq!(reason(&format!("{h}.{b}.")), Some(Reason::BadSignature));
         assert_eq!(reason("a.b.c.d.e"), Some(Reason::Encrypted));
         assert_eq!(reason(&format!("{h}.{b}.c2l=")), Some(Reason::Malformed));
-        assert_eq!(reason(&format!("{h}.bm90IGpzb24.c2ln")), Some(Reason::Malformed));
+        assert_eq!(
+            reason(&format!("{h}.bm90IGpzb24.c2ln")),
+            Some(Reason::Malformed)
+        );
         assert_eq!(reason(&"a".repeat(20_000)), Some(Reason::TooLarge));
         let dup = URL_SAFE_NO_PAD.encode(r#"{"alg":"RS256","alg":"none"}"#);
         assert_eq!(reason(&format!("{dup}.{b}.c2ln")), Some(Reason::Malformed));
@@ -392,7 +440,10 @@ mod tests {
             check_header(&parsed, &p).err()
         };
         assert_eq!(check(json!({"alg": "RS256", "typ": "at+jwt"})), None);
-        assert_eq!(check(json!({"alg": "RS256", "typ": "application/at+JWT"})), None);
+        assert_eq!(
+            check(json!({"alg": "RS256", "typ": "application/at+JWT"})),
+            None
+        );
         assert_eq!(check(json!({"alg": "RS256", "typ": "JWT"})), None);
         assert_eq!(check(json!({"alg": "RS256"})), None);
         for none in ["none", "None", "NONE", "nOnE"] {
@@ -400,11 +451,27 @@ mod tests {
         }
         assert_eq!(check(json!({"alg": "HS256"})), Some(Reason::DisallowedAlg));
         assert_eq!(check(json!({"alg": "rs256"})), Some(Reason::DisallowedAlg));
-        assert_eq!(check(json!({"alg": "RS256", "crit": ["exp"]})), Some(Reason::UnknownCrit));
-        assert_eq!(check(json!({"alg": "RS256", "typ": "dpop+jwt"})), Some(Reason::BadType));
-        let strict = Profile { strict_typ: true, ..profile() };
-        let t = format!("{}.{}.c2ln", enc(json!({"alg": "RS256", "typ": "JWT"})), enc(json!({})));
-        assert_eq!(check_header(&Parsed::parse(&t, 16_384).unwrap(), &strict).err(), Some(Reason::BadType));
+        assert_eq!(
+            check(json!({"alg": "RS256", "crit": ["exp"]})),
+            Some(Reason::UnknownCrit)
+        );
+        assert_eq!(
+            check(json!({"alg": "RS256", "typ": "dpop+jwt"})),
+            Some(Reason::BadType)
+        );
+        let strict = Profile {
+            strict_typ: true,
+            ..profile()
+        };
+        let t = format!(
+            "{}.{}.c2ln",
+            enc(json!({"alg": "RS256", "typ": "JWT"})),
+            enc(json!({}))
+        );
+        assert_eq!(
+            check_header(&Parsed::parse(&t, 16_384).unwrap(), &strict).err(),
+            Some(Reason::BadType)
+        );
     }
 
     #[test]

@@ -94,7 +94,11 @@ impl KeySet {
     /// Parse a JWKS document. Keys identical to one in `previous` are reused,
     /// so a verified-token cache entry stays valid exactly while its key is
     /// still published.
-    pub(crate) fn parse(json: &[u8], max_bytes: usize, previous: Option<&KeySet>) -> Result<KeySet, JwksError> {
+    pub(crate) fn parse(
+        json: &[u8],
+        max_bytes: usize,
+        previous: Option<&KeySet>,
+    ) -> Result<KeySet, JwksError> {
         if json.len() > max_bytes {
             return Err(JwksError::TooLarge { max: max_bytes });
         }
@@ -108,7 +112,10 @@ impl KeySet {
             };
             let kid = jwk.kid.clone();
             let Some(mut key) = build_key(jwk) else {
-                tracing::debug!(kid = kid.as_deref(), "skipping JWK that cannot verify signatures");
+                tracing::debug!(
+                    kid = kid.as_deref(),
+                    "skipping JWK that cannot verify signatures"
+                );
                 set.skipped += 1;
                 continue;
             };
@@ -120,7 +127,10 @@ impl KeySet {
                     if duplicated.contains(&kid) {
                         set.skipped += 1;
                     } else if set.by_kid.remove(&kid).is_some() {
-                        tracing::warn!(kid = &*kid, "JWKS lists the same kid twice; ignoring both keys");
+                        tracing::warn!(
+                            kid = &*kid,
+                            "JWKS lists the same kid twice; ignoring both keys"
+                        );
                         duplicated.push(kid);
                         set.skipped += 2;
                     } else {
@@ -141,7 +151,8 @@ impl KeySet {
             Some(kid) => self.by_kid.get(kid),
             None => self.without_kid.iter().find(|k| k.material == key.material),
         }?;
-        (found.material == key.material && found.algorithms == key.algorithms).then(|| found.clone())
+        (found.material == key.material && found.algorithms == key.algorithms)
+            .then(|| found.clone())
     }
 }
 
@@ -233,7 +244,11 @@ fn build_key(jwk: RawJwk) -> Option<Arc<VerifyingKey>> {
             point.push(0x04);
             point.extend_from_slice(&xb);
             point.extend_from_slice(&yb);
-            (vec![alg], DecodingKey::from_ec_der(&point), format!("EC|{x}|{y}"))
+            (
+                vec![alg],
+                DecodingKey::from_ec_der(&point),
+                format!("EC|{x}|{y}"),
+            )
         }
         "OKP" => {
             if jwk.crv.as_deref()? != "Ed25519" {
@@ -244,7 +259,11 @@ fn build_key(jwk: RawJwk) -> Option<Arc<VerifyingKey>> {
             if xb.len() != 32 {
                 return None;
             }
-            (vec![Algorithm::EdDSA], DecodingKey::from_ed_der(&xb), format!("OKP|{x}"))
+            (
+                vec![Algorithm::EdDSA],
+                DecodingKey::from_ed_der(&xb),
+                format!("OKP|{x}"),
+            )
         }
         // "oct" (shared secrets) never come from a JWKS: see RFC 8725 §3.1.
         _ => return None,
@@ -280,7 +299,10 @@ mod tests {
     }
 
     fn ec_xy(len: usize) -> (String, String) {
-        (URL_SAFE_NO_PAD.encode(vec![1u8; len]), URL_SAFE_NO_PAD.encode(vec![2u8; len]))
+        (
+            URL_SAFE_NO_PAD.encode(vec![1u8; len]),
+            URL_SAFE_NO_PAD.encode(vec![2u8; len]),
+        )
     }
 
     fn parse(v: serde_json::Value) -> Result<KeySet, JwksError> {
@@ -325,10 +347,17 @@ mod tests {
         assert_eq!(set.kids(), ["ed", "p256", "p384", "rsa"]);
         assert_eq!(set.skipped, 10);
         let rsa = set.find(Some("rsa"), Algorithm::PS512).unwrap();
-        assert!(rsa.allows(Algorithm::PS512) && !rsa.allows(Algorithm::ES256) && !rsa.allows(Algorithm::HS256));
+        assert!(
+            rsa.allows(Algorithm::PS512)
+                && !rsa.allows(Algorithm::ES256)
+                && !rsa.allows(Algorithm::HS256)
+        );
         let p256 = set.find(Some("p256"), Algorithm::ES256).unwrap();
         assert!(p256.allows(Algorithm::ES256) && !p256.allows(Algorithm::ES384));
-        assert!(set.find(Some("ed"), Algorithm::EdDSA).unwrap().allows(Algorithm::EdDSA));
+        assert!(set
+            .find(Some("ed"), Algorithm::EdDSA)
+            .unwrap()
+            .allows(Algorithm::EdDSA));
     }
 
     #[test]
@@ -346,7 +375,10 @@ mod tests {
 
     #[test]
     fn unusable_documents() {
-        assert!(matches!(parse(json!({"keys": []})), Err(JwksError::NoUsableKeys)));
+        assert!(matches!(
+            parse(json!({"keys": []})),
+            Err(JwksError::NoUsableKeys)
+        ));
         assert!(matches!(parse(json!([1, 2])), Err(JwksError::NotAJwkSet)));
         assert!(matches!(
             KeySet::parse(b"{\"keys\":[]}", 4, None),
@@ -370,13 +402,18 @@ mod tests {
 
     #[test]
     fn refresh_reuses_identical_keys() {
-        let doc = json!({"keys": [{"kid": "a", "kty": "RSA", "n": rsa_n(), "e": "AQAB"}]}).to_string();
+        let doc =
+            json!({"keys": [{"kid": "a", "kty": "RSA", "n": rsa_n(), "e": "AQAB"}]}).to_string();
         let first = KeySet::parse(doc.as_bytes(), 1 << 20, None).unwrap();
         let second = KeySet::parse(doc.as_bytes(), 1 << 20, Some(&first)).unwrap();
         let k1 = first.find(Some("a"), Algorithm::RS256).unwrap();
         assert!(second.contains(k1), "an unchanged key keeps its identity");
-        let other = json!({"keys": [{"kid": "a", "kty": "RSA", "n": rsa_n(), "e": "AwAB"}]}).to_string();
+        let other =
+            json!({"keys": [{"kid": "a", "kty": "RSA", "n": rsa_n(), "e": "AwAB"}]}).to_string();
         let third = KeySet::parse(other.as_bytes(), 1 << 20, Some(&second)).unwrap();
-        assert!(!third.contains(k1), "new material under an old kid is a new key");
+        assert!(
+            !third.contains(k1),
+            "new material under an old kid is a new key"
+        );
     }
 }

@@ -138,7 +138,9 @@ impl RefreshConfig {
             .saturating_mul(1u32 << failures.saturating_sub(1).min(20))
             .min(self.backoff_max);
         // ±20 % jitter so a fleet does not retry in lockstep.
-        let r = std::collections::hash_map::RandomState::new().build_hasher().finish();
+        let r = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
         let factor = 0.8 + (r % 4001) as f64 / 10_000.0;
         exp.mul_f64(factor)
     }
@@ -165,7 +167,9 @@ pub(crate) enum Lookup {
     Found(Arc<VerifyingKey>),
     Unknown,
     /// No key set, or the last one is older than `max_stale`.
-    Unavailable { retry_after: Duration },
+    Unavailable {
+        retry_after: Duration,
+    },
 }
 
 /// State shared by the request path and the refresh task.
@@ -265,7 +269,8 @@ impl KeyStore {
             return false;
         }
         let last = self.last_success.load(Ordering::Acquire);
-        last == NEVER || self.now_ms().saturating_sub(last) > self.config.max_stale.as_millis() as u64
+        last == NEVER
+            || self.now_ms().saturating_sub(last) > self.config.max_stale.as_millis() as u64
     }
 
     fn retry_after(&self) -> Duration {
@@ -307,7 +312,12 @@ impl KeyStore {
 
     /// Fetch the key set once. Returns the interval until the next refresh.
     pub(crate) async fn fetch_once(&self) -> Result<Duration, FetchError> {
-        let Source::Remote { http, url, metadata } = &self.source else {
+        let Source::Remote {
+            http,
+            url,
+            metadata,
+        } = &self.source
+        else {
             return Ok(self.config.max_interval);
         };
         let url = match url.get() {
@@ -317,7 +327,8 @@ impl KeyStore {
                     .await
                     .map_err(|e| match e {
                         crate::error::ConfigError::Discovery { source, .. } => source,
-                        other => FetchError::new(FetchErrorKind::InvalidJson, &*self.issuer).with_source(other),
+                        other => FetchError::new(FetchErrorKind::InvalidJson, &*self.issuer)
+                            .with_source(other),
                     })?;
                 let jwks = meta.jwks_url(http).map_err(|e| {
                     FetchError::new(FetchErrorKind::InvalidJson, &*self.issuer).with_source(e)
@@ -370,7 +381,8 @@ impl KeyStore {
                     let delay = self.config.backoff(failures);
                     next = Instant::now() + delay;
                     let last = self.last_success.load(Ordering::Acquire);
-                    let stale_for = (last != NEVER).then(|| self.now_ms().saturating_sub(last) / 1000);
+                    let stale_for =
+                        (last != NEVER).then(|| self.now_ms().saturating_sub(last) / 1000);
                     tracing::warn!(
                         issuer = &*self.issuer,
                         error = %error,
@@ -406,13 +418,25 @@ mod tests {
         let c = RefreshConfig::default();
         assert_eq!(c.clamp(None), Duration::from_secs(3600));
         assert_eq!(c.clamp(Some(Duration::ZERO)), Duration::from_secs(300));
-        assert_eq!(c.clamp(Some(Duration::from_secs(10_000_000))), Duration::from_secs(86_400));
+        assert_eq!(
+            c.clamp(Some(Duration::from_secs(10_000_000))),
+            Duration::from_secs(86_400)
+        );
         let b1 = c.backoff(1);
-        assert!(b1 >= Duration::from_millis(800) && b1 <= Duration::from_millis(1200), "{b1:?}");
+        assert!(
+            b1 >= Duration::from_millis(800) && b1 <= Duration::from_millis(1200),
+            "{b1:?}"
+        );
         let b4 = c.backoff(4);
-        assert!(b4 >= Duration::from_millis(6400) && b4 <= Duration::from_millis(9600), "{b4:?}");
+        assert!(
+            b4 >= Duration::from_millis(6400) && b4 <= Duration::from_millis(9600),
+            "{b4:?}"
+        );
         assert!(c.backoff(40) <= Duration::from_secs(360));
         assert!(c.validate().is_ok());
-        assert!(RefreshConfig::default().min_interval(Duration::ZERO).validate().is_err());
+        assert!(RefreshConfig::default()
+            .min_interval(Duration::ZERO)
+            .validate()
+            .is_err());
     }
 }

@@ -74,7 +74,12 @@ pub(crate) struct Entry {
 struct ExpireAtExp;
 
 impl moka::Expiry<Arc<str>, Entry> for ExpireAtExp {
-    fn expire_after_create(&self, _key: &Arc<str>, value: &Entry, _now: std::time::Instant) -> Option<Duration> {
+    fn expire_after_create(
+        &self,
+        _key: &Arc<str>,
+        value: &Entry,
+        _now: std::time::Instant,
+    ) -> Option<Duration> {
         Some(until(value.claims.exp_unix()))
     }
 }

@@ -135,7 +135,8 @@ impl Authenticator {
                         Attempt::Done(Ok(c)) => this.after(c, false),
                         Attempt::Done(Err(r)) => Err(log(r)),
                         Attempt::UnknownKey(issuer) => {
-                            let mut r = Rejection::new(Reason::UnknownKey).issuer(issuer.name_arc());
+                            let mut r =
+                                Rejection::new(Reason::UnknownKey).issuer(issuer.name_arc());
                             if let Ok(p) = Parsed::parse(&token, this.max_token_bytes) {
                                 r = r.kid(p.kid());
                                 r.fingerprint = Some(p.fingerprint);

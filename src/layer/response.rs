@@ -54,7 +54,10 @@ impl Challenge {
     /// When `realm` contains a quote, a backslash or a non-visible character.
     pub fn new(realm: Option<&str>, detail: ErrorDetail) -> Result<Self, ConfigError> {
         if let Some(r) = realm {
-            if !r.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\') {
+            if !r
+                .bytes()
+                .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+            {
                 return Err(ConfigError::InvalidHeaderValue {
                     setting: "realm",
                     reason: "only visible ASCII without quote or backslash",
@@ -83,7 +86,8 @@ impl Challenge {
             v.push_str(scopes);
             v.push('"');
         }
-        HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static("Bearer error=\"insufficient_scope\""))
+        HeaderValue::from_str(&v)
+            .unwrap_or_else(|_| HeaderValue::from_static("Bearer error=\"insufficient_scope\""))
     }
 
     fn push_realm(&self, v: &mut String) {
@@ -135,7 +139,10 @@ fn base<B>(challenge: &Challenge, rejection: &Rejection, body: B) -> Response<B>
         headers.insert(header::WWW_AUTHENTICATE, v);
     }
     if let Some(after) = rejection.retry_after_hint() {
-        headers.insert(header::RETRY_AFTER, HeaderValue::from(after.as_secs().max(1)));
+        headers.insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(after.as_secs().max(1)),
+        );
     }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res.extensions_mut().insert(rejection.clone());
@@ -198,8 +205,10 @@ impl<B: From<String>> RejectionResponse<B> for JsonResponse {
             body["reason"] = reason.code().into();
         }
         let mut res = base(&self.challenge, rejection, B::from(body.to_string()));
-        res.headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         res
     }
 }
@@ -209,13 +218,17 @@ mod tests {
     use super::*;
 
     fn header(c: &Challenge, reason: Reason) -> Option<String> {
-        c.header_for(&Rejection::new(reason)).map(|v| v.to_str().unwrap().to_owned())
+        c.header_for(&Rejection::new(reason))
+            .map(|v| v.to_str().unwrap().to_owned())
     }
 
     #[test]
     fn rfc6750_challenges() {
         let c = Challenge::new(Some("orders"), ErrorDetail::Terse).unwrap();
-        assert_eq!(header(&c, Reason::MissingToken).unwrap(), r#"Bearer realm="orders""#);
+        assert_eq!(
+            header(&c, Reason::MissingToken).unwrap(),
+            r#"Bearer realm="orders""#
+        );
         assert_eq!(
             header(&c, Reason::Expired).unwrap(),
             r#"Bearer realm="orders", error="invalid_token", error_description="The access token expired""#
@@ -244,14 +257,19 @@ mod tests {
 
     #[test]
     fn responses() {
-        let r = Rejection::new(Reason::KeysUnavailable).retry_after(std::time::Duration::from_secs(7));
+        let r =
+            Rejection::new(Reason::KeysUnavailable).retry_after(std::time::Duration::from_secs(7));
         let res: Response<String> = Rfc6750Response::default().response(&r);
         assert_eq!(res.status(), 503);
         assert_eq!(res.headers()["retry-after"], "7");
         assert!(res.headers().get("www-authenticate").is_none());
-        assert_eq!(res.extensions().get::<Rejection>().unwrap().reason(), Reason::KeysUnavailable);
-        let json: Response<String> = JsonResponse::new(Challenge::new(None, ErrorDetail::Terse).unwrap())
-            .response(&Rejection::new(Reason::Expired));
+        assert_eq!(
+            res.extensions().get::<Rejection>().unwrap().reason(),
+            Reason::KeysUnavailable
+        );
+        let json: Response<String> =
+            JsonResponse::new(Challenge::new(None, ErrorDetail::Terse).unwrap())
+                .response(&Rejection::new(Reason::Expired));
         assert_eq!(json.status(), 401);
         let v: serde_json::Value = serde_json::from_str(json.body()).unwrap();
         assert_eq!(v["error"], "invalid_token");

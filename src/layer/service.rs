@@ -21,7 +21,11 @@ pub struct AuthService<S, R> {
 
 impl<S, R> AuthService<S, R> {
     pub(crate) fn new(inner: S, auth: Arc<Authenticator>, responder: R) -> Self {
-        Self { inner, auth, responder }
+        Self {
+            inner,
+            auth,
+            responder,
+        }
     }
 
     /// The wrapped service.
@@ -32,7 +36,9 @@ impl<S, R> AuthService<S, R> {
 
 impl<S: std::fmt::Debug, R> std::fmt::Debug for AuthService<S, R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuthService").field("inner", &self.inner).finish_non_exhaustive()
+        f.debug_struct("AuthService")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
     }
 }
 
@@ -64,7 +70,9 @@ where
                 req.extensions_mut().insert(PassedAnonymous);
                 ResponseFuture::inner(self.inner.call(req))
             }
-            Outcome::Rejected(rejection) => ResponseFuture::rejected(self.responder.response(&rejection)),
+            Outcome::Rejected(rejection) => {
+                ResponseFuture::rejected(self.responder.response(&rejection))
+            }
             Outcome::Pending(verify) => {
                 // The ready service is the one driven later (tower's clone-and-swap).
                 let clone = self.inner.clone();
