@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The load benchmark of docs/performance.md: bare route vs the Layer, in one
+# process, on loopback (examples/loadtest.rs). Bounded: 3 scenarios x 3
+# servers x (LOADTEST_SECS + 0.5 s warm-up), at most LOADTEST_MAX_REQUESTS
+# requests per run. Exit status 1 when a target is missed or a request refused.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export LOADTEST_SECS="${LOADTEST_SECS:-4}"
+export LOADTEST_CONNECTIONS="${LOADTEST_CONNECTIONS:-32}"
+export LOADTEST_MAX_REQUESTS="${LOADTEST_MAX_REQUESTS:-2000000}"
+cargo build --release --example loadtest --features testkit
+exec timeout 300 cargo run --release --quiet --example loadtest --features testkit

@@ -1,0 +1,212 @@
+//! The Layer's cost per request, side by side with bare `jsonwebtoken::decode`
+//! and with the inner service alone (issue 2, "Speed").
+//!
+//! Rows (one group, one run, so the ratios are comparable):
+//! - `inner_only`: the trivial inner service without the layer (baseline);
+//! - `layer_cache_hit_rs256`: the layer, the token already in the verified-token cache;
+//! - `layer_fresh_{rs256,es256,eddsa}`: the layer with the cache disabled, so
+//!   every request parses and verifies the token;
+//! - `decode_{rs256,es256,eddsa}`: `jsonwebtoken::decode` of the same token with
+//!   a `Validation` checking the same things (algorithm, `iss`, `aud`, `exp`).
+//!
+//! Requests are pre-built outside the timed section (`iter_batched`); the
+//! service futures complete on their first poll, so no executor is timed.
+//!
+//! Run: `cargo bench --bench layer --features testkit`.
+
+use std::convert::Infallible;
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use futures_util::FutureExt as _;
+use http::{header, Request, Response};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use oauth2_guard::testkit::MockIssuer;
+use oauth2_guard::{AuthLayer, CacheConfig, Issuer};
+use serde_json::{Map, Value};
+use tower::{Layer as _, Service, ServiceExt as _};
+
+type Claims = Map<String, Value>;
+
+/// `jsonwebtoken::decode` uses a process-wide provider, ambiguous when both
+/// crypto features are on; pin it to the backend the crate itself uses.
+fn install_jsonwebtoken_provider() {
+    #[cfg(feature = "aws_lc_rs")]
+    let provider = &jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER;
+    #[cfg(all(feature = "rust_crypto", not(feature = "aws_lc_rs")))]
+    let provider = &jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER;
+    // Err only means one was installed already: the same one.
+    let _ = provider.install_default();
+}
+
+fn inner(
+) -> impl Service<Request<()>, Response = Response<()>, Error = Infallible, Future: Send> + Clone + Send
+{
+    tower::service_fn(|req: Request<()>| async move {
+        black_box(&req);
+        Ok::<_, Infallible>(Response::new(()))
+    })
+}
+
+fn request(token: &str) -> Request<()> {
+    Request::builder()
+        .uri("/orders")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(())
+        .unwrap_or_default()
+}
+
+/// One request through `svc`: `poll_ready`, `call`, and the response future,
+/// all of which complete without waiting.
+fn drive<S>(svc: &mut S, req: Request<()>) -> u16
+where
+    S: Service<Request<()>, Response = Response<()>, Error = Infallible>,
+{
+    let fut = async {
+        let ready = svc.ready().await?;
+        ready.call(req).await
+    };
+    match fut.now_or_never() {
+        Some(Ok(res)) => res.status().as_u16(),
+        _ => 0,
+    }
+}
+
+struct Fixture {
+    _runtime: tokio::runtime::Runtime,
+    _idp: MockIssuer,
+    issuer: Issuer,
+    iss: String,
+    /// (name, token, key for bare decode)
+    tokens: Vec<(&'static str, Algorithm, String, DecodingKey)>,
+}
+
+fn fixture() -> Fixture {
+    // The mock IdP and the issuer's refresh task live on this runtime for the
+    // whole run; the measured code never touches it.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (idp, issuer) = runtime.block_on(async {
+        let idp = MockIssuer::start().await;
+        idp.add_key(Algorithm::ES256);
+        idp.add_key(Algorithm::EdDSA);
+        let issuer = Issuer::builder(idp.issuer_url())
+            .audience(idp.default_audience())
+            .build()
+            .await
+            .expect("issuer");
+        (idp, issuer)
+    });
+    let mut tokens = Vec::new();
+    for (name, alg) in [
+        ("rs256", Algorithm::RS256),
+        ("es256", Algorithm::ES256),
+        ("eddsa", Algorithm::EdDSA),
+    ] {
+        let token = idp.token().alg(alg).scope("orders:read").sign();
+        let kid = header_kid(&token);
+        let pem = idp.public_key_pem(&kid).expect("public key");
+        let key = match alg {
+            Algorithm::ES256 => DecodingKey::from_ec_pem(pem.as_bytes()),
+            Algorithm::EdDSA => DecodingKey::from_ed_pem(pem.as_bytes()),
+            _ => DecodingKey::from_rsa_pem(pem.as_bytes()),
+        }
+        .expect("decoding key");
+        tokens.push((name, alg, token, key));
+    }
+    Fixture {
+        iss: idp.issuer_url(),
+        _runtime: runtime,
+        _idp: idp,
+        issuer,
+        tokens,
+    }
+}
+
+fn header_kid(token: &str) -> String {
+    use base64::Engine as _;
+    let header = token.split('.').next().unwrap_or_default();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .unwrap_or_default();
+    let v: Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    v["kid"].as_str().unwrap_or_default().to_owned()
+}
+
+fn bench(c: &mut Criterion) {
+    install_jsonwebtoken_provider();
+    let f = fixture();
+    let layer = |cache: CacheConfig| {
+        AuthLayer::builder()
+            .issuer(f.issuer.clone())
+            .cache(cache)
+            .build()
+            .expect("layer")
+    };
+    let mut cached = layer(CacheConfig::default()).layer(inner());
+    let mut uncached = layer(CacheConfig::disabled()).layer(inner());
+    let mut bare = inner();
+
+    // Sanity: every path accepts every token before anything is timed.
+    for (name, alg, token, key) in &f.tokens {
+        assert_eq!(drive(&mut cached, request(token)), 200, "cached {name}");
+        assert_eq!(drive(&mut uncached, request(token)), 200, "uncached {name}");
+        assert!(
+            jsonwebtoken::decode::<Claims>(token, key, &validation(*alg, &f.iss)).is_ok(),
+            "decode {name}"
+        );
+    }
+
+    let mut group = c.benchmark_group("layer");
+    group
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+
+    let rs256 = &f.tokens[0].2;
+    group.bench_function("inner_only", |b| {
+        b.iter_batched(
+            || request(rs256),
+            |req| drive(&mut bare, req),
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("layer_cache_hit_rs256", |b| {
+        b.iter_batched(
+            || request(rs256),
+            |req| drive(&mut cached, req),
+            BatchSize::SmallInput,
+        )
+    });
+    for (name, alg, token, key) in &f.tokens {
+        group.bench_function(format!("layer_fresh_{name}"), |b| {
+            b.iter_batched(
+                || request(token),
+                |req| drive(&mut uncached, req),
+                BatchSize::SmallInput,
+            )
+        });
+        let validation = validation(*alg, &f.iss);
+        group.bench_function(format!("decode_{name}"), |b| {
+            b.iter(|| {
+                jsonwebtoken::decode::<Claims>(black_box(token.as_str()), key, &validation).is_ok()
+            })
+        });
+    }
+    group.finish();
+}
+
+/// What the layer checks, expressed for `jsonwebtoken::decode`.
+fn validation(alg: Algorithm, iss: &str) -> Validation {
+    let mut v = Validation::new(alg);
+    v.set_issuer(&[iss]);
+    v.set_audience(&[oauth2_guard::testkit::DEFAULT_AUDIENCE]);
+    v.set_required_spec_claims(&["exp", "iss", "aud"]);
+    v
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
