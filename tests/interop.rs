@@ -18,10 +18,10 @@
 //!   remove) while four tasks keep minting tokens and sending them through
 //!   the layer; zero valid tokens may be refused.
 //!
-//! The crate's own `ClientCredentials` source (feature `client`) gets its
-//! interop test here once it lands: a `client_credentials_source_*` test that
-//! obtains the token with it from `Provider::token_endpoint` instead of
-//! `Provider::token`.
+//! - `client_credentials_source_against_provider` (feature `client`): the
+//!   crate's own `ClientCredentials` source discovers the provider's token
+//!   endpoint, authenticates with `client_secret_basic` and
+//!   `client_secret_post`, reuses its token, and the token passes the layer.
 
 use std::collections::{BTreeMap, HashSet};
 use std::net::TcpListener;
@@ -676,4 +676,48 @@ async fn key_rotation_under_load() {
     let response = call(&app, &old_token).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(rejection_reason(&response), Some(Reason::UnknownKey));
+}
+
+/// The crate's own `ClientCredentials` source against the real provider:
+/// discovery of the token endpoint, `client_secret_basic` and
+/// `client_secret_post`, RFC 8707 `resource`, then the token through the
+/// real `AuthLayer`. One token request for repeated calls.
+#[cfg(feature = "client")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_credentials_source_against_provider() {
+    use oauth2_guard::client::ClientCredentials;
+    require_interop!();
+    let idp = Provider::start("cc-source").await;
+    let app = app(idp.guard_issuer(RefreshConfig::default()).await);
+    for (client, post) in [("cc-es256", false), ("cc-post", true)] {
+        let secret = format!("secret-{client}");
+        let builder = ClientCredentials::builder(client)
+            .issuer(idp.issuer.clone())
+            .resource(ORDERS)
+            .scope("orders:read");
+        let builder = if post {
+            builder.client_secret_post(secret)
+        } else {
+            builder.client_secret(secret)
+        };
+        let source = builder.build().await.expect("ClientCredentials::build");
+        assert_eq!(source.token_endpoint(), idp.token_endpoint(), "discovered");
+        let first = source.token().await.expect("token from the provider");
+        let again = source.token().await.expect("cached token");
+        assert_eq!(
+            first.fingerprint(),
+            again.fingerprint(),
+            "reused, not re-fetched"
+        );
+        let response = call(&app, first.secret()).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "{client}: {:?}",
+            rejection_reason(&response)
+        );
+        let seen = json_body(response).await;
+        assert_eq!(seen["client_id"], client);
+        assert_eq!(seen["scopes"], json!(["orders:read"]));
+    }
 }
