@@ -22,3 +22,11 @@ pub use layer::{AuthLayer, AuthLayerBuilder, AuthService, CacheConfig, PostVerif
 
 #[cfg(feature = "testkit")]
 pub mod testkit;
+
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+#[path = "fuzz.rs"]
+pub mod __fuzz;
+
+#[cfg(test)]
+mod proptests;
