@@ -65,7 +65,7 @@ proptest! {
     #[test]
     fn token_strings_never_panic(token in "[A-Za-z0-9._~+/=-]{0,400}") {
         match Parsed::parse(&token, DEFAULT_MAX_TOKEN_BYTES) {
-            Ok(parsed) => prop_assert!(parsed.kid().map_or(true, |k| k.len() < token.len())),
+            Ok(parsed) => prop_assert!(parsed.kid().is_none_or(|k| k.len() < token.len())),
             Err(r) => prop_assert!(r.status().is_client_error()),
         }
         prop_assert!(__fuzz::token(&[&[0u8][..], token.as_bytes()].concat()).is_err());
