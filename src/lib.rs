@@ -61,3 +61,11 @@ pub use validate::AudienceCheck;
 pub mod client;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+#[path = "fuzz.rs"]
+pub mod __fuzz;
+
+#[cfg(test)]
+mod proptests;

@@ -258,15 +258,13 @@ pub(crate) fn verify(
         (None, Some(secret)) => secret,
         (None, None) => return reject(Reason::UnknownKey),
     };
-    let verifier = match (crate::crypto::provider().verifier_factory)(&alg, decoding) {
-        Ok(v) => v,
-        Err(_) => return reject(Reason::DisallowedAlg),
-    };
-    if verifier
-        .verify(parsed.signing_input.as_bytes(), &parsed.signature)
-        .is_err()
-    {
-        return reject(Reason::BadSignature);
+    if let Err(reason) = verify_signature(
+        decoding,
+        alg,
+        parsed.signing_input.as_bytes(),
+        &parsed.signature,
+    ) {
+        return reject(reason);
     }
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -289,6 +287,26 @@ pub(crate) fn verify(
         }
         Err(reason) => reject(reason),
     }
+}
+
+/// The one signature check of the crate: `sig` over `msg` with `key` under
+/// `alg`, through the selected backend ([`crate::crypto::provider`]).
+///
+/// [`Reason::DisallowedAlg`] when the backend cannot build a verifier for
+/// this algorithm and key, [`Reason::BadSignature`] when it does not verify.
+/// ECDSA signatures are the raw `r‖s` of RFC 7518 §3.4; a DER signature is refused.
+/// The Wycheproof suite (`src/jwks/wycheproof_tests.rs`) runs through here.
+// `&Vec<u8>`: the backend's `Verifier<Vec<u8>>` takes the signature that way; no copy.
+#[allow(clippy::ptr_arg)]
+pub(crate) fn verify_signature(
+    key: &DecodingKey,
+    alg: Algorithm,
+    msg: &[u8],
+    sig: &Vec<u8>,
+) -> Result<(), Reason> {
+    let verifier = (crate::crypto::provider().verifier_factory)(&alg, key)
+        .map_err(|_| Reason::DisallowedAlg)?;
+    verifier.verify(msg, sig).map_err(|_| Reason::BadSignature)
 }
 
 /// A NumericDate (RFC 7519 §2): a JSON number, possibly fractional; never a string.

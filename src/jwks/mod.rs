@@ -12,3 +12,5 @@ pub(crate) mod parse;
 pub(crate) mod store;
 
 pub use store::RefreshConfig;
+#[cfg(test)]
+mod wycheproof_tests;
