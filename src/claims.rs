@@ -11,6 +11,17 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+/// Now, as a NumericDate (seconds since the epoch).
+///
+/// A clock set before 1970 reads as the far future, so every time check
+/// fails closed (tokens count as expired) instead of open.
+pub(crate) fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(u64::MAX)
+}
+
 /// A short, non-reversible token identifier for logs: the first 8 bytes of
 /// the token's SHA-256, in hex. Lets operators correlate log lines for one
 /// token without the token itself ever being written.

@@ -10,7 +10,7 @@
 //! `iss` is used for nothing but choosing whose keys to try.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -266,11 +266,7 @@ pub(crate) fn verify(
     ) {
         return reject(reason);
     }
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    match check_claims(&parsed.payload, issuer, profile, now) {
+    match check_claims(&parsed.payload, issuer, profile, crate::claims::now_unix()) {
         Ok((expires_at, audiences)) => {
             let roles = roles(&parsed.payload);
             let claims = VerifiedClaims::new(Verified {

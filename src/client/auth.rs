@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
@@ -70,13 +70,6 @@ fn parse_key(alg: Algorithm, pem: &[u8]) -> Result<EncodingKey, jsonwebtoken::er
         Algorithm::EdDSA => EncodingKey::from_ed_pem(pem),
         _ => EncodingKey::from_rsa_pem(pem),
     }
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 impl ClientAuth {
@@ -235,7 +228,7 @@ pub(crate) fn sign_assertion(
     client_id: &str,
     endpoint: &str,
 ) -> Result<String, TokenError> {
-    let now = unix_now();
+    let now = crate::claims::now_unix();
     let mut header = serde_json::json!({ "alg": alg, "typ": "JWT" });
     if let (Some(kid), Some(map)) = (kid, header.as_object_mut()) {
         map.insert("kid".into(), kid.into());
@@ -245,7 +238,7 @@ pub(crate) fn sign_assertion(
         "sub": client_id,
         "aud": endpoint,
         "iat": now,
-        "exp": now + ASSERTION_LIFETIME.as_secs(),
+        "exp": now.saturating_add(ASSERTION_LIFETIME.as_secs()),
         "jti": format!("{:032x}", rand::random::<u128>()),
     });
     let mut out = String::new();

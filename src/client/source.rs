@@ -603,11 +603,9 @@ fn jwt_lifetime(token: &str) -> Option<Duration> {
     let claims: serde_json::Value =
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
     let exp = claims.get("exp")?.as_u64()?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()?
-        .as_secs();
-    Some(Duration::from_secs(exp.checked_sub(now)?))
+    Some(Duration::from_secs(
+        exp.checked_sub(crate::claims::now_unix())?,
+    ))
 }
 
 /// The background refresher: wakes at each token's refresh time, fetches a

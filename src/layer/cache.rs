@@ -11,9 +11,9 @@
 //!   so a revocation takes effect at once.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use crate::claims::VerifiedClaims;
+use crate::claims::{now_unix, VerifiedClaims};
 use crate::issuer::Issuer;
 use crate::jwks::parse::VerifyingKey;
 
@@ -82,13 +82,6 @@ impl moka::Expiry<Arc<str>, Entry> for ExpireAtExp {
     ) -> Option<Duration> {
         Some(until(value.claims.exp_unix()))
     }
-}
-
-fn now_unix() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(u64::MAX)
 }
 
 fn until(exp: u64) -> Duration {
