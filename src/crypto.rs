@@ -23,6 +23,27 @@ pub(crate) fn provider() -> &'static CryptoProvider {
     }
 }
 
+/// Build a compact JWS: `b64(header).b64(claims).b64(signature)`, where
+/// `sign` receives the signing input. Used for client assertions and by the
+/// test kit.
+#[cfg(any(feature = "client", feature = "testkit"))]
+pub(crate) fn encode_jws<E>(
+    header: &serde_json::Value,
+    claims: &serde_json::Value,
+    sign: impl FnOnce(&[u8]) -> Result<Vec<u8>, E>,
+) -> Result<String, E> {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let mut out = String::new();
+    URL_SAFE_NO_PAD.encode_string(header.to_string(), &mut out);
+    out.push('.');
+    URL_SAFE_NO_PAD.encode_string(claims.to_string(), &mut out);
+    let signature = sign(out.as_bytes())?;
+    out.push('.');
+    URL_SAFE_NO_PAD.encode_string(signature, &mut out);
+    Ok(out)
+}
+
 /// Name of the backend in use, for logs and benchmarks.
 pub fn backend_name() -> &'static str {
     if cfg!(feature = "aws_lc_rs") {

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use http::HeaderValue;
 use jsonwebtoken::{Algorithm, EncodingKey};
@@ -241,22 +241,17 @@ pub(crate) fn sign_assertion(
         "exp": now.saturating_add(ASSERTION_LIFETIME.as_secs()),
         "jti": format!("{:032x}", rand::random::<u128>()),
     });
-    let mut out = String::new();
-    URL_SAFE_NO_PAD.encode_string(header.to_string(), &mut out);
-    out.push('.');
-    URL_SAFE_NO_PAD.encode_string(claims.to_string(), &mut out);
     let signer = (crate::crypto::provider().signer_factory)(&alg, key).map_err(|_| {
         TokenError::credentials(
             "the private key cannot sign with the configured algorithm",
             None,
         )
     })?;
-    let signature = signer
-        .try_sign(out.as_bytes())
-        .map_err(|_| TokenError::credentials("signing the client assertion failed", None))?;
-    out.push('.');
-    URL_SAFE_NO_PAD.encode_string(signature, &mut out);
-    Ok(out)
+    crate::crypto::encode_jws(&header, &claims, |input| {
+        signer
+            .try_sign(input)
+            .map_err(|_| TokenError::credentials("signing the client assertion failed", None))
+    })
 }
 
 #[cfg(test)]

@@ -10,8 +10,6 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::OnceLock;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Map, Value};
 
@@ -384,16 +382,14 @@ pub(super) fn compact_jws(
     material: Material,
     hmac_secret: &[u8],
 ) -> String {
-    let mut out = String::new();
-    URL_SAFE_NO_PAD.encode_string(header.to_string(), &mut out);
-    out.push('.');
-    URL_SAFE_NO_PAD.encode_string(claims.to_string(), &mut out);
-    let signature = alg.and_then(|alg| sign(out.as_bytes(), alg, material, hmac_secret));
-    out.push('.');
-    if let Some(signature) = signature {
-        URL_SAFE_NO_PAD.encode_string(signature, &mut out);
-    }
-    out
+    let Ok(jws) = crate::crypto::encode_jws(header, claims, |input| {
+        // No signature: an empty third segment.
+        Ok::<_, std::convert::Infallible>(
+            alg.and_then(|alg| sign(input, alg, material, hmac_secret))
+                .unwrap_or_default(),
+        )
+    });
+    jws
 }
 
 fn sign(input: &[u8], alg: Algorithm, material: Material, hmac_secret: &[u8]) -> Option<Vec<u8>> {
