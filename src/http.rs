@@ -180,6 +180,23 @@ impl HttpClient {
     }
 }
 
+/// `base · 2^(attempt−1)`, capped at `max`: the un-jittered retry delay
+/// shared by key refresh and token fetching.
+pub(crate) fn exponential_backoff(base: Duration, max: Duration, attempt: u32) -> Duration {
+    base.saturating_mul(1u32 << attempt.saturating_sub(1).min(20))
+        .min(max)
+}
+
+/// A random number in `[0, 1)` for jitter (no RNG dependency needed:
+/// `RandomState` is randomly seeded per instance).
+pub(crate) fn jitter_unit() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let r = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    (r >> 11) as f64 / (1u64 << 53) as f64
+}
+
 /// Read a body, refusing it once it exceeds `max` bytes.
 pub(crate) async fn read_capped(
     response: &mut reqwest::Response,

@@ -84,14 +84,9 @@ impl RetryConfig {
     }
 
     fn delay(&self, attempt: u32) -> Duration {
-        let factor = 1u32 << attempt.saturating_sub(1).min(16);
-        let d = self
-            .initial_backoff
-            .saturating_mul(factor)
-            .min(self.max_backoff);
+        let d = crate::http::exponential_backoff(self.initial_backoff, self.max_backoff, attempt);
         let half = d / 2;
-        let jitter = half.mul_f64(rand::random::<f64>());
-        half + jitter
+        half + half.mul_f64(crate::http::jitter_unit())
     }
 }
 

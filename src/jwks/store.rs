@@ -1,6 +1,5 @@
 //! The lock-free key store and its refresh task.
 
-use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -133,16 +132,9 @@ impl RefreshConfig {
     }
 
     fn backoff(&self, failures: u32) -> Duration {
-        let exp = self
-            .backoff_base
-            .saturating_mul(1u32 << failures.saturating_sub(1).min(20))
-            .min(self.backoff_max);
+        let exp = crate::http::exponential_backoff(self.backoff_base, self.backoff_max, failures);
         // ±20 % jitter so a fleet does not retry in lockstep.
-        let r = std::collections::hash_map::RandomState::new()
-            .build_hasher()
-            .finish();
-        let factor = 0.8 + (r % 4001) as f64 / 10_000.0;
-        exp.mul_f64(factor)
+        exp.mul_f64(0.8 + 0.4 * crate::http::jitter_unit())
     }
 }
 
