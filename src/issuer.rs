@@ -27,7 +27,7 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 
 use crate::claims::ClaimPath;
 use crate::discovery::ProviderMetadata;
-use crate::error::ConfigError;
+use crate::error::{ConfigError, Rejection};
 use crate::http::HttpConfig;
 use crate::jwks::parse::KeySet;
 use crate::jwks::store::{AbortOnDrop, KeyStore, Lookup, Source};
@@ -94,46 +94,43 @@ impl Issuer {
         )
     }
 
-    pub(crate) fn name_arc(&self) -> &Arc<str> {
-        &self.0.name
-    }
-
     pub(crate) fn store(&self) -> &Arc<KeyStore> {
         &self.0.store
     }
 
-    /// Verify a parsed token against this issuer without waiting: `None`
-    /// means the key is unknown and a refresh may help.
-    pub(crate) fn try_verify(&self, parsed: Parsed<'_>) -> Option<Checked> {
+    /// Verify a parsed token against this issuer without waiting. `Err`
+    /// means the key is unknown and a refresh may help; it holds the
+    /// rejection to answer with if it does not.
+    pub(crate) fn try_verify(&self, parsed: Parsed<'_>) -> Result<Checked, Rejection> {
         let profile = &self.0.profile;
         let reject = |reason, parsed: &Parsed<'_>| {
-            let mut r = crate::error::Rejection::new(reason)
-                .issuer(&self.0.name)
-                .kid(parsed.kid());
-            r.fingerprint = Some(parsed.fingerprint);
+            let r = parsed.reject(reason).issuer(&self.0.name);
             Checked::Rejected(r)
         };
         let alg = match validate::check_header(&parsed, profile) {
             Ok(alg) => alg,
-            Err(reason) => return Some(reject(reason, &parsed)),
+            Err(reason) => return Ok(reject(reason, &parsed)),
         };
         let key = if profile.hmac.is_some() {
             None
         } else {
             match self.0.store.lookup(parsed.kid(), alg) {
                 Lookup::Found(k) => Some(k),
-                Lookup::Unknown => return None,
+                Lookup::Unknown => {
+                    return Err(parsed
+                        .reject(crate::Reason::UnknownKey)
+                        .issuer(&self.0.name))
+                }
                 Lookup::Unavailable { retry_after } => {
-                    let mut r = crate::error::Rejection::new(crate::Reason::KeysUnavailable)
+                    let r = parsed
+                        .reject(crate::Reason::KeysUnavailable)
                         .issuer(&self.0.name)
-                        .kid(parsed.kid())
                         .retry_after(retry_after);
-                    r.fingerprint = Some(parsed.fingerprint);
-                    return Some(Checked::Rejected(r));
+                    return Ok(Checked::Rejected(r));
                 }
             }
         };
-        Some(validate::verify(
+        Ok(validate::verify(
             parsed,
             alg,
             key,

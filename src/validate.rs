@@ -197,6 +197,13 @@ impl<'t> Parsed<'t> {
     pub(crate) fn kid(&self) -> Option<&str> {
         self.kid.as_deref()
     }
+
+    /// A rejection of this token, with its `kid` and fingerprint for the logs.
+    pub(crate) fn reject(&self, reason: Reason) -> Rejection {
+        let mut r = Rejection::new(reason).kid(self.kid());
+        r.fingerprint = Some(self.fingerprint);
+        r
+    }
 }
 
 /// `none` (any casing) and unknown names map to `None`: never verifiable.
@@ -246,10 +253,7 @@ pub(crate) fn verify(
     roles: impl FnOnce(&Map<String, Value>) -> Vec<String>,
 ) -> Checked {
     let reject = |reason| {
-        let mut r = Rejection::new(reason)
-            .issuer(issuer)
-            .kid(parsed.kid.as_deref());
-        r.fingerprint = Some(parsed.fingerprint);
+        let r = parsed.reject(reason).issuer(issuer);
         Checked::Rejected(r)
     };
     let decoding = match (&key, &profile.hmac) {

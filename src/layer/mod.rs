@@ -107,10 +107,13 @@ pub(crate) enum Outcome {
     Pending(Pending),
 }
 
+/// What one verification attempt found. The waiting variants carry the
+/// rejection to answer with if waiting does not help, so the slow path never
+/// parses the token again just to log it.
 enum Attempt {
     Done(Result<VerifiedClaims, Rejection>),
-    UnknownKey(Issuer),
-    Discover(String, lazy::LazyPick),
+    UnknownKey(Issuer, Rejection),
+    Discover(String, lazy::LazyPick, Rejection),
 }
 
 enum Selected {
@@ -158,53 +161,42 @@ impl Authenticator {
         mut attempt: Attempt,
     ) -> Result<VerifiedClaims, Rejection> {
         // At most: one discovery, then one key refresh.
+        let mut unknown_issuer = Rejection::new(Reason::UnknownIssuer);
         for _ in 0..3 {
             attempt = match attempt {
                 Attempt::Done(Ok(c)) => return self.after(c, false),
                 Attempt::Done(Err(r)) => return Err(log(r)),
-                Attempt::Discover(iss, pick) => {
+                Attempt::Discover(iss, pick, unknown) => {
                     let (cell, builder) = match pick {
                         lazy::LazyPick::Discover(cell, b) => (cell, Some(b)),
                         lazy::LazyPick::Wait(cell) => (cell, None),
-                        _ => return Err(log(self.unknown_issuer(&token))),
+                        _ => return Err(log(unknown)),
                     };
                     let Some(lazy) = &self.lazy else {
-                        return Err(log(self.unknown_issuer(&token)));
+                        return Err(log(unknown));
                     };
                     if lazy.discover(&iss, cell, builder).await.is_none() {
-                        return Err(log(Rejection::new(Reason::KeysUnavailable)
+                        let unavailable = Rejection {
+                            reason: Reason::KeysUnavailable,
+                            ..unknown
+                        };
+                        return Err(log(unavailable
                             .issuer(&Arc::from(iss.as_str()))
                             .retry_after(std::time::Duration::from_secs(5))));
                     }
+                    unknown_issuer = unknown;
                     self.attempt(&token)
                 }
-                Attempt::UnknownKey(issuer) => {
+                Attempt::UnknownKey(issuer, unknown_key) => {
                     issuer.store().refresh_for_unknown_kid().await;
                     match self.attempt(&token) {
-                        Attempt::UnknownKey(issuer) => {
-                            let mut r =
-                                Rejection::new(Reason::UnknownKey).issuer(issuer.name_arc());
-                            if let Ok(p) = Parsed::parse(&token, self.max_token_bytes) {
-                                r = r.kid(p.kid());
-                                r.fingerprint = Some(p.fingerprint);
-                            }
-                            return Err(log(r));
-                        }
+                        Attempt::UnknownKey(..) => return Err(log(unknown_key)),
                         other => other,
                     }
                 }
             };
         }
-        Err(log(self.unknown_issuer(&token)))
-    }
-
-    fn unknown_issuer(&self, token: &str) -> Rejection {
-        let mut r = Rejection::new(Reason::UnknownIssuer);
-        if let Ok(p) = Parsed::parse(token, self.max_token_bytes) {
-            r = r.kid(p.kid());
-            r.fingerprint = Some(p.fingerprint);
-        }
-        r
+        Err(log(unknown_issuer))
     }
 
     /// Parse, pick the issuer by exact `iss`, verify; cache a success.
@@ -217,26 +209,21 @@ impl Authenticator {
             Selected::Issuer(i) => i,
             Selected::Lazy(lazy::LazyPick::Ready(i)) => i,
             Selected::Lazy(lazy::LazyPick::CoolingDown(wait)) => {
-                let mut r = Rejection::new(Reason::KeysUnavailable)
-                    .kid(parsed.kid())
-                    .retry_after(wait);
-                r.fingerprint = Some(parsed.fingerprint);
+                let r = parsed.reject(Reason::KeysUnavailable).retry_after(wait);
                 return Attempt::Done(Err(r));
             }
             Selected::Lazy(pick @ (lazy::LazyPick::Discover(..) | lazy::LazyPick::Wait(_))) => {
                 let iss = parsed.unverified_issuer().unwrap_or_default().to_owned();
-                return Attempt::Discover(iss, pick);
+                return Attempt::Discover(iss, pick, parsed.reject(Reason::UnknownIssuer));
             }
             Selected::Lazy(lazy::LazyPick::Refuse) | Selected::Unknown => {
-                let mut r = Rejection::new(Reason::UnknownIssuer).kid(parsed.kid());
-                r.fingerprint = Some(parsed.fingerprint);
-                return Attempt::Done(Err(r));
+                return Attempt::Done(Err(parsed.reject(Reason::UnknownIssuer)));
             }
         };
         match issuer.try_verify(parsed) {
-            None => Attempt::UnknownKey(issuer),
-            Some(Checked::Rejected(r)) => Attempt::Done(Err(r)),
-            Some(Checked::Ok(claims, key)) => {
+            Err(unknown_key) => Attempt::UnknownKey(issuer, unknown_key),
+            Ok(Checked::Rejected(r)) => Attempt::Done(Err(r)),
+            Ok(Checked::Ok(claims, key)) => {
                 if let Some(cache) = &self.cache {
                     cache.insert(
                         token,
