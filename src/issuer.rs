@@ -88,10 +88,7 @@ impl Issuer {
 
     /// Whether a usable key set is loaded (for readiness probes).
     pub fn is_ready(&self) -> bool {
-        !matches!(
-            self.0.store.lookup(Some(""), Algorithm::RS256),
-            Lookup::Unavailable { .. }
-        )
+        self.0.store.is_available()
     }
 
     pub(crate) fn store(&self) -> &Arc<KeyStore> {

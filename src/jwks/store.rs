@@ -274,6 +274,11 @@ impl KeyStore {
         !self.is_stale() && self.keys.load().as_ref().is_some_and(|s| s.contains(key))
     }
 
+    /// A key set is loaded and not stale.
+    pub(crate) fn is_available(&self) -> bool {
+        self.keys.load().is_some() && !self.is_stale()
+    }
+
     fn is_stale(&self) -> bool {
         if matches!(self.source, Source::Static) {
             return false;
