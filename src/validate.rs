@@ -256,18 +256,14 @@ pub(crate) fn verify(
         let r = parsed.reject(reason).issuer(issuer);
         Checked::Rejected(r)
     };
-    let decoding = match (&key, &profile.hmac) {
-        (Some(k), _) if k.allows(alg) => &k.key,
-        (Some(_), _) => return reject(Reason::DisallowedAlg),
-        (None, Some(secret)) => secret,
-        (None, None) => return reject(Reason::UnknownKey),
+    let (msg, sig) = (parsed.signing_input.as_bytes(), parsed.signature.as_slice());
+    let signature = match (&key, &profile.hmac) {
+        (Some(k), _) if k.allows(alg) => verify_signature(&k.key, alg, msg, sig),
+        (Some(_), _) => Err(Reason::DisallowedAlg),
+        (None, Some(secret)) => crate::crypto::verify_with(secret, alg, msg, sig),
+        (None, None) => Err(Reason::UnknownKey),
     };
-    if let Err(reason) = verify_signature(
-        decoding,
-        alg,
-        parsed.signing_input.as_bytes(),
-        &parsed.signature,
-    ) {
+    if let Err(reason) = signature {
         return reject(reason);
     }
     match check_claims(&parsed.payload, issuer, profile, crate::claims::now_unix()) {
@@ -289,24 +285,21 @@ pub(crate) fn verify(
     }
 }
 
-/// The one signature check of the crate: `sig` over `msg` with `key` under
-/// `alg`, through the selected backend ([`crate::crypto::provider`]).
+/// The one signature check of the crate for issuer keys: `sig` over `msg`
+/// with `key` under `alg`, through the selected backend (a key parsed once,
+/// see [`PreparedKey`](crate::crypto::PreparedKey)).
 ///
-/// [`Reason::DisallowedAlg`] when the backend cannot build a verifier for
-/// this algorithm and key, [`Reason::BadSignature`] when it does not verify.
-/// ECDSA signatures are the raw `r‖s` of RFC 7518 §3.4; a DER signature is refused.
+/// [`Reason::DisallowedAlg`] when the key was not prepared for this
+/// algorithm, [`Reason::BadSignature`] when it does not verify. ECDSA
+/// signatures are the raw `r‖s` of RFC 7518 §3.4; a DER signature is refused.
 /// The Wycheproof suite (`src/jwks/wycheproof_tests.rs`) runs through here.
-// `&Vec<u8>`: the backend's `Verifier<Vec<u8>>` takes the signature that way; no copy.
-#[allow(clippy::ptr_arg)]
 pub(crate) fn verify_signature(
-    key: &DecodingKey,
+    key: &crate::crypto::PreparedKey,
     alg: Algorithm,
     msg: &[u8],
-    sig: &Vec<u8>,
+    sig: &[u8],
 ) -> Result<(), Reason> {
-    let verifier = (crate::crypto::provider().verifier_factory)(&alg, key)
-        .map_err(|_| Reason::DisallowedAlg)?;
-    verifier.verify(msg, sig).map_err(|_| Reason::BadSignature)
+    key.verify(alg, msg, sig)
 }
 
 /// A NumericDate (RFC 7519 §2): a JSON number, possibly fractional; never a string.

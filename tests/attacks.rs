@@ -20,7 +20,10 @@ use axum::{body::Body, routing::get, Router};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use http::{header, Request, StatusCode};
+#[cfg(feature = "aws_lc_rs")]
 use jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER;
+#[cfg(not(feature = "aws_lc_rs"))]
+use jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER;
 use jsonwebtoken::EncodingKey;
 use oauth2_guard::testkit::{Algorithm, MockIssuer};
 use oauth2_guard::{AuthLayer, Issuer, Reason, Rejection};

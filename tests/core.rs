@@ -415,14 +415,18 @@ async fn rotation_first_new_kid_request_succeeds() {
 async fn unknown_kid_flood_fetches_once_per_cooldown() {
     let idp = MockIssuer::start().await;
     let app = app(AuthLayer::new(issuer_for(&idp).await));
+    // Sign first (slow with some backends in debug builds), then time the flood.
+    let tokens: Vec<String> = (0..1000)
+        .map(|i| {
+            idp.token()
+                .header_kid(Some(&format!("attacker-{i}")))
+                .sign()
+        })
+        .collect();
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for i in 0..1000 {
+    for token in tokens {
         let app = app.clone();
-        let token = idp
-            .token()
-            .header_kid(Some(&format!("attacker-{i}")))
-            .sign();
         tasks.push(tokio::spawn(
             async move { bearer(&app, &token).await.status },
         ));

@@ -12,7 +12,9 @@ use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::Algorithm;
+
+use crate::crypto::PreparedKey;
 use serde::Deserialize;
 
 use crate::error::JwksError;
@@ -22,7 +24,7 @@ pub(crate) struct VerifyingKey {
     pub(crate) kid: Option<Box<str>>,
     /// The algorithms this key may verify (its type's, narrowed by `alg`).
     pub(crate) algorithms: Vec<Algorithm>,
-    pub(crate) key: DecodingKey,
+    pub(crate) key: PreparedKey,
     /// The key material, to recognise the same key across refreshes.
     material: String,
 }
@@ -214,7 +216,13 @@ fn build_key(jwk: RawJwk) -> Option<Arc<VerifyingKey>> {
         // A private key in a public set is a publishing mistake; never use it.
         return None;
     }
-    let (type_algs, key, material): (Vec<Algorithm>, DecodingKey, String) = match jwk.kty.as_str() {
+    /// The decoded key, before it is prepared for its final algorithms.
+    enum Raw {
+        Rsa(Vec<u8>, Vec<u8>),
+        Ec(Vec<u8>, Algorithm),
+        Ed(Vec<u8>),
+    }
+    let (type_algs, raw, material): (Vec<Algorithm>, Raw, String) = match jwk.kty.as_str() {
         "RSA" => {
             let (n, e) = (jwk.n.as_deref()?, jwk.e.as_deref()?);
             let (nb, eb) = (b64(n)?, b64(e)?);
@@ -223,11 +231,7 @@ fn build_key(jwk: RawJwk) -> Option<Arc<VerifyingKey>> {
             if !(2048..=16384).contains(&n_bits) || eb.is_empty() || eb.len() > 8 {
                 return None;
             }
-            (
-                RSA_ALGS.to_vec(),
-                DecodingKey::from_rsa_raw_components(&nb, &eb),
-                format!("RSA|{n}|{e}"),
-            )
+            (RSA_ALGS.to_vec(), Raw::Rsa(nb, eb), format!("RSA|{n}|{e}"))
         }
         "EC" => {
             let (x, y) = (jwk.x.as_deref()?, jwk.y.as_deref()?);
@@ -244,11 +248,7 @@ fn build_key(jwk: RawJwk) -> Option<Arc<VerifyingKey>> {
             point.push(0x04);
             point.extend_from_slice(&xb);
             point.extend_from_slice(&yb);
-            (
-                vec![alg],
-                DecodingKey::from_ec_der(&point),
-                format!("EC|{x}|{y}"),
-            )
+            (vec![alg], Raw::Ec(point, alg), format!("EC|{x}|{y}"))
         }
         "OKP" => {
             if jwk.crv.as_deref()? != "Ed25519" {
@@ -259,11 +259,7 @@ fn build_key(jwk: RawJwk) -> Option<Arc<VerifyingKey>> {
             if xb.len() != 32 {
                 return None;
             }
-            (
-                vec![Algorithm::EdDSA],
-                DecodingKey::from_ed_der(&xb),
-                format!("OKP|{x}"),
-            )
+            (vec![Algorithm::EdDSA], Raw::Ed(xb), format!("OKP|{x}"))
         }
         // "oct" (shared secrets) never come from a JWKS: see RFC 8725 §3.1.
         _ => return None,
@@ -278,6 +274,13 @@ fn build_key(jwk: RawJwk) -> Option<Arc<VerifyingKey>> {
             vec![alg]
         }
     };
+    // Parsed once here, for exactly the algorithms the key may verify; a key
+    // the backend cannot parse (an EC point off its curve) is skipped.
+    let key = match raw {
+        Raw::Rsa(n, e) => PreparedKey::rsa(&n, &e, &algorithms),
+        Raw::Ec(point, alg) => PreparedKey::ec(&point, alg),
+        Raw::Ed(x) => PreparedKey::ed25519(&x),
+    }?;
     Some(Arc::new(VerifyingKey {
         kid: jwk.kid.map(Into::into),
         algorithms,
@@ -298,10 +301,25 @@ mod tests {
         URL_SAFE_NO_PAD.encode(n)
     }
 
+    /// A real public key of the test kit's pool, by curve: keys are parsed
+    /// (and EC points checked to be on their curve) when the set is loaded.
+    fn pool_key(crv: &str) -> serde_json::Value {
+        let pool: serde_json::Value =
+            serde_json::from_str(include_str!("../testkit/keys/jwks.json")).unwrap();
+        pool["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["crv"] == crv)
+            .unwrap()
+            .clone()
+    }
+
     fn ec_xy(len: usize) -> (String, String) {
+        let k = pool_key(if len == 32 { "P-256" } else { "P-384" });
         (
-            URL_SAFE_NO_PAD.encode(vec![1u8; len]),
-            URL_SAFE_NO_PAD.encode(vec![2u8; len]),
+            k["x"].as_str().unwrap().to_owned(),
+            k["y"].as_str().unwrap().to_owned(),
         )
     }
 
@@ -331,7 +349,7 @@ mod tests {
             {"kid": "rsa", "kty": "RSA", "n": rsa_n(), "e": "AQAB"},
             {"kid": "p256", "kty": "EC", "crv": "P-256", "x": x, "y": y},
             {"kid": "p384", "kty": "EC", "crv": "P-384", "x": x3, "y": y3},
-            {"kid": "ed", "kty": "OKP", "crv": "Ed25519", "x": URL_SAFE_NO_PAD.encode([7u8; 32])},
+            {"kid": "ed", "kty": "OKP", "crv": "Ed25519", "x": pool_key("Ed25519")["x"]},
             {"kid": "x448", "kty": "OKP", "crv": "X448", "x": "AA"},
             {"kid": "oct", "kty": "oct", "k": "c2VjcmV0"},
             {"kid": "p521", "kty": "EC", "crv": "P-521", "x": x, "y": y},
@@ -384,6 +402,24 @@ mod tests {
             KeySet::parse(b"{\"keys\":[]}", 4, None),
             Err(JwksError::TooLarge { max: 4 })
         ));
+    }
+
+    /// With aws-lc-rs the point is validated when the key set is loaded: a
+    /// key off its curve is skipped instead of failing every token later.
+    #[cfg(feature = "aws_lc_rs")]
+    #[test]
+    fn ec_points_off_the_curve_are_skipped() {
+        let (x, _) = ec_xy(32);
+        let (_, y) = ec_xy(48);
+        let y_p256 = URL_SAFE_NO_PAD.encode(&URL_SAFE_NO_PAD.decode(&y).unwrap()[..32]);
+        let (gx, gy) = ec_xy(32);
+        let set = parse(json!({"keys": [
+            {"kid": "off", "kty": "EC", "crv": "P-256", "x": x, "y": y_p256},
+            {"kid": "on", "kty": "EC", "crv": "P-256", "x": gx, "y": gy}
+        ]}))
+        .unwrap();
+        assert_eq!(set.kids(), ["on"]);
+        assert_eq!(set.skipped, 1);
     }
 
     #[test]

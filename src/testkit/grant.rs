@@ -343,9 +343,8 @@ fn check_assertion(
     let Ok(signature) = URL_SAFE_NO_PAD.decode(signature) else {
         return refuse("client_assertion signature does not decode");
     };
-    let verified = (crate::crypto::provider().verifier_factory)(&alg, &key.key)
-        .map(|v| v.verify(input.as_bytes(), &signature).is_ok())
-        .unwrap_or(false);
+    let verified =
+        crate::validate::verify_signature(&key.key, alg, input.as_bytes(), &signature).is_ok();
     if !verified {
         return refuse("client_assertion signature invalid");
     }
