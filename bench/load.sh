@@ -8,5 +8,6 @@ cd "$(dirname "$0")/.."
 export LOADTEST_SECS="${LOADTEST_SECS:-4}"
 export LOADTEST_CONNECTIONS="${LOADTEST_CONNECTIONS:-32}"
 export LOADTEST_MAX_REQUESTS="${LOADTEST_MAX_REQUESTS:-2000000}"
+export LOADTEST_ROUNDS="${LOADTEST_ROUNDS:-4}"
 cargo build --release --example loadtest --features testkit
 exec timeout 300 cargo run --release --quiet --example loadtest --features testkit

@@ -15,13 +15,15 @@
 //! - The load generator runs on the main thread (a current-thread runtime):
 //!   a minimal HTTP/1.1 keep-alive client, `LOADTEST_CONNECTIONS` (32)
 //!   connections, closed loop, pre-built request bytes, per-request latency.
-//! - Scenarios, each run against every server in turn, for
-//!   `LOADTEST_SECS` (4) seconds or `LOADTEST_MAX_REQUESTS` (2 000 000)
-//!   requests, after a 0.5 s warm-up:
+//! - Scenarios, each given `LOADTEST_SECS` (4) seconds or
+//!   `LOADTEST_MAX_REQUESTS` (2 000 000) requests per server, split into
+//!   `LOADTEST_ROUNDS` (4) rounds; each round runs every server in turn for
+//!   its slice (after a 0.2 s warm-up), so drifting machine load hits all
+//!   servers alike:
 //!   1. `repeated`: one token;
 //!   2. `distinct`: 2 000 distinct RS256 tokens, cycled;
 //!   3. `rotation`: the IdP rotates its RS256 key before the run (the old key
-//!      stays published); the first half of the run sends old-key tokens only,
+//!      stays published); the first half of each slice sends old-key tokens only,
 //!      the second half alternates old-key and new-kid tokens. The verifier
 //!      has never seen the new key, so the first new-kid request triggers its
 //!      one key refresh in the middle of the run. Every response must be 200.
@@ -48,7 +50,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 const DISTINCT: usize = 2_000;
-const WARMUP: Duration = Duration::from_millis(500);
+/// Warm-up of each slice (new connections, caches).
+const WARMUP: Duration = Duration::from_millis(200);
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
@@ -62,6 +65,10 @@ struct Settings {
     secs: f64,
     connections: usize,
     max_requests: usize,
+    /// Each scenario's time is split into this many rounds; every round runs
+    /// bare, guarded and guarded-nocache one after the other, so a change in
+    /// machine load during the run affects all three alike.
+    rounds: usize,
 }
 
 /// Which pre-built requests a run sends.
@@ -76,12 +83,40 @@ enum Tokens {
     },
 }
 
-struct RunResult {
-    rps: f64,
-    p50_us: u32,
-    p99_us: u32,
-    requests: usize,
+/// One slice of load against one server.
+struct Slice {
+    latencies: Vec<u32>,
+    elapsed: f64,
     non_200: usize,
+}
+
+/// All slices of one server in one scenario.
+#[derive(Default)]
+struct RunResult {
+    latencies: Vec<u32>,
+    elapsed: f64,
+    non_200: usize,
+}
+
+impl RunResult {
+    fn add(&mut self, s: Slice) {
+        self.latencies.extend(s.latencies);
+        self.elapsed += s.elapsed;
+        self.non_200 += s.non_200;
+    }
+
+    fn rps(&self) -> f64 {
+        self.latencies.len() as f64 / self.elapsed.max(f64::EPSILON)
+    }
+
+    fn percentile(&mut self, p: f64) -> u32 {
+        self.latencies.sort_unstable();
+        let n = self.latencies.len();
+        self.latencies
+            .get(((n as f64 * p) as usize).min(n.saturating_sub(1)))
+            .copied()
+            .unwrap_or(0)
+    }
 }
 
 fn request_bytes(token: &str) -> Vec<u8> {
@@ -152,14 +187,16 @@ async fn read_more(stream: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result
     Ok(())
 }
 
-/// Drive `addr` with closed-loop load: warm-up, then measured until the
-/// deadline or the request budget.
-async fn run(addr: SocketAddr, tokens: Tokens, s: Settings) -> std::io::Result<RunResult> {
+/// Drive `addr` with closed-loop load for one slice: warm-up, then measured
+/// until the slice's deadline or its share of the request budget.
+async fn run(addr: SocketAddr, tokens: Tokens, s: Settings) -> std::io::Result<Slice> {
     let next = Arc::new(AtomicUsize::new(0));
     let sent = Arc::new(AtomicUsize::new(0));
+    let slice = s.secs / s.rounds as f64;
+    let max_requests = (s.max_requests / s.rounds).max(1);
     let start = Instant::now() + WARMUP;
-    let deadline = start + Duration::from_secs_f64(s.secs);
-    let half = start + Duration::from_secs_f64(s.secs / 2.0);
+    let deadline = start + Duration::from_secs_f64(slice);
+    let half = start + Duration::from_secs_f64(slice / 2.0);
     let mut tasks = Vec::new();
     for _ in 0..s.connections {
         let (next, sent, tokens) = (next.clone(), sent.clone(), tokens.clone());
@@ -175,7 +212,7 @@ async fn run(addr: SocketAddr, tokens: Tokens, s: Settings) -> std::io::Result<R
                     break;
                 }
                 let measured = t0 >= start;
-                if measured && sent.fetch_add(1, Ordering::Relaxed) >= s.max_requests {
+                if measured && sent.fetch_add(1, Ordering::Relaxed) >= max_requests {
                     break;
                 }
                 let i = next.fetch_add(1, Ordering::Relaxed);
@@ -209,17 +246,9 @@ async fn run(addr: SocketAddr, tokens: Tokens, s: Settings) -> std::io::Result<R
         non_200 += n;
     }
     let elapsed = (Instant::now().min(deadline + Duration::from_secs(1)) - start).as_secs_f64();
-    all.sort_unstable();
-    let pct = |p: f64| {
-        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or(0)
-    };
-    Ok(RunResult {
-        rps: all.len() as f64 / elapsed,
-        p50_us: pct(0.50),
-        p99_us: pct(0.99),
-        requests: all.len(),
+    Ok(Slice {
+        latencies: all,
+        elapsed,
         non_200,
     })
 }
@@ -274,6 +303,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         secs: env_or("LOADTEST_SECS", 4.0f64).clamp(0.5, 60.0),
         connections: env_or("LOADTEST_CONNECTIONS", 32usize).clamp(1, 1024),
         max_requests: env_or("LOADTEST_MAX_REQUESTS", 2_000_000usize).max(1),
+        rounds: env_or("LOADTEST_ROUNDS", 4usize).clamp(1, 100),
     };
 
     // The IdP: its own runtime, one thread.
@@ -348,13 +378,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ];
 
     println!(
-        "oauth2-guard load test: backend {}, {} connections, {} s per run, server runtime 1 worker thread",
+        "oauth2-guard load test: backend {}, {} connections, {} s per scenario and server in {} interleaved rounds, server runtime 1 worker thread",
         oauth2_guard::crypto::backend_name(),
         s.connections,
-        s.secs
+        s.secs,
+        s.rounds
     );
     println!("bound = 1 / (1 / bare_rps + t_verify), t_verify = one RS256 signature verification");
-    println!("measured on the server thread right after each scenario's bare run");
+    println!("measured on the server thread after each round's bare slice (mean)");
     println!();
     println!(
         "{:<10} {:<16} {:>10} {:>9} {:>9} {:>10} {:>8}  vs",
@@ -367,43 +398,56 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let local = tokio::task::LocalSet::new();
     let mut failed = false;
     for (name, tokens) in &scenarios {
-        let mut bare_rps = 0.0;
+        let mut results: Vec<RunResult> = servers.iter().map(|_| RunResult::default()).collect();
         let mut verify = Duration::ZERO;
-        for (server, addr) in &servers {
-            let r = local.block_on(&driver, run(*addr, tokens.clone(), s))?;
-            let allowed = 1.0 / (1.0 / bare_rps + verify.as_secs_f64());
-            let vs = match (*name, *server) {
-                (_, "bare") => {
-                    bare_rps = r.rps;
-                    verify = rs256_verify_time(&server_rt, &repeated, &key);
-                    format!("t_verify = {:.1} µs", verify.as_secs_f64() * 1e6)
+        for _ in 0..s.rounds {
+            for ((server, addr), result) in servers.iter().zip(&mut results) {
+                result.add(local.block_on(&driver, run(*addr, tokens.clone(), s))?);
+                if *server == "bare" {
+                    verify += rs256_verify_time(&server_rt, &repeated, &key) / s.rounds as u32;
                 }
+            }
+        }
+        let bare_rps = results[0].rps();
+        let allowed = 1.0 / (1.0 / bare_rps + verify.as_secs_f64());
+        for ((server, _), mut r) in servers.iter().zip(results) {
+            let rps = r.rps();
+            let vs = match (*name, *server) {
+                (_, "bare") => format!("t_verify = {:.1} µs", verify.as_secs_f64() * 1e6),
                 ("repeated", "guarded") => {
-                    let ratio = r.rps / bare_rps;
+                    let ratio = rps / bare_rps;
                     failed |= ratio < 0.85;
                     format!("{:.1} % of bare (target ≥ 85 %)", ratio * 100.0)
                 }
                 ("distinct", "guarded-nocache") => {
-                    let ratio = r.rps / allowed;
+                    let ratio = rps / allowed;
                     failed |= ratio < 0.80;
                     format!(
                         "{:.1} % of bare, {:.1} % of the bound {:.0} req/s (target ≥ 80 %)",
-                        r.rps / bare_rps * 100.0,
+                        rps / bare_rps * 100.0,
                         ratio * 100.0,
                         allowed
                     )
                 }
                 _ => format!(
                     "{:.1} % of bare, {:.1} % of the bound {:.0} req/s",
-                    r.rps / bare_rps * 100.0,
-                    r.rps / allowed * 100.0,
+                    rps / bare_rps * 100.0,
+                    rps / allowed * 100.0,
                     allowed
                 ),
             };
             failed |= r.non_200 > 0;
+            let (p50, p99) = (r.percentile(0.50), r.percentile(0.99));
             println!(
                 "{:<10} {:<16} {:>10.0} {:>9} {:>9} {:>10} {:>8}  {}",
-                name, server, r.rps, r.p50_us, r.p99_us, r.requests, r.non_200, vs
+                name,
+                server,
+                rps,
+                p50,
+                p99,
+                r.latencies.len(),
+                r.non_200,
+                vs
             );
         }
     }
