@@ -38,6 +38,12 @@ fn logs() -> &'static Arc<Mutex<Vec<u8>>> {
 struct LogWriter(Arc<Mutex<Vec<u8>>>);
 impl Write for LogWriter {
     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        // A slow log sink at the moment a refresh is demanded widens any
+        // window between "demanded" and "under way" that a race could use
+        // (see `concurrent_first_requests_of_a_new_kid_all_succeed`).
+        if b.windows(15).any(|w| w == b"refreshing keys") {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         self.0.lock().unwrap().extend_from_slice(b);
         Ok(b.len())
     }
@@ -409,6 +415,34 @@ async fn rotation_first_new_kid_request_succeeds() {
         bearer(&app, &idp.token().kid(&old).sign()).await.status,
         200
     );
+}
+
+/// Many requests with a freshly rotated-in kid at once: they share one
+/// refresh and every one of them is accepted (none may be refused because
+/// another request's refresh was "just demanded" but not yet under way).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_first_requests_of_a_new_kid_all_succeed() {
+    for round in 0..5 {
+        let idp = MockIssuer::start().await;
+        let app = app(AuthLayer::builder()
+            .issuer(issuer_for(&idp).await)
+            .cache(CacheConfig::disabled())
+            .build()
+            .unwrap());
+        idp.rotate(Algorithm::ES256);
+        let tokens: Vec<String> = (0..200).map(|_| idp.token().sign()).collect();
+        let mut tasks = Vec::new();
+        for token in tokens {
+            let app = app.clone();
+            tasks.push(tokio::spawn(
+                async move { bearer(&app, &token).await.status },
+            ));
+        }
+        for t in tasks {
+            assert_eq!(t.await.unwrap(), StatusCode::OK, "round {round}");
+        }
+        assert_eq!(idp.jwks_fetches(), 2, "one shared refresh (round {round})");
+    }
 }
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 //! The lock-free key store and its refresh task.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -178,11 +178,14 @@ pub(crate) struct KeyStore {
     /// Milliseconds since `epoch` after which the keys are too old to use:
     /// the next scheduled refresh plus `max_stale` (`NEVER` for static keys).
     stale_at: AtomicU64,
-    /// Milliseconds since `epoch` of the last refresh demanded by an unknown kid.
-    last_demand: AtomicU64,
     /// Milliseconds since `epoch` of the next scheduled fetch.
     next_attempt: AtomicU64,
-    in_flight: AtomicBool,
+    /// Whether a fetch runs, and when an unknown kid last demanded one. Both
+    /// change together under this lock, so a request can never see "a refresh
+    /// was just demanded" without also seeing that it is under way. Only the
+    /// unknown-kid path and the refresh task take it, never a known-kid
+    /// request, and never across an `.await`.
+    gate: std::sync::Mutex<Gate>,
     trigger: Notify,
     generation: watch::Sender<u64>,
 }
@@ -197,9 +200,11 @@ impl KeyStore {
             epoch: Instant::now(),
             last_success: AtomicU64::new(NEVER),
             stale_at: AtomicU64::new(0),
-            last_demand: AtomicU64::new(NEVER),
             next_attempt: AtomicU64::new(0),
-            in_flight: AtomicBool::new(false),
+            gate: std::sync::Mutex::new(Gate {
+                in_flight: false,
+                last_demand: None,
+            }),
             trigger: Notify::new(),
             generation: watch::channel(0).0,
         })
@@ -299,28 +304,40 @@ impl KeyStore {
         if matches!(self.source, Source::Static) {
             return false;
         }
+        // Subscribe first: a fetch that ends after this point wakes us.
         let mut rx = self.generation.subscribe();
-        if !self.in_flight.load(Ordering::Acquire) {
-            let now = self.now_ms();
-            let last = self.last_demand.load(Ordering::Acquire);
-            let cooldown = self.config.unknown_kid_cooldown.as_millis() as u64;
-            if last != NEVER && now.saturating_sub(last) < cooldown {
-                return false;
-            }
-            if self
+        let demanded = {
+            let mut gate = self.lock_gate();
+            if gate.in_flight {
+                false
+            } else if gate
                 .last_demand
-                .compare_exchange(last, now, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
+                .is_some_and(|t| t.elapsed() < self.config.unknown_kid_cooldown)
             {
-                tracing::info!(issuer = &*self.issuer, "unknown kid: refreshing keys");
-                self.in_flight.store(true, Ordering::Release);
-                self.trigger.notify_one();
+                // Within the cooldown and nothing under way: refuse without traffic.
+                return false;
+            } else {
+                gate.in_flight = true;
+                gate.last_demand = Some(Instant::now());
+                true
             }
+        };
+        if demanded {
+            tracing::info!(issuer = &*self.issuer, "unknown kid: refreshing keys");
+            self.trigger.notify_one();
         }
         matches!(
             tokio::time::timeout(self.config.unknown_kid_wait, rx.changed()).await,
             Ok(Ok(()))
         )
+    }
+
+    /// The gate's lock. Poisoning cannot leave it inconsistent (two plain
+    /// fields, each written in one statement), so a poisoned lock is used as is.
+    fn lock_gate(&self) -> std::sync::MutexGuard<'_, Gate> {
+        self.gate
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Fetch the key set once. Returns the interval until the next refresh.
@@ -388,7 +405,7 @@ impl KeyStore {
                 _ = tokio::time::sleep_until(next) => {}
                 _ = self.trigger.notified() => {}
             }
-            self.in_flight.store(true, Ordering::Release);
+            self.lock_gate().in_flight = true;
             let started = Instant::now();
             match self.fetch_once().await {
                 Ok(interval) => {
@@ -418,10 +435,18 @@ impl KeyStore {
                     );
                 }
             }
-            self.in_flight.store(false, Ordering::Release);
+            // Keys are installed before the gate opens, so a request that
+            // finds no fetch under way and re-checks sees the new set.
+            self.lock_gate().in_flight = false;
             self.generation.send_modify(|g| *g = g.wrapping_add(1));
         }
     }
+}
+
+/// Refresh state shared by the unknown-kid path and the refresh task.
+struct Gate {
+    in_flight: bool,
+    last_demand: Option<Instant>,
 }
 
 /// Aborts a task when dropped: the refresh task lives exactly as long as
