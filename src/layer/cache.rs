@@ -88,8 +88,16 @@ fn until(exp: u64) -> Duration {
     Duration::from_secs(exp.saturating_sub(now_unix()))
 }
 
+/// The map's hasher. Every request hashes its whole token (about 1 KiB), so
+/// SipHash, the standard library's default, would be the largest cost of a
+/// cache hit. foldhash is several times faster on long keys and is seeded
+/// randomly per process. Flooding one bucket would need many *valid* tokens
+/// with colliding hashes: only verified tokens are inserted, and a lookup
+/// compares the whole token, so a collision costs time, never correctness.
+type Hasher = foldhash::fast::RandomState;
+
 pub(crate) struct TokenCache {
-    map: moka::sync::Cache<Arc<str>, Entry>,
+    map: moka::sync::Cache<Arc<str>, Entry, Hasher>,
 }
 
 impl TokenCache {
@@ -106,7 +114,7 @@ impl TokenCache {
                 estimate.max(floor).min(u32::MAX as u64) as u32
             })
             .expire_after(ExpireAtExp)
-            .build();
+            .build_with_hasher(Hasher::default());
         Some(Self { map })
     }
 
