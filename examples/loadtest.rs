@@ -43,6 +43,10 @@
 //!   the stricter one: a verification in a hot loop is cheaper than the same
 //!   verification between network work.
 //!
+//! `LOADTEST_SERVE_DIR=<dir>` only starts the servers (same pinning) and
+//! writes their addresses and the tokens into `<dir>`, for an external load
+//! generator: `bench/wrk.sh` drives them with `wrk`.
+//!
 //! Targets (exit status 1 when missed or when any request is refused):
 //! `repeated` guarded ≥ 85 % of bare; `distinct` guarded-nocache ≥ 80 % of
 //! the computed bound.
@@ -417,34 +421,67 @@ fn server_cpu_time() -> f64 {
     ticks as f64 / 100.0
 }
 
+/// Mean time of one RS256 signature verification in a loop (after a warm-up)
+/// on the calling thread; `None` when the token does not verify.
+fn verify_loop(token: &str, key: &DecodingKey) -> Option<Duration> {
+    let (message, sig) = token.rsplit_once('.').unwrap_or_default();
+    let verify = || {
+        jsonwebtoken::crypto::verify(sig, message.as_bytes(), key, Algorithm::RS256)
+            .unwrap_or(false)
+    };
+    if !verify() {
+        return None;
+    }
+    for _ in 0..100 {
+        verify();
+    }
+    let n = 2_000;
+    let t = Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(verify());
+    }
+    Some(t.elapsed() / n)
+}
+
 /// Mean time of one RS256 signature verification (what the bound allows per
 /// request), measured on the server's worker thread, so under the same CPU
 /// contention as the server itself.
 fn rs256_verify_time(server: &tokio::runtime::Runtime, token: &str, key: &DecodingKey) -> Duration {
     let (token, key) = (token.to_owned(), key.clone());
-    let task = server.spawn(async move {
-        let (message, sig) = token.rsplit_once('.').unwrap_or_default();
-        let verify = || {
-            jsonwebtoken::crypto::verify(sig, message.as_bytes(), &key, Algorithm::RS256)
-                .unwrap_or(false)
-        };
-        if !verify() {
-            return None;
-        }
-        for _ in 0..100 {
-            verify();
-        }
-        let n = 2_000;
-        let t = Instant::now();
-        for _ in 0..n {
-            std::hint::black_box(verify());
-        }
-        Some(t.elapsed() / n)
-    });
+    let task = server.spawn(async move { verify_loop(&token, &key) });
     match server.block_on(task) {
         Ok(Some(d)) => d,
         _ => panic!("the RS256 test token must verify"),
     }
+}
+
+/// `LOADTEST_SERVE_DIR=<dir>`: serve only, for an external load generator
+/// (`bench/wrk.sh`). Writes `servers.txt` (`name address` lines),
+/// `control.txt` (the address answering `GET /t_verify` with one RS256
+/// verification's time in µs, measured on the server thread), `repeated.txt`
+/// and `distinct.txt` (one token per line) into `<dir>`, then serves for
+/// `LOADTEST_SERVE_SECS` (600) seconds at most.
+fn serve_for_external_client(
+    dir: &str,
+    servers: &[(&str, SocketAddr)],
+    control: SocketAddr,
+    repeated: &str,
+    distinct: &[String],
+) -> Result<(), Box<dyn std::error::Error>> {
+    let dir = std::path::Path::new(dir);
+    std::fs::write(dir.join("repeated.txt"), format!("{repeated}\n"))?;
+    std::fs::write(dir.join("distinct.txt"), distinct.join("\n") + "\n")?;
+    std::fs::write(dir.join("control.txt"), format!("{control}\n"))?;
+    let list: String = servers
+        .iter()
+        .map(|(name, addr)| format!("{name} {addr}\n"))
+        .collect();
+    // Written last: its presence tells the script everything is ready.
+    std::fs::write(dir.join("servers.txt"), list)?;
+    eprintln!("serving; files in {}", dir.display());
+    let secs = env_or("LOADTEST_SERVE_SECS", 600u64).min(3600);
+    std::thread::sleep(Duration::from_secs(secs));
+    Ok(())
 }
 
 fn kid_of(token: &str) -> String {
@@ -549,6 +586,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         keys.push((head, DecodingKey::from_rsa_pem(pem.as_bytes())?));
     }
     let bare_verify = server_rt.block_on(serve(verify_route(Arc::new(keys))))?;
+
+    if let Ok(dir) = std::env::var("LOADTEST_SERVE_DIR") {
+        let servers = [
+            ("bare", bare),
+            ("bare+verify", bare_verify),
+            ("guarded", guarded),
+            ("guarded-nocache", nocache),
+        ];
+        // `GET /t_verify` on a fifth server measures the verification on the
+        // server thread between slices; the measured servers stay untouched.
+        let (token, key) = (repeated.clone(), key.clone());
+        let control = Router::new().route(
+            "/t_verify",
+            get(move || {
+                let t = verify_loop(&token, &key).unwrap_or_default();
+                std::future::ready(format!("{:.2}", t.as_secs_f64() * 1e6))
+            }),
+        );
+        let control = server_rt.block_on(serve(control))?;
+        return serve_for_external_client(&dir, &servers, control, &repeated, &distinct);
+    }
 
     let bytes = |ts: &[String]| Arc::new(ts.iter().map(|t| request_bytes(t)).collect::<Vec<_>>());
     let scenarios = [
