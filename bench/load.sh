@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The load benchmark of docs/performance.md: bare route vs the Layer, in one
-# process, on loopback (examples/loadtest.rs). Bounded: 3 scenarios x 3
-# servers x (LOADTEST_SECS + 0.5 s warm-up), at most LOADTEST_MAX_REQUESTS
-# requests per run. Exit status 1 when a target is missed or a request refused.
+# process, on loopback (examples/loadtest.rs). Bounded: 3 scenarios x 4
+# servers x (LOADTEST_SECS + LOADTEST_ROUNDS x 0.2 s warm-up), at most
+# LOADTEST_MAX_REQUESTS requests per server and scenario. Exit status 1 when a
+# target is missed or a request refused. LOADTEST_POLL=sleep: the load
+# generator sleeps in epoll_wait instead of busy-polling (for comparison).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export LOADTEST_SECS="${LOADTEST_SECS:-4}"
