@@ -203,6 +203,7 @@ pub enum FetchErrorKind {
 pub struct FetchError {
     kind: FetchErrorKind,
     url: String,
+    retry_after: Option<Duration>,
     source: Option<Box<dyn StdError + Send + Sync>>,
 }
 
@@ -211,8 +212,14 @@ impl FetchError {
         Self {
             kind,
             url: url.into(),
+            retry_after: None,
             source: None,
         }
+    }
+
+    pub(crate) fn with_retry_after(mut self, retry_after: Option<Duration>) -> Self {
+        self.retry_after = retry_after;
+        self
     }
 
     pub(crate) fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
@@ -229,6 +236,12 @@ impl FetchError {
     pub fn url(&self) -> &str {
         &self.url
     }
+
+    /// How long the server asked the client to wait (`Retry-After` on a 429
+    /// or 503 answer, in seconds or as an HTTP date), if it said so.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
 }
 
 impl fmt::Debug for FetchError {
@@ -236,6 +249,7 @@ impl fmt::Debug for FetchError {
         f.debug_struct("FetchError")
             .field("kind", &self.kind)
             .field("url", &self.url)
+            .field("retry_after", &self.retry_after)
             .field("source", &self.source)
             .finish()
     }
@@ -246,7 +260,15 @@ impl fmt::Display for FetchError {
         match self.kind {
             FetchErrorKind::Timeout => write!(f, "timed out fetching {}", self.url),
             FetchErrorKind::Connect => write!(f, "could not connect to {}", self.url),
-            FetchErrorKind::Status(s) => write!(f, "{} answered HTTP {s}", self.url),
+            FetchErrorKind::Status(s) => match self.retry_after {
+                Some(d) => write!(
+                    f,
+                    "{} answered HTTP {s} (retry after {} s)",
+                    self.url,
+                    d.as_secs()
+                ),
+                None => write!(f, "{} answered HTTP {s}", self.url),
+            },
             FetchErrorKind::TooLarge => write!(f, "response of {} exceeds the size cap", self.url),
             FetchErrorKind::InvalidJson => write!(
                 f,

@@ -927,3 +927,42 @@ async fn zz_logs_never_contain_tokens() {
         }
     }
 }
+
+#[tokio::test]
+async fn key_refresh_honours_retry_after() {
+    let idp = MockIssuer::start().await;
+    // No max-age: refresh every 100 ms; failed refreshes back off from 50 ms.
+    idp.set_cache_control(None);
+    let issuer = Issuer::builder(idp.issuer_url())
+        .audience("orders-api")
+        .refresh(
+            fast_refresh()
+                .backoff_max(Duration::from_secs(10))
+                .max_stale(Duration::from_secs(60))
+                .min_interval(Duration::from_millis(100))
+                .default_interval(Duration::from_millis(100)),
+        )
+        .build()
+        .await
+        .unwrap();
+    let app = app(AuthLayer::new(issuer));
+    let token = idp.token().sign();
+    idp.set_outage_retry_after(Some(Duration::from_secs(2)));
+    idp.set_outage(true);
+    let before = idp.jwks_fetches();
+    // Without Retry-After the 50 ms backoff would fetch ~5 times in 1.5 s.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let during = idp.jwks_fetches() - before;
+    assert!(during <= 1, "{during} fetches while asked to wait 2 s");
+    assert_eq!(
+        bearer(&app, &token).await.status,
+        200,
+        "stale keys keep serving"
+    );
+    idp.set_outage(false);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        idp.jwks_fetches() - before >= 2,
+        "fetched again once the wait was over"
+    );
+}

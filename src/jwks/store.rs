@@ -24,7 +24,7 @@ use crate::http::HttpClient;
 /// | `unknown_kid_wait` | 2 s | how long the request that met a new kid waits for the refresh it triggered |
 /// | `max_stale` | 24 h | how long past their scheduled refresh the last good keys keep serving while the issuer is unreachable |
 /// | `startup_timeout` | 10 s | how long `build().await` waits for the first key set |
-/// | `backoff_base` / `backoff_max` | 1 s / 5 min | retries after a failed fetch, doubled each time, with jitter |
+/// | `backoff_base` / `backoff_max` | 1 s / 5 min | retries after a failed fetch, doubled each time, with jitter; a 429/503 `Retry-After` is honoured up to `backoff_max` |
 #[derive(Debug, Clone)]
 pub struct RefreshConfig {
     pub(crate) min_interval: Duration,
@@ -420,7 +420,13 @@ impl KeyStore {
                 }
                 Err(error) => {
                     failures = failures.saturating_add(1);
-                    let delay = self.config.backoff(failures);
+                    // Never sooner than the endpoint's Retry-After, never
+                    // later than the longest backoff.
+                    let asked = error.retry_after().unwrap_or_default();
+                    let delay = self
+                        .config
+                        .backoff(failures)
+                        .max(asked.min(self.config.backoff_max));
                     next = Instant::now() + delay;
                     let last = self.last_success.load(Ordering::Acquire);
                     let stale_for =

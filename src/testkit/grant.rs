@@ -43,6 +43,8 @@ pub(super) enum Registered {
 pub(super) struct Faults {
     pub(super) remaining: usize,
     pub(super) status: u16,
+    /// `Retry-After` (seconds) on each injected failure.
+    pub(super) retry_after: Option<u64>,
 }
 
 /// Token-endpoint state of one issuer.
@@ -100,12 +102,12 @@ pub(super) async fn token(
         let mut grant = lock(&shared.grant);
         if grant.faults.remaining > 0 {
             grant.faults.remaining -= 1;
-            Some(grant.faults.status)
+            Some((grant.faults.status, grant.faults.retry_after))
         } else {
             None
         }
     };
-    if let Some(status) = injected {
+    if let Some((status, retry_after)) = injected {
         let code = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
         let error = match status {
             400 => "invalid_request",
@@ -113,7 +115,13 @@ pub(super) async fn token(
             503 => "temporarily_unavailable",
             _ => "server_error",
         };
-        return oauth_error(code, error, "injected failure");
+        let mut response = oauth_error(code, error, "injected failure");
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        return response;
     }
     if shared.outage.load(Ordering::SeqCst) {
         return oauth_error(

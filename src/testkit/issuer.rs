@@ -191,6 +191,7 @@ impl MockIssuer {
             hmac_secret,
             keys: Mutex::new(KeyStore::new(config.signing_alg)),
             outage: AtomicBool::new(false),
+            outage_retry_after: Mutex::new(None),
             jwks_delay: Mutex::new(Duration::ZERO),
             cache_control: Mutex::new(Some(DEFAULT_CACHE_CONTROL.to_owned())),
             jwks_fetches: AtomicUsize::new(0),
@@ -325,6 +326,11 @@ impl MockIssuer {
     /// While on, discovery and JWKS answer `503 Service Unavailable`.
     pub fn set_outage(&self, on: bool) {
         self.shared().outage.store(on, Ordering::SeqCst);
+    }
+
+    /// Outage answers carry `Retry-After: <whole seconds>` (`None`: no header).
+    pub fn set_outage_retry_after(&self, retry_after: Option<Duration>) {
+        *lock(&self.shared().outage_retry_after) = retry_after.map(|d| d.as_secs());
     }
 
     /// The JWKS endpoint waits this long before answering (zero to disable).
@@ -475,6 +481,22 @@ impl MockIssuer {
         let mut grant = lock(&self.shared().grant);
         grant.faults.remaining = n;
         grant.faults.status = status;
+        grant.faults.retry_after = None;
+    }
+
+    /// As [`fail_next_token_requests`](Self::fail_next_token_requests), each
+    /// failure carrying `Retry-After: <whole seconds of retry_after>` (as a
+    /// rate-limited or overloaded endpoint answers with 429 or 503).
+    pub fn fail_next_token_requests_retry_after(
+        &self,
+        n: usize,
+        status: u16,
+        retry_after: Duration,
+    ) {
+        let mut grant = lock(&self.shared().grant);
+        grant.faults.remaining = n;
+        grant.faults.status = status;
+        grant.faults.retry_after = Some(retry_after.as_secs());
     }
 
     /// How many requests (any method, any outcome) the token endpoint has received.

@@ -39,9 +39,9 @@
 //!
 //! | path | answer |
 //! |---|---|
-//! | `/.well-known/openid-configuration` | discovery document (`503` during an outage) |
+//! | `/.well-known/openid-configuration` | discovery document (`503` during an outage, with `Retry-After` if set) |
 //! | `/.well-known/oauth-authorization-server` | the same document |
-//! | `/jwks` | the JWK Set, after the configured delay, with `Cache-Control` (`503` during an outage) |
+//! | `/jwks` | the JWK Set, after the configured delay, with `Cache-Control` (`503` during an outage, with `Retry-After` if set) |
 //! | `/token` | the Client Credentials grant (see below) |
 //! | `/introspect` | `501 Not Implemented` (placeholder) |
 //! | anything else | `404`, still counted by [`MockIssuer::requests_to`] |

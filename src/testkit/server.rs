@@ -31,6 +31,8 @@ pub(super) struct Shared {
     pub(super) hmac_secret: Vec<u8>,
     pub(super) keys: Mutex<KeyStore>,
     pub(super) outage: AtomicBool,
+    /// `Retry-After` (seconds) on outage answers.
+    pub(super) outage_retry_after: Mutex<Option<u64>>,
     pub(super) jwks_delay: Mutex<Duration>,
     pub(super) cache_control: Mutex<Option<String>>,
     pub(super) jwks_fetches: AtomicUsize,
@@ -95,12 +97,18 @@ async fn count(State(shared): State<Arc<Shared>>, request: Request, next: Next) 
     next.run(request).await
 }
 
-fn unavailable() -> Response {
-    (
+fn unavailable(shared: &Shared) -> Response {
+    let mut response = (
         StatusCode::SERVICE_UNAVAILABLE,
         Json(json!({ "error": "temporarily_unavailable" })),
     )
-        .into_response()
+        .into_response();
+    if let Some(secs) = *lock(&shared.outage_retry_after) {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    response
 }
 
 async fn discovery(State(shared): State<Arc<Shared>>, method: Method) -> Response {
@@ -108,7 +116,7 @@ async fn discovery(State(shared): State<Arc<Shared>>, method: Method) -> Respons
         shared.discovery_fetches.fetch_add(1, Ordering::SeqCst);
     }
     if shared.outage.load(Ordering::SeqCst) {
-        return unavailable();
+        return unavailable(&shared);
     }
     Json(shared.discovery()).into_response()
 }
@@ -122,7 +130,7 @@ async fn jwks(State(shared): State<Arc<Shared>>, method: Method) -> Response {
         tokio::time::sleep(delay).await;
     }
     if shared.outage.load(Ordering::SeqCst) {
-        return unavailable();
+        return unavailable(&shared);
     }
     let body = lock(&shared.keys).jwks();
     let cache_control = lock(&shared.cache_control).clone();
