@@ -716,3 +716,102 @@ async fn failed_background_refresh_keeps_the_valid_token() {
         "replaced before the old one expired"
     );
 }
+
+#[tokio::test]
+async fn short_retry_after_is_waited_out_then_retried() {
+    let idp = idp().await;
+    let source = ClientCredentials::builder(CLIENT)
+        .issuer(idp.issuer_url())
+        .client_secret(SECRET)
+        .retry(fast_retry().max_backoff(Duration::from_secs(2)))
+        .build()
+        .await
+        .unwrap();
+    // A rate limit with `Retry-After: 1`, within max_backoff: wait it out.
+    idp.fail_next_token_requests_retry_after(1, 429, Duration::from_secs(1));
+    let started = Instant::now();
+    source
+        .token()
+        .await
+        .expect("retried after the server's wait");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "waited {:?}, less than Retry-After",
+        started.elapsed()
+    );
+    assert_eq!(idp.token_requests(), 2);
+}
+
+#[tokio::test]
+async fn long_retry_after_fails_fast_and_holds_requests_back() {
+    let idp = idp().await;
+    let source = ClientCredentials::builder(CLIENT)
+        .issuer(idp.issuer_url())
+        .client_secret(SECRET)
+        // The server asks for 30 s; we honour at most 2 s of it.
+        .retry(fast_retry().max_retry_after(Duration::from_secs(2)))
+        .build()
+        .await
+        .unwrap();
+    idp.fail_next_token_requests_retry_after(1, 503, Duration::from_secs(30));
+    let started = Instant::now();
+    let err = source.token().await.unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "no foreground wait"
+    );
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(30)), "{err:?}");
+    let cause = std::error::Error::source(&err).map(|e| e.to_string());
+    assert!(
+        cause
+            .as_deref()
+            .is_some_and(|c| c.contains("HTTP 503 (retry after 30 s)")),
+        "{cause:?}"
+    );
+    assert_eq!(
+        idp.token_requests(),
+        1,
+        "not retried against the server's wish"
+    );
+
+    // Within the (capped) window, callers get the same error without a request.
+    let again = source.token().await.unwrap_err();
+    assert_eq!(again.retry_after(), Some(Duration::from_secs(30)));
+    assert_eq!(idp.token_requests(), 1);
+
+    // After the cap, the endpoint is asked again (and now answers).
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    source.token().await.expect("asked again after the window");
+    assert_eq!(idp.token_requests(), 2);
+}
+
+#[tokio::test]
+async fn background_refresh_respects_retry_after() {
+    let idp = idp().await;
+    idp.set_token_lifetime(Duration::from_secs(6));
+    let source = ClientCredentials::builder(CLIENT)
+        .issuer(idp.issuer_url())
+        .client_secret(SECRET)
+        .refresh_margin(Duration::from_secs(5))
+        .retry(fast_retry().max_attempts(2))
+        .build()
+        .await
+        .unwrap();
+    let first = source.token().await.unwrap();
+    // Refresh due at 1 s: rate-limited for 3 s (longer than max_backoff).
+    idp.fail_next_token_requests_retry_after(usize::MAX, 429, Duration::from_secs(3));
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        idp.token_requests(),
+        2,
+        "one refresh attempt, then silence until Retry-After is over"
+    );
+    let still = source.token().await.expect("cached token still served");
+    assert_eq!(still.secret(), first.secret());
+    idp.fail_next_token_requests(0, 503);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let fresh = source.token().await.unwrap();
+    assert_ne!(fresh.secret(), first.secret(), "refreshed after the wait");
+    // (the new 6 s token is itself refreshed 1 s later: 3 or more requests)
+    assert!(idp.token_requests() >= 3);
+}

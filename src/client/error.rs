@@ -2,6 +2,7 @@
 
 use std::io;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::error::{FetchError, FetchErrorKind};
 
@@ -65,6 +66,15 @@ impl TokenError {
     pub fn oauth_description(&self) -> Option<&str> {
         match self {
             TokenError::OAuth { description, .. } => description.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// How long the token endpoint asked us to wait (`Retry-After` on a 429
+    /// or 503 answer), if it did.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            TokenError::Fetch { source, .. } => source.retry_after(),
             _ => None,
         }
     }

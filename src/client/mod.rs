@@ -61,6 +61,12 @@
 //! [`TokenError::OAuth`] with the `error` code and description, and are not
 //! retried.
 //!
+//! A 429 or 503 answer with `Retry-After` is honoured (see [`RetryConfig`]):
+//! a wait within `max_backoff` is waited out, a longer one fails the call at
+//! once with [`TokenError::retry_after`] set, and no token request reaches the
+//! endpoint until the wait (capped at `max_retry_after`) is over. A cached
+//! token that is still valid keeps being served meanwhile.
+//!
 //! # Rotating credentials
 //!
 //! The secret or private key comes from a [`SecretSource`]: a file re-read

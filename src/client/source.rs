@@ -43,15 +43,24 @@ const MAX_CACHED_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 /// | `max_attempts` | 4 | rides out a restart of the IdP without stalling callers for long |
 /// | `initial_backoff` | 100 ms | first retry soon |
 /// | `max_backoff` | 2 s | bounded: a caller waits at most about 3.5 s of backoff plus the request timeouts |
+/// | `max_retry_after` | 60 s | a rate-limited endpoint is asked again no sooner than it said, but a hostile or broken `Retry-After` cannot stop token requests for longer than this |
 ///
 /// Each delay is drawn uniformly from [d/2, d] where d doubles per attempt
 /// ("equal jitter"), so many instances do not retry in lockstep. OAuth
 /// errors (4xx with an `error` code) are never retried.
+///
+/// A 429 or 503 answer with `Retry-After` is honoured: when the wait fits in
+/// `max_backoff` the request is retried after it; when it is longer, the
+/// request fails at once with that error ([`TokenError::retry_after`]), and
+/// until the wait (capped at `max_retry_after`) is over, further token
+/// requests fail the same way without reaching the endpoint, while a cached
+/// token that is still valid keeps being served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryConfig {
     max_attempts: u32,
     initial_backoff: Duration,
     max_backoff: Duration,
+    max_retry_after: Duration,
 }
 
 impl Default for RetryConfig {
@@ -60,6 +69,7 @@ impl Default for RetryConfig {
             max_attempts: 4,
             initial_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(2),
+            max_retry_after: Duration::from_secs(60),
         }
     }
 }
@@ -80,6 +90,12 @@ impl RetryConfig {
     /// The cap on any one delay.
     pub fn max_backoff(mut self, d: Duration) -> Self {
         self.max_backoff = d;
+        self
+    }
+
+    /// The longest `Retry-After` honoured; longer ones are cut to this.
+    pub fn max_retry_after(mut self, d: Duration) -> Self {
+        self.max_retry_after = d;
         self
     }
 
@@ -182,6 +198,9 @@ struct Inner {
     /// Outcomes so far, and the last failure, shared with waiting callers.
     generation: AtomicU64,
     last_error: Mutex<Option<TokenError>>,
+    /// The endpoint asked us (`Retry-After`) not to call before this
+    /// instant; token requests until then fail with this error.
+    rate_limited: Mutex<Option<(Instant, TokenError)>>,
     wake: Arc<Notify>,
     task: Mutex<Option<tokio::task::AbortHandle>>,
 }
@@ -440,7 +459,24 @@ impl Inner {
         result
     }
 
+    /// The error to answer with while the endpoint's `Retry-After` runs.
+    fn rate_limited(&self) -> Option<(Instant, TokenError)> {
+        self.rate_limited
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .filter(|(until, _)| Instant::now() < *until)
+    }
+
     async fn fetch_with_retry(&self) -> Result<Cached, TokenError> {
+        if let Some((until, error)) = self.rate_limited() {
+            tracing::debug!(
+                client_id = %self.client_id,
+                wait_ms = u64::try_from(until.saturating_duration_since(Instant::now()).as_millis()).unwrap_or(u64::MAX),
+                "token endpoint asked us to wait (Retry-After); not calling it yet"
+            );
+            return Err(error);
+        }
         let started = Instant::now();
         let mut attempt = 1;
         loop {
@@ -459,15 +495,30 @@ impl Inner {
                     );
                     return Ok(cached);
                 }
-                Err(error) if error.is_transient() && attempt < self.retry.max_attempts => {
-                    let delay = self.retry.delay(attempt);
-                    tracing::debug!(client_id = %self.client_id, %error, attempt, ?delay, "token request failed; retrying");
-                    tokio::time::sleep(delay).await;
-                    attempt += 1;
-                }
                 Err(mut error) => {
+                    // The server's own wait, if any, within our cap.
+                    let wait = error
+                        .retry_after()
+                        .map(|d| d.min(self.retry.max_retry_after));
+                    let retry = error.is_transient()
+                        && attempt < self.retry.max_attempts
+                        && wait.is_none_or(|w| w <= self.retry.max_backoff);
+                    if retry {
+                        let delay = self.retry.delay(attempt).max(wait.unwrap_or_default());
+                        tracing::debug!(client_id = %self.client_id, %error, attempt, ?delay, "token request failed; retrying");
+                        tokio::time::sleep(delay).await;
+                        attempt += 1;
+                        continue;
+                    }
                     if let TokenError::Fetch { attempts, .. } = &mut error {
                         *attempts = attempt;
+                    }
+                    if let Some(wait) = wait {
+                        *self
+                            .rate_limited
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner) =
+                            Some((Instant::now() + wait, error.clone()));
                     }
                     tracing::warn!(
                         client_id = %self.client_id,
@@ -475,6 +526,7 @@ impl Inner {
                         scopes = self.scope.as_deref().unwrap_or(""),
                         latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
                         attempts = attempt,
+                        retry_after_s = wait.map(|w| w.as_secs()),
                         error = %error,
                         "client-credentials token request failed"
                     );
@@ -511,6 +563,11 @@ impl Inner {
             .await
             .map_err(|e| TokenError::fetch(crate::http::map_reqwest(e, &self.endpoint)))?;
         let status = response.status();
+        let retry_after = crate::http::retry_after(
+            status.as_u16(),
+            response.headers(),
+            std::time::SystemTime::now(),
+        );
         let body =
             crate::http::read_capped(&mut response, self.http.max_response_bytes, &self.endpoint)
                 .await
@@ -528,10 +585,10 @@ impl Inner {
                 });
             }
         }
-        Err(TokenError::fetch(FetchError::new(
-            FetchErrorKind::Status(code),
-            self.endpoint.as_str(),
-        )))
+        Err(TokenError::fetch(
+            FetchError::new(FetchErrorKind::Status(code), self.endpoint.as_str())
+                .with_retry_after(retry_after),
+        ))
     }
 }
 
@@ -669,7 +726,10 @@ async fn refresher(weak: Weak<Inner>, wake: Arc<Notify>) {
                     Duration::from_millis(100),
                     inner.retry.max_backoff.max(Duration::from_millis(100)),
                 );
-                next_attempt = Some(Instant::now() + backoff);
+                // Never sooner than the endpoint's Retry-After.
+                let earliest = inner.rate_limited().map(|(until, _)| until);
+                next_attempt =
+                    Some((Instant::now() + backoff).max(earliest.unwrap_or(Instant::now())));
                 tracing::warn!(
                     client_id = %inner.client_id,
                     audience = %inner.audience_label,
@@ -936,6 +996,7 @@ impl ClientCredentialsBuilder {
             fetch_lock: tokio::sync::Mutex::new(()),
             generation: AtomicU64::new(0),
             last_error: Mutex::new(None),
+            rate_limited: Mutex::new(None),
             wake: wake.clone(),
             task: Mutex::new(None),
         });
