@@ -3,7 +3,9 @@
 //! - Keyed by the exact token (the map compares the whole key on a hit, so no
 //!   hash collision can let another token through).
 //! - Bounded in entries *and* bytes: each entry weighs at least
-//!   `max_bytes / max_entries`, so neither bound can be exceeded.
+//!   `max_bytes / max_entries` (rounded up), so neither bound can be
+//!   exceeded; the shard count is chosen so that the largest token the layer
+//!   accepts always fits.
 //! - An entry is never served past the token's `exp` (checked on every hit;
 //!   an expired entry is removed when it is next looked up, or pushed out by
 //!   newer entries, within the same bounds), and is void as soon as the key
@@ -78,10 +80,16 @@ struct Weight {
     floor: u64,
 }
 
+impl Weight {
+    fn of(&self, token_len: usize) -> u64 {
+        let estimate = (token_len as u64).saturating_mul(3).saturating_add(512);
+        estimate.max(self.floor)
+    }
+}
+
 impl quick_cache::Weighter<Arc<str>, Entry> for Weight {
     fn weight(&self, key: &Arc<str>, _value: &Entry) -> u64 {
-        let estimate = (key.len() as u64).saturating_mul(3).saturating_add(512);
-        estimate.max(self.floor)
+        self.of(key.len())
     }
 }
 
@@ -102,19 +110,43 @@ pub(crate) struct TokenCache {
 }
 
 impl TokenCache {
-    pub(crate) fn new(config: &CacheConfig) -> Option<Self> {
+    /// `max_token_bytes`: the largest token the layer accepts, which must
+    /// always fit.
+    pub(crate) fn new(config: &CacheConfig, max_token_bytes: usize) -> Option<Self> {
         if !config.enabled || config.max_entries == 0 || config.max_bytes == 0 {
             return None;
         }
-        let floor = (config.max_bytes / config.max_entries).max(1);
+        // Rounded up, so that `max_entries` entries never fit in `max_bytes`
+        // plus the shards' rounding.
+        let weight = Weight {
+            floor: config.max_bytes.div_ceil(config.max_entries).max(1),
+        };
+        // The map splits `max_bytes` evenly between its shards and refuses an
+        // entry heavier than (almost) one shard: choose as many shards as the
+        // machine wants (4 per core) but no more than leave room for four of
+        // the largest entries each, whatever the core count.
+        let per_core = std::thread::available_parallelism().map_or(4, |n| n.get() * 4);
+        let largest = weight.of(max_token_bytes);
+        let fit = config.max_bytes / largest.saturating_mul(4).max(1);
+        let shards = usize::try_from(fit)
+            .unwrap_or(usize::MAX)
+            .clamp(1, per_core.max(1));
+        // The map rounds the count up to a power of two: round down first.
+        let shards = 1usize << shards.ilog2();
+        // Newcomers go to a probation queue (S3-FIFO) and the rest, 97 % by
+        // default, is for entries seen again; an entry heavier than that part
+        // is refused, so a one-entry cache gives it all.
+        let hot = if config.max_entries < 2 { 1.0 } else { 0.97 };
         let options = quick_cache::OptionsBuilder::new()
+            .shards(shards)
+            .hot_allocation(hot)
             .estimated_items_capacity(usize::try_from(config.max_entries).unwrap_or(usize::MAX))
             .weight_capacity(config.max_bytes)
             .build()
             .ok()?;
         let map = quick_cache::sync::Cache::with_options(
             options,
-            Weight { floor },
+            weight,
             Hasher::default(),
             Default::default(),
         );
@@ -182,24 +214,44 @@ mod tests {
     #[tokio::test]
     async fn bounded_in_entries_and_bytes() {
         let e = entry(now_unix() + 600).await;
-        let cache = TokenCache::new(&CacheConfig::default().max_entries(10)).unwrap();
-        for i in 0..200 {
-            cache.insert(&format!("token-{i}"), e.clone());
+        let max_token = 16 * 1024;
+        for entries in [1, 10, 10_000] {
+            let cache =
+                TokenCache::new(&CacheConfig::default().max_entries(entries), max_token).unwrap();
+            for i in 0..entries + 200 {
+                cache.insert(&format!("token-{i}"), e.clone());
+            }
+            let len = cache.len() as u64;
+            assert!(len <= entries, "{len} > {entries}");
+            assert!(len * 10 >= entries * 9, "only {len} of {entries} kept");
         }
-        assert!(cache.len() <= 10, "{}", cache.len());
-        let cache = TokenCache::new(&CacheConfig::default().max_bytes(64 * 1024)).unwrap();
+        let cache =
+            TokenCache::new(&CacheConfig::default().max_bytes(64 * 1024), max_token).unwrap();
         let big = "x".repeat(8 * 1024);
         for i in 0..50 {
             cache.insert(&format!("{big}{i}"), e.clone());
         }
-        // Each entry weighs ~24 KiB: at most two fit in 64 KiB.
-        assert!(cache.len() <= 2, "{}", cache.len());
-        assert!(TokenCache::new(&CacheConfig::disabled()).is_none());
+        // Each entry weighs ~24.5 KiB: one or two fit in 64 KiB.
+        assert!((1..=2).contains(&cache.len()), "{}", cache.len());
+        assert!(TokenCache::new(&CacheConfig::disabled(), max_token).is_none());
+    }
+
+    #[tokio::test]
+    async fn the_largest_accepted_token_is_always_cached() {
+        let e = entry(now_unix() + 600).await;
+        let max_token = 16 * 1024;
+        for max_bytes in [64 * 1024, 1 << 20, 4 << 20, 32 << 20] {
+            let config = CacheConfig::default().max_bytes(max_bytes);
+            let cache = TokenCache::new(&config, max_token).unwrap();
+            let big = "y".repeat(max_token);
+            cache.insert(&big, e.clone());
+            assert!(cache.get(&big).is_some(), "max_bytes {max_bytes}");
+        }
     }
 
     #[tokio::test]
     async fn expired_entries_are_never_returned() {
-        let cache = TokenCache::new(&CacheConfig::default()).unwrap();
+        let cache = TokenCache::new(&CacheConfig::default(), 16 * 1024).unwrap();
         cache.insert("old", entry(now_unix().saturating_sub(1)).await);
         assert!(cache.get("old").is_none());
         assert_eq!(cache.len(), 0, "an expired entry is removed when looked up");
