@@ -192,6 +192,16 @@ pub(crate) fn exponential_backoff(base: Duration, max: Duration, attempt: u32) -
         .min(max)
 }
 
+/// The longest delay ever added to an `Instant`: delays from configuration
+/// or from a server saturate here instead of overflowing (which panics).
+pub(crate) const MAX_DELAY: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
+/// `now + d`, saturating at [`MAX_DELAY`].
+#[cfg(feature = "client")]
+pub(crate) fn deadline_after(d: Duration) -> std::time::Instant {
+    std::time::Instant::now() + d.min(MAX_DELAY)
+}
+
 /// A random number in `[0, 1)` for jitter (no RNG dependency needed:
 /// `RandomState` is randomly seeded per instance).
 pub(crate) fn jitter_unit() -> f64 {

@@ -815,3 +815,20 @@ async fn background_refresh_respects_retry_after() {
     // (the new 6 s token is itself refreshed 1 s later: 3 or more requests)
     assert!(idp.token_requests() >= 3);
 }
+
+#[tokio::test]
+async fn absurd_retry_after_neither_panics_nor_overflows() {
+    let idp = idp().await;
+    let source = ClientCredentials::builder(CLIENT)
+        .issuer(idp.issuer_url())
+        .client_secret(SECRET)
+        .retry(fast_retry().max_retry_after(Duration::MAX))
+        .build()
+        .await
+        .unwrap();
+    idp.fail_next_token_requests_retry_after(1, 429, Duration::from_secs(u64::MAX));
+    let err = source.token().await.unwrap_err();
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(u64::MAX)));
+    assert!(source.token().await.is_err(), "held back");
+    assert_eq!(idp.token_requests(), 1);
+}

@@ -938,6 +938,7 @@ async fn key_refresh_honours_retry_after() {
         .refresh(
             fast_refresh()
                 .backoff_max(Duration::from_secs(10))
+                .unknown_kid_wait(Duration::from_millis(200))
                 .max_stale(Duration::from_secs(60))
                 .min_interval(Duration::from_millis(100))
                 .default_interval(Duration::from_millis(100)),
@@ -951,7 +952,14 @@ async fn key_refresh_honours_retry_after() {
     idp.set_outage(true);
     let before = idp.jwks_fetches();
     // Without Retry-After the 50 ms backoff would fetch ~5 times in 1.5 s.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    // A token with a new kid demands a refresh: not during the wait either.
+    let unknown = idp.token().header_kid(Some("rotated-in")).sign();
+    assert_eq!(
+        bearer(&app, &unknown).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let during = idp.jwks_fetches() - before;
     assert!(during <= 1, "{during} fetches while asked to wait 2 s");
     assert_eq!(

@@ -71,7 +71,9 @@ impl TokenError {
     }
 
     /// How long the token endpoint asked us to wait (`Retry-After` on a 429
-    /// or 503 answer), if it did.
+    /// or 503 answer), if it did. This is the server's figure, as sent: the
+    /// source itself holds requests back for at most
+    /// [`RetryConfig::max_retry_after`](super::RetryConfig::max_retry_after).
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             TokenError::Fetch { source, .. } => source.retry_after(),

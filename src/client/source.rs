@@ -518,7 +518,7 @@ impl Inner {
                             .rate_limited
                             .lock()
                             .unwrap_or_else(PoisonError::into_inner) =
-                            Some((Instant::now() + wait, error.clone()));
+                            Some((crate::http::deadline_after(wait), error.clone()));
                     }
                     tracing::warn!(
                         client_id = %self.client_id,
@@ -728,8 +728,9 @@ async fn refresher(weak: Weak<Inner>, wake: Arc<Notify>) {
                 );
                 // Never sooner than the endpoint's Retry-After.
                 let earliest = inner.rate_limited().map(|(until, _)| until);
-                next_attempt =
-                    Some((Instant::now() + backoff).max(earliest.unwrap_or(Instant::now())));
+                next_attempt = Some(
+                    crate::http::deadline_after(backoff).max(earliest.unwrap_or(Instant::now())),
+                );
                 tracing::warn!(
                     client_id = %inner.client_id,
                     audience = %inner.audience_label,

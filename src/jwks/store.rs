@@ -396,8 +396,10 @@ impl KeyStore {
 
     /// The refresh task: runs until aborted (when the issuer is dropped).
     pub(crate) async fn run(self: Arc<Self>, first_delay: Duration) {
-        let mut next = Instant::now() + first_delay;
+        let mut next = Instant::now() + first_delay.min(crate::http::MAX_DELAY);
         let mut failures: u32 = 0;
+        // The endpoint's Retry-After: not even an unknown kid calls it sooner.
+        let mut hold_until: Option<Instant> = None;
         loop {
             self.next_attempt
                 .store((next - self.epoch).as_millis() as u64, Ordering::Relaxed);
@@ -405,12 +407,22 @@ impl KeyStore {
                 _ = tokio::time::sleep_until(next) => {}
                 _ = self.trigger.notified() => {}
             }
+            if hold_until.is_some_and(|until| Instant::now() < until) {
+                tracing::debug!(
+                    issuer = &*self.issuer,
+                    "key refresh demanded during the JWKS endpoint's Retry-After; not calling it yet"
+                );
+                // The demand is answered "no refresh" (its waiter times out).
+                self.lock_gate().in_flight = false;
+                continue;
+            }
             self.lock_gate().in_flight = true;
             let started = Instant::now();
             match self.fetch_once().await {
                 Ok(interval) => {
                     failures = 0;
-                    next = Instant::now() + interval;
+                    hold_until = None;
+                    next = Instant::now() + interval.min(crate::http::MAX_DELAY);
                     tracing::debug!(
                         issuer = &*self.issuer,
                         latency_ms = started.elapsed().as_millis() as u64,
@@ -423,11 +435,12 @@ impl KeyStore {
                     // Never sooner than the endpoint's Retry-After, never
                     // later than the longest backoff.
                     let asked = error.retry_after().unwrap_or_default();
-                    let delay = self
-                        .config
-                        .backoff(failures)
-                        .max(asked.min(self.config.backoff_max));
-                    next = Instant::now() + delay;
+                    let asked = asked
+                        .min(self.config.backoff_max)
+                        .min(crate::http::MAX_DELAY);
+                    let delay = self.config.backoff(failures).max(asked);
+                    next = Instant::now() + delay.min(crate::http::MAX_DELAY);
+                    hold_until = (!asked.is_zero()).then(|| Instant::now() + asked);
                     let last = self.last_success.load(Ordering::Acquire);
                     let stale_for =
                         (last != NEVER).then(|| self.now_ms().saturating_sub(last) / 1000);
