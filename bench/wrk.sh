@@ -19,7 +19,7 @@ slice=$(( secs / rounds )); (( slice >= 1 )) || slice=1
 
 cargo build --release --example loadtest --features testkit
 dir=$(mktemp -d)
-LOADTEST_SERVE_DIR="$dir" LOADTEST_SERVE_SECS=600 target/release/examples/loadtest &
+LOADTEST_SERVE_DIR="$dir" LOADTEST_SERVE_SECS=600 "${CARGO_TARGET_DIR:-target}/release/examples/loadtest" &
 server=$!
 trap 'kill $server 2>/dev/null || true; rm -rf "$dir"' EXIT
 for _ in $(seq 1 600); do [[ -s "$dir/servers.txt" ]] && break; sleep 0.1; done
@@ -33,11 +33,12 @@ t_verify_now() {
   printf 'GET /t_verify HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
   body=$(cat <&3 | tail -n 1)
   exec 3<&-
+  [[ $body =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "bad /t_verify answer: $body" >&2; exit 1; }
   echo "$body"
 }
 
 echo "wrk cross-check: 1 thread pinned to core 0, $conns connections, ${slice} s slices x $rounds rounds per server"
-printf '%-9s %-16s %10s %9s %9s %8s  %s\n' scenario server "req/s" "p50" "p99" "non-2xx" vs
+printf '%-9s %-16s %10s %9s %9s %8s  %s\n' scenario server "req/s" "p50" "p99" "errors" vs
 status=0
 for scenario in repeated distinct; do
   declare -A reqs=() time=() bad=() p50=() p99=()
@@ -47,8 +48,11 @@ for scenario in repeated distinct; do
       out=$(TOKENS="$dir/$scenario.txt" taskset -c 0 wrk -t1 -c"$conns" -d"${slice}s" --latency \
         -s bench/wrk.lua "http://$addr/orders")
       n=$(awk '/requests in/ {print $1}' <<<"$out")
-      d=$(awk '/requests in/ {gsub(/s,/, "", $4); print $4}' <<<"$out")
-      e=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
+      # "N requests in 2.00s," (wrk writes longer runs in m or h).
+      d=$(awk '/requests in/ {v = $4; sub(/,$/, "", v); u = v; gsub(/[0-9.]/, "", u); sub(/[a-z]+$/, "", v);
+        print v * (u == "ms" ? 0.001 : u == "m" ? 60 : u == "h" ? 3600 : 1)}' <<<"$out")
+      # Non-2xx answers and socket errors (connect, read, write, timeout) both count.
+      e=$(awk '/Non-2xx/ {n += $NF} /Socket errors/ {gsub(/,/, ""); n += $4 + $6 + $8 + $10} END {print n + 0}' <<<"$out")
       reqs[$name]=$(( ${reqs[$name]:-0} + n ))
       time[$name]=$(awk -v a="${time[$name]:-0}" -v b="$d" 'BEGIN {print a + b}')
       bad[$name]=$(( ${bad[$name]:-0} + ${e:-0} ))

@@ -40,8 +40,8 @@
 //!   *computed*, `1 / (1 / bare_rps + t_verify)` with `t_verify` measured in
 //!   a loop on the server thread after each round's bare slice, and
 //!   *measured*, the `bare+verify` server's throughput. The computed bound is
-//!   the stricter one: a verification in a hot loop is cheaper than the same
-//!   verification between network work.
+//!   usually the stricter one: a verification in a hot loop tends to be
+//!   cheaper than the same verification between network work.
 //!
 //! `LOADTEST_SERVE_DIR=<dir>` only starts the servers (same pinning) and
 //! writes their addresses and the tokens into `<dir>`, for an external load
