@@ -171,15 +171,7 @@ impl HttpClient {
     ) -> Result<Vec<u8>, FetchError> {
         let status = response.status();
         if !status.is_success() {
-            let wait = retry_after(
-                status.as_u16(),
-                response.headers(),
-                std::time::SystemTime::now(),
-            );
-            return Err(
-                FetchError::new(FetchErrorKind::Status(status.as_u16()), url.as_str())
-                    .with_retry_after(wait),
-            );
+            return Err(status_error(status.as_u16(), response.headers(), url));
         }
         read_capped(&mut response, self.max_response_bytes, url).await
     }
@@ -210,6 +202,12 @@ pub(crate) fn jitter_unit() -> f64 {
         .build_hasher()
         .finish();
     (r >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// The error for a non-success answer, with the server's `Retry-After`.
+pub(crate) fn status_error(status: u16, headers: &http::HeaderMap, url: &Url) -> FetchError {
+    let wait = retry_after(status, headers, std::time::SystemTime::now());
+    FetchError::new(FetchErrorKind::Status(status), url.as_str()).with_retry_after(wait)
 }
 
 /// `Retry-After` (RFC 9110 §10.2.3) of a 429 or 503 answer: delay-seconds

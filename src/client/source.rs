@@ -19,7 +19,7 @@ use super::error::TokenError;
 use super::secret::{SecretReader, SecretSource};
 use crate::claims::Fingerprint;
 use crate::discovery::ProviderMetadata;
-use crate::error::{ConfigError, FetchError, FetchErrorKind};
+use crate::error::ConfigError;
 use crate::http::{HttpClient, HttpConfig};
 
 /// Default cap on the refresh margin: a token is refreshed at the latest
@@ -563,11 +563,6 @@ impl Inner {
             .await
             .map_err(|e| TokenError::fetch(crate::http::map_reqwest(e, &self.endpoint)))?;
         let status = response.status();
-        let retry_after = crate::http::retry_after(
-            status.as_u16(),
-            response.headers(),
-            std::time::SystemTime::now(),
-        );
         let body =
             crate::http::read_capped(&mut response, self.http.max_response_bytes, &self.endpoint)
                 .await
@@ -585,10 +580,11 @@ impl Inner {
                 });
             }
         }
-        Err(TokenError::fetch(
-            FetchError::new(FetchErrorKind::Status(code), self.endpoint.as_str())
-                .with_retry_after(retry_after),
-        ))
+        Err(TokenError::fetch(crate::http::status_error(
+            code,
+            response.headers(),
+            &self.endpoint,
+        )))
     }
 }
 
