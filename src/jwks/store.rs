@@ -396,7 +396,7 @@ impl KeyStore {
 
     /// The refresh task: runs until aborted (when the issuer is dropped).
     pub(crate) async fn run(self: Arc<Self>, first_delay: Duration) {
-        let mut next = Instant::now() + first_delay.min(crate::http::MAX_DELAY);
+        let mut next = after(first_delay);
         let mut failures: u32 = 0;
         // The endpoint's Retry-After: not even an unknown kid calls it sooner.
         let mut hold_until: Option<Instant> = None;
@@ -422,7 +422,7 @@ impl KeyStore {
                 Ok(interval) => {
                     failures = 0;
                     hold_until = None;
-                    next = Instant::now() + interval.min(crate::http::MAX_DELAY);
+                    next = after(interval);
                     tracing::debug!(
                         issuer = &*self.issuer,
                         latency_ms = started.elapsed().as_millis() as u64,
@@ -434,13 +434,13 @@ impl KeyStore {
                     failures = failures.saturating_add(1);
                     // Never sooner than the endpoint's Retry-After, never
                     // later than the longest backoff.
-                    let asked = error.retry_after().unwrap_or_default();
-                    let asked = asked
-                        .min(self.config.backoff_max)
-                        .min(crate::http::MAX_DELAY);
+                    let asked = error
+                        .retry_after()
+                        .unwrap_or_default()
+                        .min(self.config.backoff_max);
                     let delay = self.config.backoff(failures).max(asked);
-                    next = Instant::now() + delay.min(crate::http::MAX_DELAY);
-                    hold_until = (!asked.is_zero()).then(|| Instant::now() + asked);
+                    next = after(delay);
+                    hold_until = (!asked.is_zero()).then(|| after(asked));
                     let last = self.last_success.load(Ordering::Acquire);
                     let stale_for =
                         (last != NEVER).then(|| self.now_ms().saturating_sub(last) / 1000);
@@ -476,6 +476,12 @@ impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
     }
+}
+
+/// `now + d` on tokio's clock, saturating at [`MAX_DELAY`](crate::http::MAX_DELAY)
+/// (configured or server-sent delays must not overflow `Instant`).
+fn after(d: Duration) -> Instant {
+    Instant::now() + d.min(crate::http::MAX_DELAY)
 }
 
 #[cfg(test)]
