@@ -65,6 +65,21 @@ fn fast_refresh() -> RefreshConfig {
         .backoff_max(Duration::from_millis(200))
 }
 
+/// An issuer that refreshes its keys every 100 ms: the IdP sends no max-age.
+async fn polling_issuer(idp: &MockIssuer, refresh: RefreshConfig) -> Issuer {
+    idp.set_cache_control(None);
+    Issuer::builder(idp.issuer_url())
+        .audience("orders-api")
+        .refresh(
+            refresh
+                .min_interval(Duration::from_millis(100))
+                .default_interval(Duration::from_millis(100)),
+        )
+        .build()
+        .await
+        .unwrap()
+}
+
 async fn issuer_for(idp: &MockIssuer) -> Issuer {
     logs();
     Issuer::builder(idp.issuer_url())
@@ -518,19 +533,8 @@ async fn stale_keys_serve_during_outage_and_503_without_keys() {
 #[tokio::test]
 async fn max_stale_turns_into_503() {
     let idp = MockIssuer::start().await;
-    // No max-age: refresh every 100 ms; stale 300 ms past a missed refresh.
-    idp.set_cache_control(None);
-    let issuer = Issuer::builder(idp.issuer_url())
-        .audience("orders-api")
-        .refresh(
-            fast_refresh()
-                .max_stale(Duration::from_millis(300))
-                .min_interval(Duration::from_millis(100))
-                .default_interval(Duration::from_millis(100)),
-        )
-        .build()
-        .await
-        .unwrap();
+    // Stale 300 ms past a missed refresh.
+    let issuer = polling_issuer(&idp, fast_refresh().max_stale(Duration::from_millis(300))).await;
     let app = app(AuthLayer::builder()
         .issuer(issuer)
         .cache(CacheConfig::disabled())
@@ -931,21 +935,12 @@ async fn zz_logs_never_contain_tokens() {
 #[tokio::test]
 async fn key_refresh_honours_retry_after() {
     let idp = MockIssuer::start().await;
-    // No max-age: refresh every 100 ms; failed refreshes back off from 50 ms.
-    idp.set_cache_control(None);
-    let issuer = Issuer::builder(idp.issuer_url())
-        .audience("orders-api")
-        .refresh(
-            fast_refresh()
-                .backoff_max(Duration::from_secs(10))
-                .unknown_kid_wait(Duration::from_millis(200))
-                .max_stale(Duration::from_secs(60))
-                .min_interval(Duration::from_millis(100))
-                .default_interval(Duration::from_millis(100)),
-        )
-        .build()
-        .await
-        .unwrap();
+    // Failed refreshes back off from 50 ms.
+    let refresh = fast_refresh()
+        .backoff_max(Duration::from_secs(10))
+        .unknown_kid_wait(Duration::from_millis(200))
+        .max_stale(Duration::from_secs(60));
+    let issuer = polling_issuer(&idp, refresh).await;
     let app = app(AuthLayer::new(issuer));
     let token = idp.token().sign();
     idp.set_outage_retry_after(Some(Duration::from_secs(2)));
