@@ -67,13 +67,10 @@ fn aws_algorithm(
     alg: Algorithm,
 ) -> Option<&'static dyn aws_lc_rs::signature::VerificationAlgorithm> {
     use aws_lc_rs::signature as s;
+    if let Some(rsa) = aws_rsa_params(alg) {
+        return Some(rsa);
+    }
     Some(match alg {
-        Algorithm::RS256 => &s::RSA_PKCS1_2048_8192_SHA256,
-        Algorithm::RS384 => &s::RSA_PKCS1_2048_8192_SHA384,
-        Algorithm::RS512 => &s::RSA_PKCS1_2048_8192_SHA512,
-        Algorithm::PS256 => &s::RSA_PSS_2048_8192_SHA256,
-        Algorithm::PS384 => &s::RSA_PSS_2048_8192_SHA384,
-        Algorithm::PS512 => &s::RSA_PSS_2048_8192_SHA512,
         Algorithm::ES256 => &s::ECDSA_P256_SHA256_FIXED,
         Algorithm::ES384 => &s::ECDSA_P384_SHA384_FIXED,
         Algorithm::EdDSA => &s::ED25519,
