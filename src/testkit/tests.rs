@@ -7,17 +7,8 @@ use serde_json::{json, Value};
 
 use super::{MockIssuer, MockIssuerConfig};
 
-const ASYMMETRIC: [Algorithm; 9] = [
-    Algorithm::RS256,
-    Algorithm::RS384,
-    Algorithm::RS512,
-    Algorithm::PS256,
-    Algorithm::PS384,
-    Algorithm::PS512,
-    Algorithm::ES256,
-    Algorithm::ES384,
-    Algorithm::EdDSA,
-];
+/// Every asymmetric algorithm: the validator's default allowlist is exactly that.
+const ASYMMETRIC: &[Algorithm] = crate::validate::DEFAULT_ALGORITHMS;
 
 fn segment(token: &str, i: usize) -> Value {
     let part = token.split('.').nth(i).expect("segment");
