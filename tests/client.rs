@@ -11,7 +11,9 @@ use axum::routing::get;
 use axum::{Extension, Router};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use oauth2_guard::client::{ClientCredentials, RetryConfig, SecretSource, TokenError};
+use oauth2_guard::client::{
+    ClientCredentials, ClientCredentialsBuilder, RetryConfig, SecretSource, TokenError,
+};
 use oauth2_guard::testkit::{Algorithm, MockIssuer};
 use oauth2_guard::{AuthLayer, Issuer, VerifiedClaims};
 use serde_json::{json, Value};
@@ -32,16 +34,28 @@ fn fast_retry() -> RetryConfig {
         .max_backoff(Duration::from_millis(50))
 }
 
+/// The test client against `idp`, further configured by `configure`.
+async fn source_with(
+    idp: &MockIssuer,
+    configure: impl FnOnce(ClientCredentialsBuilder) -> ClientCredentialsBuilder,
+) -> ClientCredentials {
+    configure(
+        ClientCredentials::builder(CLIENT)
+            .issuer(idp.issuer_url())
+            .client_secret(SECRET),
+    )
+    .build()
+    .await
+    .expect("source builds")
+}
+
 async fn source(idp: &MockIssuer) -> ClientCredentials {
-    ClientCredentials::builder(CLIENT)
-        .issuer(idp.issuer_url())
-        .client_secret(SECRET)
-        .resource("orders-api")
-        .scope("orders:write")
-        .retry(fast_retry())
-        .build()
-        .await
-        .expect("source builds")
+    source_with(idp, |b| {
+        b.resource("orders-api")
+            .scope("orders:write")
+            .retry(fast_retry())
+    })
+    .await
 }
 
 fn claims_of(token: &str) -> Value {
@@ -154,13 +168,7 @@ async fn server_errors_are_retried_with_backoff() {
 
     // Bounded: a persistent outage ends after max_attempts.
     let idp = self::idp().await;
-    let source = ClientCredentials::builder(CLIENT)
-        .issuer(idp.issuer_url())
-        .client_secret(SECRET)
-        .retry(fast_retry().max_attempts(3))
-        .build()
-        .await
-        .unwrap();
+    let source = source_with(&idp, |b| b.retry(fast_retry().max_attempts(3))).await;
     idp.fail_next_token_requests(100, 500);
     let err = source.token().await.unwrap_err();
     assert!(
@@ -682,14 +690,11 @@ async fn each_fetch_is_logged_without_token_or_secret() {
 async fn failed_background_refresh_keeps_the_valid_token() {
     let idp = idp().await;
     idp.set_token_lifetime(Duration::from_secs(4));
-    let source = ClientCredentials::builder(CLIENT)
-        .issuer(idp.issuer_url())
-        .client_secret(SECRET)
-        .refresh_margin(Duration::from_secs(3))
-        .retry(fast_retry().max_attempts(2))
-        .build()
-        .await
-        .unwrap();
+    let source = source_with(&idp, |b| {
+        b.refresh_margin(Duration::from_secs(3))
+            .retry(fast_retry().max_attempts(2))
+    })
+    .await;
     let first = source.token().await.unwrap();
     idp.fail_next_token_requests(usize::MAX, 503);
     // Refresh due at 1 s; it fails, repeatedly.
@@ -720,13 +725,10 @@ async fn failed_background_refresh_keeps_the_valid_token() {
 #[tokio::test]
 async fn short_retry_after_is_waited_out_then_retried() {
     let idp = idp().await;
-    let source = ClientCredentials::builder(CLIENT)
-        .issuer(idp.issuer_url())
-        .client_secret(SECRET)
-        .retry(fast_retry().max_backoff(Duration::from_secs(2)))
-        .build()
-        .await
-        .unwrap();
+    let source = source_with(&idp, |b| {
+        b.retry(fast_retry().max_backoff(Duration::from_secs(2)))
+    })
+    .await;
     // A rate limit with `Retry-After: 1`, within max_backoff: wait it out.
     idp.fail_next_token_requests_retry_after(1, 429, Duration::from_secs(1));
     let started = Instant::now();
@@ -745,14 +747,11 @@ async fn short_retry_after_is_waited_out_then_retried() {
 #[tokio::test]
 async fn long_retry_after_fails_fast_and_holds_requests_back() {
     let idp = idp().await;
-    let source = ClientCredentials::builder(CLIENT)
-        .issuer(idp.issuer_url())
-        .client_secret(SECRET)
-        // The server asks for 30 s; we honour at most 2 s of it.
-        .retry(fast_retry().max_retry_after(Duration::from_secs(2)))
-        .build()
-        .await
-        .unwrap();
+    // The server asks for 30 s; we honour at most 2 s of it.
+    let source = source_with(&idp, |b| {
+        b.retry(fast_retry().max_retry_after(Duration::from_secs(2)))
+    })
+    .await;
     idp.fail_next_token_requests_retry_after(1, 503, Duration::from_secs(30));
     let started = Instant::now();
     let err = source.token().await.unwrap_err();
@@ -789,14 +788,11 @@ async fn long_retry_after_fails_fast_and_holds_requests_back() {
 async fn background_refresh_respects_retry_after() {
     let idp = idp().await;
     idp.set_token_lifetime(Duration::from_secs(6));
-    let source = ClientCredentials::builder(CLIENT)
-        .issuer(idp.issuer_url())
-        .client_secret(SECRET)
-        .refresh_margin(Duration::from_secs(5))
-        .retry(fast_retry().max_attempts(2))
-        .build()
-        .await
-        .unwrap();
+    let source = source_with(&idp, |b| {
+        b.refresh_margin(Duration::from_secs(5))
+            .retry(fast_retry().max_attempts(2))
+    })
+    .await;
     let first = source.token().await.unwrap();
     // Refresh due at 1 s: rate-limited for 3 s (longer than max_backoff).
     idp.fail_next_token_requests_retry_after(usize::MAX, 429, Duration::from_secs(3));
@@ -819,13 +815,10 @@ async fn background_refresh_respects_retry_after() {
 #[tokio::test]
 async fn absurd_retry_after_neither_panics_nor_overflows() {
     let idp = idp().await;
-    let source = ClientCredentials::builder(CLIENT)
-        .issuer(idp.issuer_url())
-        .client_secret(SECRET)
-        .retry(fast_retry().max_retry_after(Duration::MAX))
-        .build()
-        .await
-        .unwrap();
+    let source = source_with(&idp, |b| {
+        b.retry(fast_retry().max_retry_after(Duration::MAX))
+    })
+    .await;
     idp.fail_next_token_requests_retry_after(1, 429, Duration::from_secs(u64::MAX));
     let err = source.token().await.unwrap_err();
     assert_eq!(err.retry_after(), Some(Duration::from_secs(u64::MAX)));
