@@ -30,6 +30,9 @@ use oauth2_guard::{AuthLayer, Issuer, Reason, Rejection};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
+#[path = "attacks/cookie.rs"]
+mod cookie;
+
 /// Sanity bound per request (not a benchmark).
 const MAX_WALL: Duration = Duration::from_secs(1);
 

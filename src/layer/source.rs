@@ -55,7 +55,8 @@ pub trait TokenSource: Send + Sync + 'static {
 ///   URLs end up in logs) → 400 `invalid_request`.
 /// - Another scheme (`Basic …`) counts as no bearer token → 401 without error code.
 /// - A cookie is read only when [`BearerSource::with_cookie`] opts in, and
-///   only when no `Authorization` header is present.
+///   only when no `Authorization` header is present; two cookies of that
+///   name → 400 `invalid_request`.
 #[derive(Debug, Clone, Default)]
 pub struct BearerSource {
     cookie: Option<String>,
@@ -148,7 +149,7 @@ impl TokenSource for BearerSource {
         }
         let mut values = head.headers.get_all(header::AUTHORIZATION).iter();
         let Some(value) = values.next() else {
-            return Ok(self.cookie_token(head.headers));
+            return self.cookie_token(head.headers);
         };
         if values.next().is_some() {
             return Err(invalid_request());
@@ -177,17 +178,30 @@ impl TokenSource for BearerSource {
 }
 
 impl BearerSource {
-    fn cookie_token<'a>(&self, headers: &'a HeaderMap) -> Option<Cow<'a, str>> {
-        let name = self.cookie.as_deref()?;
-        headers
+    /// The token cookie, when configured. Two cookies of that name
+    /// (`at=ATTACKER; at=VICTIM`, from a cookie planted on a parent domain or
+    /// another path) are refused like two `Authorization` headers: which one
+    /// a browser sends first is not something the server can trust.
+    fn cookie_token<'a>(&self, headers: &'a HeaderMap) -> Result<Option<Cow<'a, str>>, Rejection> {
+        let Some(name) = self.cookie.as_deref() else {
+            return Ok(None);
+        };
+        let mut found = headers
             .get_all(header::COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(';'))
-            .find_map(|pair| {
+            .filter_map(|pair| {
                 let (k, v) = pair.trim().split_once('=')?;
-                (k == name && is_b64token(v)).then_some(Cow::Borrowed(v))
-            })
+                (k == name).then_some(v)
+            });
+        let Some(value) = found.next() else {
+            return Ok(None);
+        };
+        if found.next().is_some() {
+            return Err(invalid_request());
+        }
+        Ok(is_b64token(value).then_some(Cow::Borrowed(value)))
     }
 }
 
@@ -285,6 +299,31 @@ mod tests {
                 &[("cookie", "at=abc"), ("authorization", "Bearer hdr")]
             ),
             Ok(Some("hdr".into()))
+        );
+    }
+
+    /// Two cookies with the token's name are refused, in one header or split
+    /// over several (HTTP/2 sends one `cookie` field per pair); a malformed
+    /// second one does not make the first one count.
+    #[test]
+    fn duplicate_token_cookies_are_refused() {
+        let s = BearerSource::new().with_cookie("at");
+        for headers in [
+            &[("cookie", "at=attacker; at=victim")][..],
+            &[("cookie", "at=attacker"), ("cookie", "x=1; at=victim")][..],
+            &[("cookie", "at=!!; at=victim")][..],
+            &[("cookie", "at=victim; at=")][..],
+        ] {
+            assert_eq!(
+                run(&s, "/", headers),
+                Err(Reason::InvalidRequest),
+                "{headers:?}"
+            );
+        }
+        // Other cookies may repeat; a prefix of the name is another name.
+        assert_eq!(
+            run(&s, "/", &[("cookie", "x=1; x=2; att=y; at=victim")]),
+            Ok(Some("victim".into()))
         );
     }
 
