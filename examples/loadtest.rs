@@ -632,7 +632,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     println!(
         "oauth2-guard load test: backend {}, {} connections, {} s per scenario and server in {} interleaved rounds, load generator {}",
-        oauth2_guard::crypto::backend_name(),
+        oauth2_guard::signature_backend(),
         s.connections,
         s.secs,
         s.rounds,

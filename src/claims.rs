@@ -178,7 +178,9 @@ impl VerifiedClaims {
     /// # Errors
     /// When the claims do not fit `T`.
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, ClaimsError> {
-        T::deserialize(&self.0.payload).map_err(|e| ClaimsError(e.to_string()))
+        T::deserialize(&self.0.payload).map_err(|e| ClaimsError {
+            source: Arc::new(e),
+        })
     }
 
     /// The algorithm the signature was verified with.
@@ -220,10 +222,13 @@ impl fmt::Debug for VerifiedClaims {
     }
 }
 
-/// Claims that did not fit the requested type.
+/// Claims that did not fit the requested type; the deserializer's error
+/// (which claim, what was expected) is its [`source`](std::error::Error::source).
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("claims do not fit the requested type: {0}")]
-pub struct ClaimsError(String);
+#[error("claims do not fit the requested type")]
+pub struct ClaimsError {
+    source: Arc<serde_json::Error>,
+}
 
 /// Space-delimited `scope` plus `scp` (array or string), de-duplicated, in order.
 fn scopes_of(payload: &Map<String, Value>) -> Vec<String> {

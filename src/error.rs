@@ -109,6 +109,32 @@ pub enum ConfigError {
         /// Why.
         reason: &'static str,
     },
+    /// The HMAC secret is shorter than RFC 7518 §3.2 allows.
+    #[error("the HMAC secret has {len} bytes; at least {min} are required (RFC 7518 §3.2)")]
+    HmacSecretTooShort {
+        /// Its length.
+        len: usize,
+        /// The minimum.
+        min: usize,
+    },
+    /// The HMAC secret was refused by the signature backend.
+    #[error("the HMAC secret cannot be used")]
+    HmacSecretUnusable,
+    /// Two settings were given that cannot both apply (for example an HMAC
+    /// secret and a `jwks_uri`, or two key sources); neither is silently preferred.
+    #[error("`{first}` and `{second}` cannot both be configured")]
+    ConflictingSettings {
+        /// The setting given first.
+        first: &'static str,
+        /// The one that conflicts with it.
+        second: &'static str,
+    },
+    /// A claim name is empty.
+    #[error("`{setting}` was given an empty claim name")]
+    EmptyClaimName {
+        /// Which setting.
+        setting: &'static str,
+    },
     /// A realm or other header parameter contains characters that cannot be sent.
     #[error("`{setting}` cannot be used in a header: {reason}")]
     InvalidHeaderValue {

@@ -18,6 +18,11 @@
 //! not allowed, leeway is 60 s (at most 5 min), and key URLs must be HTTPS
 //! unless they are loopback. See the crate's `manual` module for the reasons.
 
+pub use crate::discovery::ProviderMetadata;
+pub use crate::http::{HttpConfig, DEFAULT_MAX_RESPONSE_BYTES};
+pub use crate::jwks::RefreshConfig;
+pub use crate::verify::validate::{AudienceCheck, DEFAULT_ALGORITHMS, DEFAULT_LEEWAY, MAX_LEEWAY};
+
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -26,13 +31,14 @@ use std::time::Duration;
 use jsonwebtoken::{Algorithm, DecodingKey};
 
 use crate::claims::ClaimPath;
-use crate::discovery::ProviderMetadata;
-use crate::error::{ConfigError, Rejection};
-use crate::http::HttpConfig;
+use crate::error::ConfigError;
+
+/// The shortest HMAC secret accepted: 32 bytes, the output size of SHA-256
+/// (RFC 7518 §3.2).
+const MIN_HMAC_SECRET_BYTES: usize = 32;
 use crate::jwks::parse::KeySet;
-use crate::jwks::store::{AbortOnDrop, KeyStore, Lookup, Source};
-use crate::jwks::RefreshConfig;
-use crate::validate::{self, AudienceCheck, Checked, Parsed, Profile};
+use crate::jwks::store::{AbortOnDrop, KeyStore, Source};
+use crate::verify::validate::{self, Profile};
 
 /// A configured issuer. Cheap to clone; the background key refresh stops
 /// when the last clone (and every layer using it) is dropped.
@@ -73,6 +79,7 @@ impl Issuer {
             hmac_secret: None,
             http: HttpConfig::default(),
             refresh: RefreshConfig::default(),
+            conflict: None,
         }
     }
 
@@ -95,46 +102,14 @@ impl Issuer {
         &self.0.store
     }
 
-    /// Verify a parsed token against this issuer without waiting. `Err`
-    /// means the key is unknown and a refresh may help; it holds the
-    /// rejection to answer with if it does not.
-    pub(crate) fn try_verify(&self, parsed: Parsed<'_>) -> Result<Checked, Rejection> {
-        let profile = &self.0.profile;
-        let reject = |reason, parsed: &Parsed<'_>| {
-            let r = parsed.reject(reason).issuer(&self.0.name);
-            Checked::Rejected(r)
-        };
-        let alg = match validate::check_header(&parsed, profile) {
-            Ok(alg) => alg,
-            Err(reason) => return Ok(reject(reason, &parsed)),
-        };
-        let key = if profile.hmac.is_some() {
-            None
-        } else {
-            match self.0.store.lookup(parsed.kid(), alg) {
-                Lookup::Found(k) => Some(k),
-                Lookup::Unknown => {
-                    return Err(parsed
-                        .reject(crate::Reason::UnknownKey)
-                        .issuer(&self.0.name))
-                }
-                Lookup::Unavailable { retry_after } => {
-                    let r = parsed
-                        .reject(crate::Reason::KeysUnavailable)
-                        .issuer(&self.0.name)
-                        .retry_after(retry_after);
-                    return Ok(Checked::Rejected(r));
-                }
-            }
-        };
-        Ok(validate::verify(
-            parsed,
-            alg,
-            key,
-            &self.0.name,
-            profile,
-            |claims| crate::claims::roles_of(claims, &profile.roles),
-        ))
+    /// The issuer identifier, shared with claims and rejections.
+    pub(crate) fn name_arc(&self) -> &Arc<str> {
+        &self.0.name
+    }
+
+    /// How this issuer's tokens are checked.
+    pub(crate) fn profile(&self) -> &Profile {
+        &self.0.profile
     }
 }
 
@@ -143,6 +118,18 @@ enum KeysFrom {
     JwksUri(String),
     Static(String),
     StaticFile(PathBuf),
+}
+
+impl KeysFrom {
+    /// The builder method that chose this source.
+    fn setting(&self) -> &'static str {
+        match self {
+            KeysFrom::Discovery => "discovery",
+            KeysFrom::JwksUri(_) => "jwks_uri",
+            KeysFrom::Static(_) => "static_jwks",
+            KeysFrom::StaticFile(_) => "static_jwks_file",
+        }
+    }
 }
 
 /// Builds an [`Issuer`]. Every setting has a documented, secure default.
@@ -172,6 +159,8 @@ pub struct IssuerBuilder {
     hmac_secret: Option<Vec<u8>>,
     http: HttpConfig,
     refresh: RefreshConfig,
+    /// Two settings that cannot both apply, reported by `build`.
+    conflict: Option<(&'static str, &'static str)>,
 }
 
 impl fmt::Debug for IssuerBuilder {
@@ -263,20 +252,27 @@ impl IssuerBuilder {
     }
 
     /// Fetch keys from this JWKS URL instead of discovering it.
-    pub fn jwks_uri(mut self, url: impl Into<String>) -> Self {
-        self.keys = KeysFrom::JwksUri(url.into());
-        self
+    pub fn jwks_uri(self, url: impl Into<String>) -> Self {
+        self.keys_from(KeysFrom::JwksUri(url.into()))
     }
 
     /// Use a fixed JWKS document (tests, air-gapped setups). Never refreshed.
-    pub fn static_jwks(mut self, json: impl Into<String>) -> Self {
-        self.keys = KeysFrom::Static(json.into());
-        self
+    pub fn static_jwks(self, json: impl Into<String>) -> Self {
+        self.keys_from(KeysFrom::Static(json.into()))
     }
 
     /// Use a fixed JWKS file, read once at build time.
-    pub fn static_jwks_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.keys = KeysFrom::StaticFile(path.into());
+    pub fn static_jwks_file(self, path: impl Into<PathBuf>) -> Self {
+        self.keys_from(KeysFrom::StaticFile(path.into()))
+    }
+
+    /// One source of keys: a second one is reported by `build`, never
+    /// silently preferred.
+    fn keys_from(mut self, keys: KeysFrom) -> Self {
+        if !matches!(self.keys, KeysFrom::Discovery) && self.conflict.is_none() {
+            self.conflict = Some((self.keys.setting(), keys.setting()));
+        }
+        self.keys = keys;
         self
     }
 
@@ -304,7 +300,10 @@ impl IssuerBuilder {
     /// # Security
     /// Every holder of the secret can mint tokens; prefer asymmetric keys.
     /// With a secret, only HMAC algorithms are allowed and no JWKS is used,
-    /// so an RSA public key can never be mistaken for an HMAC secret.
+    /// so an RSA public key can never be mistaken for an HMAC secret; a key
+    /// source configured as well (`jwks_uri`, `static_jwks`, …) is a
+    /// [`ConfigError::ConflictingSettings`]. The secret must be at least
+    /// 32 bytes (RFC 7518 §3.2).
     pub fn hmac_secret(mut self, secret: impl Into<Vec<u8>>) -> Self {
         self.hmac_secret = Some(secret.into());
         self
@@ -366,7 +365,7 @@ impl IssuerBuilder {
     ///
     /// # Errors
     /// Any invalid setting, or no Tokio runtime.
-    pub fn build_lazy(self) -> Result<Issuer, ConfigError> {
+    pub fn build_deferred(self) -> Result<Issuer, ConfigError> {
         let (store, profile, _) = self.prepare()?;
         Self::finish(store, profile, Duration::ZERO)
     }
@@ -409,9 +408,17 @@ impl IssuerBuilder {
             return Err(ConfigError::NoAudience);
         }
         if self.required.iter().any(|(n, _)| n.is_empty()) {
-            return Err(ConfigError::InvalidClaimPath {
-                path: String::new(),
-                reason: "required claim with an empty name",
+            return Err(ConfigError::EmptyClaimName {
+                setting: "require_claim",
+            });
+        }
+        if let Some((first, second)) = self.conflict {
+            return Err(ConfigError::ConflictingSettings { first, second });
+        }
+        if self.hmac_secret.is_some() && !matches!(self.keys, KeysFrom::Discovery) {
+            return Err(ConfigError::ConflictingSettings {
+                first: "hmac_secret",
+                second: self.keys.setting(),
             });
         }
         if self.leeway > validate::MAX_LEEWAY {
@@ -422,18 +429,15 @@ impl IssuerBuilder {
         }
         self.refresh.validate()?;
         let hmac = match &self.hmac_secret {
-            Some(s) if s.len() < 32 => {
-                return Err(ConfigError::OutOfRange {
-                    setting: "hmac_secret",
-                    reason: "must be at least 32 bytes (RFC 7518 §3.2)",
+            Some(s) if s.len() < MIN_HMAC_SECRET_BYTES => {
+                return Err(ConfigError::HmacSecretTooShort {
+                    len: s.len(),
+                    min: MIN_HMAC_SECRET_BYTES,
                 })
             }
-            Some(s) => Some(
-                DecodingKey::from_secret(s).map_err(|_| ConfigError::OutOfRange {
-                    setting: "hmac_secret",
-                    reason: "unusable secret",
-                })?,
-            ),
+            Some(s) => {
+                Some(DecodingKey::from_secret(s).map_err(|_| ConfigError::HmacSecretUnusable)?)
+            }
             None => None,
         };
         let algorithms = match self.algorithms {

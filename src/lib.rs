@@ -21,10 +21,14 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Modules: [`issuer`] (configuration, discovery, keys), [`layer`] (the
-//! middleware and its responses), [`extract`] (axum extractors), [`claims`],
-//! [`error`], [`testkit`] (a mock OpenID Provider for tests, feature
-//! `testkit`), and [`manual`], which explains every default.
+//! Modules, named for what a service does with them: [`issuer`] (who signs
+//! tokens, how they are checked, discovery and key refresh settings),
+//! [`layer`] (the middleware, token sources, responses), [`authz`] (scope and
+//! role guards), [`extract`] (axum extractors), [`presets`] (Keycloak, Auth0,
+//! Okta, Cognito, Entra ID), `client` (outbound client-credentials tokens,
+//! feature `client`), `testkit` (a mock OpenID Provider for tests, feature
+//! `testkit`), and [`manual`], which explains every default. Claims and
+//! errors are at the crate root.
 //!
 //! # Features
 //! - `axum` (default): extractors.
@@ -35,27 +39,26 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod authz;
-pub mod claims;
-pub mod crypto;
-pub mod discovery;
-pub mod error;
+mod claims;
+mod crypto;
+mod discovery;
+mod error;
 #[cfg(feature = "axum")]
 pub mod extract;
-pub mod http;
+mod http;
 pub mod issuer;
-pub mod jwks;
+mod jwks;
 pub mod layer;
 pub mod manual;
 pub mod presets;
-pub mod validate;
+mod verify;
 
-pub use claims::{ClaimPath, Fingerprint, StandardClaims, VerifiedClaims};
-pub use error::{ConfigError, FetchError, FetchErrorKind, Reason, Rejection};
-pub use issuer::{Issuer, IssuerBuilder};
+pub use claims::{ClaimPath, ClaimsError, Fingerprint, OneOrMany, StandardClaims, VerifiedClaims};
+pub use crypto::backend_name as signature_backend;
+pub use error::{ConfigError, FetchError, FetchErrorKind, JwksError, Reason, Rejection};
+pub use issuer::{AudienceCheck, HttpConfig, Issuer, IssuerBuilder, RefreshConfig};
 pub use jsonwebtoken::Algorithm;
-pub use jwks::RefreshConfig;
 pub use layer::{AuthLayer, AuthLayerBuilder, AuthService, CacheConfig, LazyIssuers, PostVerify};
-pub use validate::AudienceCheck;
 
 #[cfg(feature = "client")]
 pub mod client;

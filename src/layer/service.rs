@@ -6,9 +6,11 @@ use std::task::{Context, Poll};
 use http::{Request, Response};
 use tower_service::Service;
 
+use super::authenticator::Authenticator;
 use super::future::ResponseFuture;
 use super::response::RejectionResponse;
-use super::{Authenticator, Outcome, PassedAnonymous, RequestHead};
+use super::{PassedAnonymous, RequestHead};
+use crate::verify::Verdict;
 
 /// Authenticates each request, then calls the inner service. Made by
 /// [`AuthLayer`](super::AuthLayer).
@@ -60,22 +62,21 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        let outcome = self.auth.authenticate(&RequestHead::of(&req));
-        match outcome {
-            Outcome::Authenticated(claims) => {
+        match self.auth.authenticate(&RequestHead::of(&req)) {
+            Some(Verdict::Verified(claims)) => {
                 req.extensions_mut().insert(claims);
                 req.extensions_mut().insert(self.auth.challenge.clone());
                 ResponseFuture::inner(self.inner.call(req))
             }
-            Outcome::Anonymous => {
+            None => {
                 req.extensions_mut().insert(PassedAnonymous);
                 req.extensions_mut().insert(self.auth.challenge.clone());
                 ResponseFuture::inner(self.inner.call(req))
             }
-            Outcome::Rejected(rejection) => {
+            Some(Verdict::Rejected(rejection)) => {
                 ResponseFuture::rejected(self.responder.response(&rejection))
             }
-            Outcome::Pending(verify) => {
+            Some(Verdict::Pending(verify)) => {
                 // The ready service is the one driven later (tower's clone-and-swap).
                 let clone = self.inner.clone();
                 let mut inner = std::mem::replace(&mut self.inner, clone);

@@ -352,7 +352,8 @@ fn check_assertion(
         return refuse("client_assertion signature does not decode");
     };
     let verified =
-        crate::validate::verify_signature(&key.key, alg, input.as_bytes(), &signature).is_ok();
+        crate::verify::validate::verify_signature(&key.key, alg, input.as_bytes(), &signature)
+            .is_ok();
     if !verified {
         return refuse("client_assertion signature invalid");
     }

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use super::{MockIssuer, MockIssuerConfig};
 
 /// Every asymmetric algorithm: the validator's default allowlist is exactly that.
-const ASYMMETRIC: &[Algorithm] = crate::validate::DEFAULT_ALGORITHMS;
+const ASYMMETRIC: &[Algorithm] = crate::verify::validate::DEFAULT_ALGORITHMS;
 
 fn segment(token: &str, i: usize) -> Value {
     let part = token.split('.').nth(i).expect("segment");

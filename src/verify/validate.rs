@@ -221,12 +221,6 @@ fn typ_ok(typ: Option<&str>, strict: bool) -> bool {
     t.eq_ignore_ascii_case("at+jwt") || (!strict && t.eq_ignore_ascii_case("jwt"))
 }
 
-/// What happened when a parsed token met an issuer's key set.
-pub(crate) enum Checked {
-    Ok(VerifiedClaims, Option<Arc<VerifyingKey>>),
-    Rejected(Rejection),
-}
-
 /// The header checks that need the issuer's profile but no key.
 pub(crate) fn check_header(parsed: &Parsed<'_>, profile: &Profile) -> Result<Algorithm, Reason> {
     let alg = parsed.alg.ok_or(Reason::DisallowedAlg)?;
@@ -243,46 +237,40 @@ pub(crate) fn check_header(parsed: &Parsed<'_>, profile: &Profile) -> Result<Alg
     Ok(alg)
 }
 
-/// Verify the signature with `key` (or the issuer's HMAC secret), then the claims.
+/// Verify the signature with `key` (or the issuer's HMAC secret), then the
+/// claims; read the roles from the profile's claim paths.
 pub(crate) fn verify(
     parsed: Parsed<'_>,
     alg: Algorithm,
-    key: Option<Arc<VerifyingKey>>,
+    key: Option<&Arc<VerifyingKey>>,
     issuer: &Arc<str>,
     profile: &Profile,
-    roles: impl FnOnce(&Map<String, Value>) -> Vec<String>,
-) -> Checked {
-    let reject = |reason| {
-        let r = parsed.reject(reason).issuer(issuer);
-        Checked::Rejected(r)
-    };
+) -> Result<VerifiedClaims, Rejection> {
+    let reject = |parsed: &Parsed<'_>, reason| parsed.reject(reason).issuer(issuer);
     let (msg, sig) = (parsed.signing_input.as_bytes(), parsed.signature.as_slice());
-    let signature = match (&key, &profile.hmac) {
+    let signature = match (key, &profile.hmac) {
         (Some(k), _) if k.allows(alg) => verify_signature(&k.key, alg, msg, sig),
         (Some(_), _) => Err(Reason::DisallowedAlg),
         (None, Some(secret)) => crate::crypto::verify_with(secret, alg, msg, sig),
         (None, None) => Err(Reason::UnknownKey),
     };
     if let Err(reason) = signature {
-        return reject(reason);
+        return Err(reject(&parsed, reason));
     }
-    match check_claims(&parsed.payload, issuer, profile, crate::claims::now_unix()) {
-        Ok((expires_at, audiences)) => {
-            let roles = roles(&parsed.payload);
-            let claims = VerifiedClaims::new(Verified {
-                issuer: issuer.clone(),
-                expires_at,
-                audiences,
-                roles,
-                algorithm: alg,
-                key_id: parsed.kid.map(Into::into),
-                fingerprint: parsed.fingerprint,
-                payload: parsed.payload,
-            });
-            Checked::Ok(claims, key)
-        }
-        Err(reason) => reject(reason),
-    }
+    let (expires_at, audiences) =
+        check_claims(&parsed.payload, issuer, profile, crate::claims::now_unix())
+            .map_err(|reason| reject(&parsed, reason))?;
+    let roles = crate::claims::roles_of(&parsed.payload, &profile.roles);
+    Ok(VerifiedClaims::new(Verified {
+        issuer: issuer.clone(),
+        expires_at,
+        audiences,
+        roles,
+        algorithm: alg,
+        key_id: parsed.kid.map(Into::into),
+        fingerprint: parsed.fingerprint,
+        payload: parsed.payload,
+    }))
 }
 
 /// The one signature check of the crate for issuer keys: `sig` over `msg`

@@ -1,0 +1,196 @@
+//! [`AuthLayerBuilder`]: every setting of the layer, checked once.
+
+use std::sync::Arc;
+
+use super::authenticator::Authenticator;
+use super::lazy::{Lazy, LazyIssuers};
+use super::response::{Challenge, ErrorDetail, Rfc6750Response};
+use super::source::{BearerSource, TokenSource};
+use super::{AuthLayer, LayerChallenge, PostVerify};
+use crate::error::ConfigError;
+use crate::issuer::Issuer;
+use crate::verify::cache::{CacheConfig, TokenCache};
+use crate::verify::jwt::JwtVerifier;
+use crate::verify::validate::DEFAULT_MAX_TOKEN_BYTES;
+
+/// Builds an [`AuthLayer`].
+///
+/// | setting | default | why |
+/// |---|---|---|
+/// | `issuer` | none: at least one **required** (or `lazy_issuers`) | |
+/// | `lazy_issuers` | none | only configured issuers are trusted |
+/// | `realm` | none | RFC 6750 `realm` in challenges |
+/// | `error_detail` | [`ErrorDetail::Terse`] | no internals on the wire |
+/// | `token_source` | [`BearerSource`] | RFC 6750 header only; no query, no cookie |
+/// | `cache` | [`CacheConfig::default`] | 10 000 tokens / 32 MiB |
+/// | `optional` | off | zero trust: every request needs a token |
+/// | `max_token_bytes` | 16 KiB | checked before any decoding |
+pub struct AuthLayerBuilder {
+    issuers: Vec<Issuer>,
+    lazy: Option<LazyIssuers>,
+    realm: Option<String>,
+    detail: ErrorDetail,
+    source: Option<Box<dyn TokenSource>>,
+    cache: CacheConfig,
+    hooks: Vec<Box<dyn PostVerify>>,
+    optional: bool,
+    max_token_bytes: usize,
+}
+
+impl std::fmt::Debug for AuthLayerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthLayerBuilder")
+            .field("issuers", &self.issuers)
+            .field("lazy_issuers", &self.lazy)
+            .field("realm", &self.realm)
+            .field("optional", &self.optional)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuthLayerBuilder {
+    pub(super) fn new() -> Self {
+        Self {
+            issuers: Vec::new(),
+            lazy: None,
+            realm: None,
+            detail: ErrorDetail::Terse,
+            source: None,
+            cache: CacheConfig::default(),
+            hooks: Vec::new(),
+            optional: false,
+            max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
+        }
+    }
+
+    /// Accept tokens of this issuer. Call once per issuer: the token's `iss`
+    /// selects one by exact match, and only that issuer's keys are tried.
+    pub fn issuer(mut self, issuer: Issuer) -> Self {
+        self.issuers.push(issuer);
+        self
+    }
+
+    /// Also accept issuers discovered at run time from a trusted list or
+    /// template; see [`LazyIssuers`]. Configured issuers are matched first.
+    pub fn lazy_issuers(mut self, lazy: LazyIssuers) -> Self {
+        self.lazy = Some(lazy);
+        self
+    }
+
+    /// The RFC 6750 `realm`.
+    pub fn realm(mut self, realm: impl Into<String>) -> Self {
+        self.realm = Some(realm.into());
+        self
+    }
+
+    /// How much error responses say.
+    pub fn error_detail(mut self, detail: ErrorDetail) -> Self {
+        self.detail = detail;
+        self
+    }
+
+    /// Where tokens come from.
+    pub fn token_source(mut self, source: impl TokenSource) -> Self {
+        self.source = Some(Box::new(source));
+        self
+    }
+
+    /// Verified-token cache settings ([`CacheConfig::disabled`] turns it off).
+    pub fn cache(mut self, cache: CacheConfig) -> Self {
+        self.cache = cache;
+        self
+    }
+
+    /// Run `hook` after verification on every request.
+    pub fn post_verify(mut self, hook: impl PostVerify) -> Self {
+        self.hooks.push(Box::new(hook));
+        self
+    }
+
+    /// Let requests without credentials through (handlers see no claims);
+    /// invalid tokens are still refused.
+    pub fn optional(mut self) -> Self {
+        self.optional = true;
+        self
+    }
+
+    /// Longest token accepted.
+    pub fn max_token_bytes(mut self, n: usize) -> Self {
+        self.max_token_bytes = n;
+        self
+    }
+
+    /// Build the layer.
+    ///
+    /// # Errors
+    /// No issuer, the same issuer twice, or an unusable realm.
+    pub fn build(self) -> Result<AuthLayer, ConfigError> {
+        if self.issuers.is_empty() && self.lazy.is_none() {
+            return Err(ConfigError::NoIssuer);
+        }
+        if self.lazy.as_ref().is_some_and(|l| l.max() == 0) {
+            return Err(ConfigError::OutOfRange {
+                setting: "lazy_issuers.max_issuers",
+                reason: "must be at least 1",
+            });
+        }
+        for (i, a) in self.issuers.iter().enumerate() {
+            if self.issuers[..i].iter().any(|b| b.name() == a.name()) {
+                return Err(ConfigError::DuplicateIssuer(a.name().to_owned()));
+            }
+        }
+        if self.max_token_bytes < 64 {
+            return Err(ConfigError::OutOfRange {
+                setting: "max_token_bytes",
+                reason: "must be at least 64",
+            });
+        }
+        let challenge = Challenge::new(self.realm.as_deref(), self.detail)?;
+        let verifier = JwtVerifier::new(
+            self.issuers,
+            self.lazy.map(Lazy::new),
+            TokenCache::new(&self.cache, self.max_token_bytes),
+            self.max_token_bytes,
+        );
+        Ok(assemble(
+            verifier,
+            self.source.unwrap_or_else(|| Box::new(BearerSource::new())),
+            self.hooks,
+            self.optional,
+            challenge,
+        ))
+    }
+}
+
+/// [`AuthLayer::new`]: one issuer, every default (which cannot fail).
+pub(super) fn defaults_for(issuer: Issuer) -> AuthLayer {
+    let cache = TokenCache::new(&CacheConfig::default(), DEFAULT_MAX_TOKEN_BYTES);
+    let verifier = JwtVerifier::new(vec![issuer], None, cache, DEFAULT_MAX_TOKEN_BYTES);
+    let challenge = Challenge::bare(ErrorDetail::Terse);
+    assemble(
+        verifier,
+        Box::new(BearerSource::new()),
+        Vec::new(),
+        false,
+        challenge,
+    )
+}
+
+fn assemble(
+    verifier: JwtVerifier,
+    source: Box<dyn TokenSource>,
+    hooks: Vec<Box<dyn PostVerify>>,
+    optional: bool,
+    challenge: Challenge,
+) -> AuthLayer {
+    AuthLayer {
+        auth: Arc::new(Authenticator {
+            source,
+            verifier: Box::new(verifier),
+            hooks,
+            optional,
+            challenge: LayerChallenge(challenge.clone()),
+        }),
+        responder: Rfc6750Response::new(challenge),
+    }
+}

@@ -1,0 +1,233 @@
+//! The JWT verifier: a signed access token (RFC 9068) checked against its
+//! issuer's JWKS. The path of one token, top to bottom:
+//!
+//! 1. the verified-token cache (a hit still checks `exp` and that the key is
+//!    still published);
+//! 2. shape: length before any decoding, three segments, base64url, JSON;
+//! 3. the issuer, chosen by the token's exact unverified `iss` (a lazy
+//!    issuer may need discovery first: I/O);
+//! 4. the header against that issuer's profile: `alg` allowlist, `typ`, `crit`;
+//! 5. the key by `kid`, bound to the algorithm (a `kid` never seen before
+//!    triggers one rate-limited key refresh: I/O);
+//! 6. the signature, then the claims: `iss`, `exp`, `nbf`, `iat`, `aud`,
+//!    required values; roles read from the configured claim paths;
+//! 7. a success is cached.
+//!
+//! Every refusal is built from the parsed token ([`Parsed::reject`]), so it
+//! carries the `kid` and fingerprint; the layer logs it and answers.
+
+use std::sync::Arc;
+
+use super::cache::{Entry, TokenCache};
+use super::validate::{self, Parsed};
+use super::{Verdict, Verifier};
+use crate::error::Reason;
+use crate::issuer::Issuer;
+use crate::jwks::store::Lookup;
+use crate::layer::lazy::{Lazy, LazyPick};
+
+/// Verifies JWT access tokens of the configured (and lazily discovered)
+/// issuers. Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct JwtVerifier(Arc<Inner>);
+
+struct Inner {
+    issuers: Vec<Issuer>,
+    lazy: Option<Lazy>,
+    cache: Option<TokenCache>,
+    max_token_bytes: usize,
+}
+
+/// Which kinds of I/O one verification may still do: at most one lazy
+/// issuer discovery, then at most one key refresh.
+#[derive(Clone, Copy)]
+struct Budget {
+    discover: bool,
+    refresh: bool,
+}
+
+impl Budget {
+    const FULL: Budget = Budget {
+        discover: true,
+        refresh: true,
+    };
+}
+
+enum Selected {
+    Issuer(Issuer),
+    Lazy(LazyPick),
+    Unknown,
+}
+
+impl JwtVerifier {
+    pub(crate) fn new(
+        issuers: Vec<Issuer>,
+        lazy: Option<Lazy>,
+        cache: Option<TokenCache>,
+        max_token_bytes: usize,
+    ) -> Self {
+        Self(Arc::new(Inner {
+            issuers,
+            lazy,
+            cache,
+            max_token_bytes,
+        }))
+    }
+}
+
+impl std::fmt::Debug for JwtVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtVerifier")
+            .field("issuers", &self.0.issuers)
+            .field("lazy_issuers", &self.0.lazy.is_some())
+            .field("cache", &self.0.cache.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Verifier for JwtVerifier {
+    fn verify(&self, token: &str) -> Verdict {
+        if let Some(entry) = self.0.cache.as_ref().and_then(|c| c.get(token)) {
+            return Verdict::Verified(entry.claims);
+        }
+        self.0.attempt(token, Budget::FULL)
+    }
+}
+
+impl Inner {
+    /// One synchronous pass over the token; I/O, when needed and still
+    /// within `budget`, is returned as [`Verdict::Pending`], which runs it
+    /// and then makes one more pass.
+    fn attempt(self: &Arc<Self>, token: &str, budget: Budget) -> Verdict {
+        let parsed = match Parsed::parse(token, self.max_token_bytes) {
+            Ok(p) => p,
+            Err(r) => return Verdict::Rejected(r),
+        };
+        let issuer = match self.select(parsed.unverified_issuer()) {
+            Selected::Issuer(i) | Selected::Lazy(LazyPick::Ready(i)) => i,
+            Selected::Lazy(LazyPick::CoolingDown(wait)) => {
+                return Verdict::Rejected(parsed.reject(Reason::KeysUnavailable).retry_after(wait))
+            }
+            Selected::Lazy(pick @ (LazyPick::Discover(..) | LazyPick::Wait(_)))
+                if budget.discover =>
+            {
+                return self.discover_then_retry(token, &parsed, pick, budget)
+            }
+            Selected::Lazy(_) | Selected::Unknown => {
+                return Verdict::Rejected(parsed.reject(Reason::UnknownIssuer))
+            }
+        };
+        let name = issuer.name_arc();
+        let profile = issuer.profile();
+        let alg = match validate::check_header(&parsed, profile) {
+            Ok(alg) => alg,
+            Err(reason) => return Verdict::Rejected(parsed.reject(reason).issuer(name)),
+        };
+        // An HMAC issuer verifies with its secret; every other with a published key.
+        let key = if profile.hmac.is_some() {
+            None
+        } else {
+            match issuer.store().lookup(parsed.kid(), alg) {
+                Lookup::Found(key) => Some(key),
+                Lookup::Unknown if budget.refresh => {
+                    return self.refresh_then_retry(token, issuer, budget)
+                }
+                Lookup::Unknown => {
+                    return Verdict::Rejected(parsed.reject(Reason::UnknownKey).issuer(name))
+                }
+                Lookup::Unavailable { retry_after } => {
+                    let r = parsed.reject(Reason::KeysUnavailable).issuer(name);
+                    return Verdict::Rejected(r.retry_after(retry_after));
+                }
+            }
+        };
+        match validate::verify(parsed, alg, key.as_ref(), name, profile) {
+            Ok(claims) => {
+                if let Some(cache) = &self.cache {
+                    let entry = Entry {
+                        claims: claims.clone(),
+                        issuer,
+                        key,
+                    };
+                    cache.insert(token, entry);
+                }
+                Verdict::Verified(claims)
+            }
+            Err(rejection) => Verdict::Rejected(rejection),
+        }
+    }
+
+    /// The issuer for the token's unverified `iss`, by exact match. No I/O:
+    /// an `iss` that is neither configured nor accepted by the lazy-issuer
+    /// factory is refused here.
+    fn select(&self, iss: Option<&str>) -> Selected {
+        match (iss, self.issuers.as_slice(), &self.lazy) {
+            // One issuer: a missing or wrong `iss` is reported as wrong_issuer after the signature check.
+            (_, [only], None) => Selected::Issuer(only.clone()),
+            (Some(iss), all, lazy) => match all.iter().find(|i| i.name() == iss) {
+                Some(i) => Selected::Issuer(i.clone()),
+                None => match lazy {
+                    Some(l) => Selected::Lazy(l.pick(iss)),
+                    None => Selected::Unknown,
+                },
+            },
+            (None, _, _) => Selected::Unknown,
+        }
+    }
+
+    /// A `kid` this issuer's set does not hold: one (rate-limited, shared)
+    /// key refresh, then one more pass without another refresh.
+    fn refresh_then_retry(
+        self: &Arc<Self>,
+        token: &str,
+        issuer: Issuer,
+        budget: Budget,
+    ) -> Verdict {
+        let this = Arc::clone(self);
+        let token = token.to_owned();
+        Verdict::Pending(Box::pin(async move {
+            issuer.store().refresh_for_unknown_kid().await;
+            let budget = Budget {
+                refresh: false,
+                ..budget
+            };
+            this.attempt(&token, budget).resolve().await
+        }))
+    }
+
+    /// A trusted lazy issuer not yet known: discover it (once, however many
+    /// requests wait), then one more pass without another discovery.
+    fn discover_then_retry(
+        self: &Arc<Self>,
+        token: &str,
+        parsed: &Parsed<'_>,
+        pick: LazyPick,
+        budget: Budget,
+    ) -> Verdict {
+        let iss = parsed.unverified_issuer().unwrap_or_default().to_owned();
+        let unknown = parsed.reject(Reason::UnknownIssuer);
+        let unavailable = parsed
+            .reject(Reason::KeysUnavailable)
+            .issuer(&Arc::from(iss.as_str()));
+        let this = Arc::clone(self);
+        let token = token.to_owned();
+        Verdict::Pending(Box::pin(async move {
+            let (cell, builder) = match pick {
+                LazyPick::Discover(cell, b) => (cell, Some(b)),
+                LazyPick::Wait(cell) => (cell, None),
+                _ => return Err(unknown),
+            };
+            let Some(lazy) = &this.lazy else {
+                return Err(unknown);
+            };
+            if lazy.discover(&iss, cell, builder).await.is_none() {
+                return Err(unavailable.retry_after(std::time::Duration::from_secs(5)));
+            }
+            let budget = Budget {
+                discover: false,
+                ..budget
+            };
+            this.attempt(&token, budget).resolve().await
+        }))
+    }
+}
