@@ -849,6 +849,59 @@ async fn configuration_errors_are_typed() {
         .await
         .unwrap_err();
     assert!(matches!(err, ConfigError::InitialKeys { .. }));
+    // Conflicting settings are reported, never resolved silently.
+    let err = Issuer::builder("https://idp.example")
+        .audience("a")
+        .hmac_secret([7u8; 32])
+        .jwks_uri("https://idp.example/jwks")
+        .build()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ConfigError::ConflictingSettings {
+                first: "hmac_secret",
+                second: "jwks_uri"
+            }
+        ),
+        "{err:?}"
+    );
+    let err = Issuer::builder("https://idp.example")
+        .audience("a")
+        .static_jwks(idp.jwks_json().to_string())
+        .jwks_uri("https://idp.example/jwks")
+        .build()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ConfigError::ConflictingSettings {
+                first: "static_jwks",
+                second: "jwks_uri"
+            }
+        ),
+        "{err:?}"
+    );
+    let err = Issuer::builder("https://idp.example")
+        .audience("a")
+        .hmac_secret([7u8; 31])
+        .build()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ConfigError::HmacSecretTooShort { len: 31, min: 32 }),
+        "{err:?}"
+    );
+    let err = Issuer::builder("https://idp.example")
+        .audience("a")
+        .require_claim("", "x")
+        .hmac_secret([7u8; 32])
+        .build()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ConfigError::EmptyClaimName { .. }), "{err:?}");
     assert!(AuthLayer::builder().build().is_err());
     let i = Issuer::builder("https://idp.example")
         .audience("a")
