@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The load benchmark of docs/performance.md: bare route vs the Layer, in one
-# process, on loopback (examples/loadtest.rs). Bounded: 3 scenarios x 4
+# process, on loopback (benches/load.rs). Bounded: 3 scenarios x 4
 # servers x (LOADTEST_SECS + LOADTEST_ROUNDS x 0.2 s warm-up), at most
 # LOADTEST_MAX_REQUESTS requests per server and scenario. Exit status 1 when a
 # target is missed or a request refused. LOADTEST_POLL=sleep: the load
@@ -11,5 +11,5 @@ export LOADTEST_SECS="${LOADTEST_SECS:-4}"
 export LOADTEST_CONNECTIONS="${LOADTEST_CONNECTIONS:-32}"
 export LOADTEST_MAX_REQUESTS="${LOADTEST_MAX_REQUESTS:-2000000}"
 export LOADTEST_ROUNDS="${LOADTEST_ROUNDS:-4}"
-cargo build --release --example loadtest --features testkit
-exec timeout 300 cargo run --release --quiet --example loadtest --features testkit
+cargo bench --bench load --features testkit --no-run
+exec timeout 300 cargo bench --quiet --bench load --features testkit

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Cross-check of the load test with an independent load generator, wrk
-# (Debian package `wrk`). The servers are those of examples/loadtest.rs, started
+# (Debian package `wrk`). The servers are those of benches/load.rs, started
 # in serve-only mode (server runtime pinned to the second core); wrk runs with
 # one thread pinned to the first core. Scenarios `repeated` and `distinct`
 # (the key rotation is covered by the load test itself), servers interleaved
@@ -17,9 +17,16 @@ rounds="${WRK_ROUNDS:-4}"
 conns="${WRK_CONNECTIONS:-32}"
 slice=$(( secs / rounds )); (( slice >= 1 )) || slice=1
 
-cargo build --release --example loadtest --features testkit
+# The bench binary's path, from cargo's build report (bench binaries carry a hash).
+bin=$(cargo bench --bench load --features testkit --no-run --message-format=json \
+  | python3 -c 'import json,sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "load" and m.get("executable"):
+        print(m["executable"])')
+[[ -x "$bin" ]] || { echo "load bench binary not found" >&2; exit 1; }
 dir=$(mktemp -d)
-LOADTEST_SERVE_DIR="$dir" LOADTEST_SERVE_SECS=600 "${CARGO_TARGET_DIR:-target}/release/examples/loadtest" &
+LOADTEST_SERVE_DIR="$dir" LOADTEST_SERVE_SECS=600 "$bin" &
 server=$!
 trap 'kill $server 2>/dev/null || true; rm -rf "$dir"' EXIT
 for _ in $(seq 1 600); do [[ -s "$dir/servers.txt" ]] && break; sleep 0.1; done

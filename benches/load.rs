@@ -2,8 +2,8 @@
 //! Layer, in one process, on loopback.
 //!
 //! ```text
-//! cargo run --release --example loadtest --features testkit
-//! LOADTEST_SECS=5 LOADTEST_CONNECTIONS=32 cargo run --release --example loadtest --features testkit
+//! cargo bench --bench load --features testkit        # or: bash bench/load.sh
+//! LOADTEST_SECS=5 LOADTEST_CONNECTIONS=32 cargo bench --bench load --features testkit
 //! ```
 //!
 //! - A [`MockIssuer`] (its own one-thread runtime) issues the tokens.
