@@ -324,6 +324,8 @@ impl KeyStore {
         };
         if demanded {
             tracing::info!(issuer = &*self.issuer, "unknown kid: refreshing keys");
+            #[cfg(feature = "testkit")]
+            crate::testkit::hooks::refresh_demanded();
             self.trigger.notify_one();
         }
         matches!(

@@ -102,6 +102,7 @@
 //! HMAC secret.
 
 mod grant;
+pub mod hooks;
 mod issuer;
 mod keys;
 mod server;
