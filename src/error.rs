@@ -470,17 +470,17 @@ impl Rejection {
         }
     }
 
-    pub(crate) fn issuer(mut self, issuer: &Arc<str>) -> Self {
+    pub(crate) fn with_issuer(mut self, issuer: &Arc<str>) -> Self {
         self.issuer = Some(issuer.clone());
         self
     }
 
-    pub(crate) fn kid(mut self, kid: Option<&str>) -> Self {
+    pub(crate) fn with_kid(mut self, kid: Option<&str>) -> Self {
         self.kid = kid.map(Into::into);
         self
     }
 
-    pub(crate) fn retry_after(mut self, d: Duration) -> Self {
+    pub(crate) fn with_retry_after(mut self, d: Duration) -> Self {
         self.retry_after = Some(d);
         self
     }
@@ -503,7 +503,7 @@ impl Rejection {
     }
 
     /// The issuer the token named, when it was read.
-    pub fn issuer_name(&self) -> Option<&str> {
+    pub fn issuer(&self) -> Option<&str> {
         self.issuer.as_deref()
     }
 
@@ -517,8 +517,8 @@ impl Rejection {
         self.fingerprint.as_ref()
     }
 
-    /// For 503 answers: when the client may retry.
-    pub fn retry_after_hint(&self) -> Option<Duration> {
+    /// For 503 answers: when the client may retry (sent as `Retry-After`).
+    pub fn retry_after(&self) -> Option<Duration> {
         self.retry_after
     }
 }

@@ -146,7 +146,7 @@ fn base<B>(challenge: &Challenge, rejection: &Rejection, body: B) -> Response<B>
     if let Some(v) = challenge.header_for(rejection) {
         headers.insert(header::WWW_AUTHENTICATE, v);
     }
-    if let Some(after) = rejection.retry_after_hint() {
+    if let Some(after) = rejection.retry_after() {
         headers.insert(
             header::RETRY_AFTER,
             HeaderValue::from(after.as_secs().max(1)),
@@ -265,8 +265,8 @@ mod tests {
 
     #[test]
     fn responses() {
-        let r =
-            Rejection::new(Reason::KeysUnavailable).retry_after(std::time::Duration::from_secs(7));
+        let r = Rejection::new(Reason::KeysUnavailable)
+            .with_retry_after(std::time::Duration::from_secs(7));
         let res: Response<String> = Rfc6750Response::default().response(&r);
         assert_eq!(res.status(), 503);
         assert_eq!(res.headers()["retry-after"], "7");

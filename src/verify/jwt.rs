@@ -106,7 +106,11 @@ impl Inner {
         let issuer = match self.select(parsed.unverified_issuer()) {
             Selected::Issuer(i) | Selected::Lazy(LazyPick::Ready(i)) => i,
             Selected::Lazy(LazyPick::CoolingDown(wait)) => {
-                return Verdict::Rejected(parsed.reject(Reason::KeysUnavailable).retry_after(wait))
+                return Verdict::Rejected(
+                    parsed
+                        .reject(Reason::KeysUnavailable)
+                        .with_retry_after(wait),
+                )
             }
             Selected::Lazy(pick @ (LazyPick::Discover(..) | LazyPick::Wait(_)))
                 if budget.discover =>
@@ -121,7 +125,7 @@ impl Inner {
         let profile = issuer.profile();
         let alg = match validate::check_header(&parsed, profile) {
             Ok(alg) => alg,
-            Err(reason) => return Verdict::Rejected(parsed.reject(reason).issuer(name)),
+            Err(reason) => return Verdict::Rejected(parsed.reject(reason).with_issuer(name)),
         };
         // An HMAC issuer verifies with its secret; every other with a published key.
         let key = if profile.hmac.is_some() {
@@ -133,11 +137,11 @@ impl Inner {
                     return self.refresh_then_retry(token, issuer, budget)
                 }
                 Lookup::Unknown => {
-                    return Verdict::Rejected(parsed.reject(Reason::UnknownKey).issuer(name))
+                    return Verdict::Rejected(parsed.reject(Reason::UnknownKey).with_issuer(name))
                 }
                 Lookup::Unavailable { retry_after } => {
-                    let r = parsed.reject(Reason::KeysUnavailable).issuer(name);
-                    return Verdict::Rejected(r.retry_after(retry_after));
+                    let r = parsed.reject(Reason::KeysUnavailable).with_issuer(name);
+                    return Verdict::Rejected(r.with_retry_after(retry_after));
                 }
             }
         };
@@ -208,7 +212,7 @@ impl Inner {
         let unknown = parsed.reject(Reason::UnknownIssuer);
         let unavailable = parsed
             .reject(Reason::KeysUnavailable)
-            .issuer(&Arc::from(iss.as_str()));
+            .with_issuer(&Arc::from(iss.as_str()));
         let this = Arc::clone(self);
         let token = token.to_owned();
         Verdict::Pending(Box::pin(async move {
@@ -221,7 +225,7 @@ impl Inner {
                 return Err(unknown);
             };
             if lazy.discover(&iss, cell, builder).await.is_none() {
-                return Err(unavailable.retry_after(std::time::Duration::from_secs(5)));
+                return Err(unavailable.with_retry_after(std::time::Duration::from_secs(5)));
             }
             let budget = Budget {
                 discover: false,

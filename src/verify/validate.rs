@@ -200,7 +200,7 @@ impl<'t> Parsed<'t> {
 
     /// A rejection of this token, with its `kid` and fingerprint for the logs.
     pub(crate) fn reject(&self, reason: Reason) -> Rejection {
-        let mut r = Rejection::new(reason).kid(self.kid());
+        let mut r = Rejection::new(reason).with_kid(self.kid());
         r.fingerprint = Some(self.fingerprint);
         r
     }
@@ -246,7 +246,7 @@ pub(crate) fn verify(
     issuer: &Arc<str>,
     profile: &Profile,
 ) -> Result<VerifiedClaims, Rejection> {
-    let reject = |parsed: &Parsed<'_>, reason| parsed.reject(reason).issuer(issuer);
+    let reject = |parsed: &Parsed<'_>, reason| parsed.reject(reason).with_issuer(issuer);
     let (msg, sig) = (parsed.signing_input.as_bytes(), parsed.signature.as_slice());
     let signature = match (key, &profile.hmac) {
         (Some(k), _) if k.allows(alg) => verify_signature(&k.key, alg, msg, sig),
