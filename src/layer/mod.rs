@@ -89,7 +89,7 @@ pub(crate) struct LayerChallenge(pub(crate) Challenge);
 /// Authenticates requests. Built once, shared by every clone of the service.
 pub(crate) struct Authenticator {
     issuers: Vec<Issuer>,
-    lazy: Option<lazy::Lazy>,
+    lazy: Option<Arc<lazy::Lazy>>,
     source: Box<dyn TokenSource>,
     cache: Option<TokenCache>,
     hooks: Vec<Box<dyn PostVerify>>,
@@ -113,7 +113,7 @@ pub(crate) enum Outcome {
 enum Attempt {
     Done(Result<VerifiedClaims, Rejection>),
     UnknownKey(Issuer, Rejection),
-    Discover(String, lazy::LazyPick, Rejection),
+    Discover(lazy::Discovery, Rejection),
 }
 
 enum Selected {
@@ -166,23 +166,18 @@ impl Authenticator {
             attempt = match attempt {
                 Attempt::Done(Ok(c)) => return self.after(c, false),
                 Attempt::Done(Err(r)) => return Err(log(r)),
-                Attempt::Discover(iss, pick, unknown) => {
-                    let (cell, builder) = match pick {
-                        lazy::LazyPick::Discover(cell, b) => (cell, Some(b)),
-                        lazy::LazyPick::Wait(cell) => (cell, None),
-                        _ => return Err(log(unknown)),
-                    };
+                Attempt::Discover(discovery, unknown) => {
                     let Some(lazy) = &self.lazy else {
                         return Err(log(unknown));
                     };
-                    if lazy.discover(&iss, cell, builder).await.is_none() {
+                    // The discovery runs in a task of its own and records its
+                    // result: dropping this request does not abandon it.
+                    if let Some(wait) = lazy.wait(discovery).await {
                         let unavailable = Rejection {
                             reason: Reason::KeysUnavailable,
                             ..unknown
                         };
-                        return Err(log(unavailable
-                            .issuer(&Arc::from(iss.as_str()))
-                            .retry_after(std::time::Duration::from_secs(5))));
+                        return Err(log(unavailable.retry_after(wait)));
                     }
                     unknown_issuer = unknown;
                     self.attempt(&token)
@@ -208,13 +203,17 @@ impl Authenticator {
         let issuer = match self.select(parsed.unverified_issuer()) {
             Selected::Issuer(i) => i,
             Selected::Lazy(lazy::LazyPick::Ready(i)) => i,
-            Selected::Lazy(lazy::LazyPick::CoolingDown(wait)) => {
-                let r = parsed.reject(Reason::KeysUnavailable).retry_after(wait);
+            Selected::Lazy(lazy::LazyPick::Unavailable(wait)) => {
+                let iss = parsed.unverified_issuer().map(Arc::from);
+                let mut r = parsed.reject(Reason::KeysUnavailable).retry_after(wait);
+                r.issuer = iss;
                 return Attempt::Done(Err(r));
             }
-            Selected::Lazy(pick @ (lazy::LazyPick::Discover(..) | lazy::LazyPick::Wait(_))) => {
-                let iss = parsed.unverified_issuer().unwrap_or_default().to_owned();
-                return Attempt::Discover(iss, pick, parsed.reject(Reason::UnknownIssuer));
+            Selected::Lazy(lazy::LazyPick::Wait(discovery)) => {
+                let iss = parsed.unverified_issuer().map(Arc::from);
+                let mut r = parsed.reject(Reason::UnknownIssuer);
+                r.issuer = iss;
+                return Attempt::Discover(discovery, r);
             }
             Selected::Lazy(lazy::LazyPick::Refuse) | Selected::Unknown => {
                 return Attempt::Done(Err(parsed.reject(Reason::UnknownIssuer)));
@@ -477,16 +476,14 @@ impl AuthLayerBuilder {
     /// Build the layer.
     ///
     /// # Errors
-    /// No issuer, the same issuer twice, or an unusable realm.
+    /// No issuer, the same issuer twice, an unusable realm, or a
+    /// [`LazyIssuers`] setting out of range.
     pub fn build(self) -> Result<AuthLayer, ConfigError> {
         if self.issuers.is_empty() && self.lazy.is_none() {
             return Err(ConfigError::NoIssuer);
         }
-        if self.lazy.as_ref().is_some_and(|l| l.max() == 0) {
-            return Err(ConfigError::OutOfRange {
-                setting: "lazy_issuers.max_issuers",
-                reason: "must be at least 1",
-            });
+        if let Some(lazy) = &self.lazy {
+            lazy.validate()?;
         }
         for (i, a) in self.issuers.iter().enumerate() {
             if self.issuers[..i].iter().any(|b| b.name() == a.name()) {
@@ -503,7 +500,7 @@ impl AuthLayerBuilder {
         Ok(AuthLayer {
             auth: Arc::new(Authenticator {
                 issuers: self.issuers,
-                lazy: self.lazy.map(lazy::Lazy::new),
+                lazy: self.lazy.map(|l| Arc::new(lazy::Lazy::new(l))),
                 source: self.source.unwrap_or_else(|| Box::new(BearerSource::new())),
                 cache: TokenCache::new(&self.cache, self.max_token_bytes),
                 hooks: self.hooks,
