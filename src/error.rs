@@ -475,6 +475,16 @@ impl Rejection {
         self
     }
 
+    /// The issuer a token named but that is not (yet) trusted: for the log
+    /// line, never for a decision.
+    pub(crate) fn with_unverified_issuer(
+        mut self,
+        parsed: &crate::verify::validate::Parsed<'_>,
+    ) -> Self {
+        self.issuer = parsed.unverified_issuer().map(Arc::from);
+        self
+    }
+
     pub(crate) fn with_kid(mut self, kid: Option<&str>) -> Self {
         self.kid = kid.map(Into::into);
         self

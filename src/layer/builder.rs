@@ -123,16 +123,14 @@ impl AuthLayerBuilder {
     /// Build the layer.
     ///
     /// # Errors
-    /// No issuer, the same issuer twice, or an unusable realm.
+    /// No issuer, the same issuer twice, an unusable realm, or a
+    /// [`LazyIssuers`] setting out of range.
     pub fn build(self) -> Result<AuthLayer, ConfigError> {
         if self.issuers.is_empty() && self.lazy.is_none() {
             return Err(ConfigError::NoIssuer);
         }
-        if self.lazy.as_ref().is_some_and(|l| l.max() == 0) {
-            return Err(ConfigError::OutOfRange {
-                setting: "lazy_issuers.max_issuers",
-                reason: "must be at least 1",
-            });
+        if let Some(lazy) = &self.lazy {
+            lazy.validate()?;
         }
         for (i, a) in self.issuers.iter().enumerate() {
             if self.issuers[..i].iter().any(|b| b.name() == a.name()) {

@@ -24,7 +24,7 @@ use super::{Verdict, Verifier};
 use crate::error::Reason;
 use crate::issuer::Issuer;
 use crate::jwks::store::Lookup;
-use crate::layer::lazy::{Lazy, LazyPick};
+use crate::layer::lazy::{Discovery, Lazy, LazyPick};
 
 /// Verifies JWT access tokens of the configured (and lazily discovered)
 /// issuers. Cheap to clone.
@@ -33,7 +33,8 @@ pub(crate) struct JwtVerifier(Arc<Inner>);
 
 struct Inner {
     issuers: Vec<Issuer>,
-    lazy: Option<Lazy>,
+    /// Shared with the discovery tasks it starts (they hold a `Weak`).
+    lazy: Option<Arc<Lazy>>,
     cache: Option<TokenCache>,
     max_token_bytes: usize,
 }
@@ -68,7 +69,7 @@ impl JwtVerifier {
     ) -> Self {
         Self(Arc::new(Inner {
             issuers,
-            lazy,
+            lazy: lazy.map(Arc::new),
             cache,
             max_token_bytes,
         }))
@@ -105,17 +106,12 @@ impl Inner {
         };
         let issuer = match self.select(parsed.unverified_issuer()) {
             Selected::Issuer(i) | Selected::Lazy(LazyPick::Ready(i)) => i,
-            Selected::Lazy(LazyPick::CoolingDown(wait)) => {
-                return Verdict::Rejected(
-                    parsed
-                        .reject(Reason::KeysUnavailable)
-                        .with_retry_after(wait),
-                )
+            Selected::Lazy(LazyPick::Unavailable(wait)) => {
+                let r = parsed.reject(Reason::KeysUnavailable);
+                return Verdict::Rejected(r.with_unverified_issuer(&parsed).with_retry_after(wait));
             }
-            Selected::Lazy(pick @ (LazyPick::Discover(..) | LazyPick::Wait(_)))
-                if budget.discover =>
-            {
-                return self.discover_then_retry(token, &parsed, pick, budget)
+            Selected::Lazy(LazyPick::Wait(discovery)) if budget.discover => {
+                return self.discover_then_retry(token, &parsed, discovery, budget)
             }
             Selected::Lazy(_) | Selected::Unknown => {
                 return Verdict::Rejected(parsed.reject(Reason::UnknownIssuer))
@@ -199,33 +195,30 @@ impl Inner {
         }))
     }
 
-    /// A trusted lazy issuer not yet known: discover it (once, however many
-    /// requests wait), then one more pass without another discovery.
+    /// A trusted lazy issuer not yet known: wait for its discovery (one
+    /// per issuer, run by a task of its own, so dropping this request
+    /// abandons nothing), then one more pass without another discovery.
     fn discover_then_retry(
         self: &Arc<Self>,
         token: &str,
         parsed: &Parsed<'_>,
-        pick: LazyPick,
+        discovery: Discovery,
         budget: Budget,
     ) -> Verdict {
-        let iss = parsed.unverified_issuer().unwrap_or_default().to_owned();
-        let unknown = parsed.reject(Reason::UnknownIssuer);
+        let unknown = parsed
+            .reject(Reason::UnknownIssuer)
+            .with_unverified_issuer(parsed);
         let unavailable = parsed
             .reject(Reason::KeysUnavailable)
-            .with_issuer(&Arc::from(iss.as_str()));
+            .with_unverified_issuer(parsed);
         let this = Arc::clone(self);
         let token = token.to_owned();
         Verdict::Pending(Box::pin(async move {
-            let (cell, builder) = match pick {
-                LazyPick::Discover(cell, b) => (cell, Some(b)),
-                LazyPick::Wait(cell) => (cell, None),
-                _ => return Err(unknown),
-            };
             let Some(lazy) = &this.lazy else {
                 return Err(unknown);
             };
-            if lazy.discover(&iss, cell, builder).await.is_none() {
-                return Err(unavailable.with_retry_after(std::time::Duration::from_secs(5)));
+            if let Some(wait) = lazy.wait(discovery).await {
+                return Err(unavailable.with_retry_after(wait));
             }
             let budget = Budget {
                 discover: false,
