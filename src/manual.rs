@@ -29,7 +29,7 @@
 //! | unknown `kid` | one refresh, shared by concurrent requests, at most one per 30 s | the first token of a rotated-in key is accepted; random kids cannot amplify traffic to the IdP |
 //! | fetch failure | backoff 1 s..5 min with jitter; last good keys serve up to 24 h past their scheduled refresh | an IdP outage is not a service outage, but keys do not live forever |
 //! | no keys | 503 with `Retry-After`, never 401 | a server-side condition must not tell clients their token is bad |
-//! | odd JWKs (`use: enc`, unknown `kty`/`crv`, `key_ops` without `verify`, RSA < 2048 bits, private keys) | skipped | one odd key never invalidates the set |
+//! | odd JWKs (`use: enc`, unknown `kty`/`crv`, `key_ops` without `verify`, RSA < 2048 bits, RSA with `e` < 3 or even, private keys) | skipped | one odd key never invalidates the set; `e = 1` would make every padded hash a valid signature |
 //! | duplicate `kid`s | both keys ignored | a kid must select exactly one key |
 //! | URLs | HTTPS, or loopback HTTP | keys fetched in clear text can be replaced on the path |
 //! | response size | 1 MiB | a hostile endpoint cannot exhaust memory |

@@ -12,6 +12,9 @@
 //! See `docs/security.md` for the catalogue as a table.
 #![cfg(all(feature = "testkit", feature = "axum"))]
 
+#[path = "attacks/jwks.rs"]
+mod jwks;
+
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -202,6 +202,26 @@ fn b64(s: &str) -> Option<Vec<u8>> {
     URL_SAFE_NO_PAD.decode(s.trim_end_matches('=')).ok()
 }
 
+/// An RSA public exponent fit for signatures: odd and at least 3 (as NIST
+/// SP 800-89 §5.3.3 and every RSA library require), at most 64 bits.
+///
+/// `e = 1` makes the signature equal the padded hash, which anyone can
+/// compute; an even `e` (2 is Rabin) is not an RSA permutation at all. The
+/// backends check this inconsistently (aws-lc-rs parses such keys and fails
+/// later, `rsa` accepts `e = 2`), so it is checked here, once, for both.
+fn rsa_exponent_ok(e: &[u8]) -> bool {
+    if e.len() > 8 {
+        return false;
+    }
+    let significant = e.iter().position(|b| *b != 0).map_or(&[][..], |i| &e[i..]);
+    match significant {
+        [] => false,
+        [.., last] if last & 1 == 0 => false,
+        [only] => *only >= 3,
+        _ => true,
+    }
+}
+
 /// Build a verifying key from one JWK, or `None` when it must be skipped.
 fn build_key(jwk: RawJwk) -> Option<Arc<VerifyingKey>> {
     if jwk.use_.as_deref().is_some_and(|u| u != "sig") {
@@ -228,7 +248,7 @@ fn build_key(jwk: RawJwk) -> Option<Arc<VerifyingKey>> {
             let (nb, eb) = (b64(n)?, b64(e)?);
             let n_bits = nb.iter().skip_while(|b| **b == 0).count() * 8;
             // RFC 7518 §3.3: 2048 bits or larger.
-            if !(2048..=16384).contains(&n_bits) || eb.is_empty() || eb.len() > 8 {
+            if !(2048..=16384).contains(&n_bits) || !rsa_exponent_ok(&eb) {
                 return None;
             }
             (RSA_ALGS.to_vec(), Raw::Rsa(nb, eb), format!("RSA|{n}|{e}"))
@@ -420,6 +440,27 @@ mod tests {
         .unwrap();
         assert_eq!(set.kids(), ["on"]);
         assert_eq!(set.skipped, 1);
+    }
+
+    /// RSA exponents below 3 or even are not RSA signature keys: e = 1 makes
+    /// the signature equal the padded hash (anyone can forge one), e = 2 is
+    /// Rabin, not RSA. Such keys are skipped when the set is loaded.
+    #[test]
+    fn rsa_exponents_below_three_or_even_are_skipped() {
+        let rsa = |kid: &str, e: &str| json!({"kid": kid, "kty": "RSA", "n": rsa_n(), "e": e});
+        let set = parse(json!({"keys": [
+            rsa("e0", "AA"),
+            rsa("e1", "AQ"),
+            rsa("e1-padded", "AAAB"),
+            rsa("e2", "Ag"),
+            rsa("e4", "BA"),
+            rsa("e65536", "AQAA"),
+            rsa("e3", "Aw"),
+            rsa("e65537", "AQAB"),
+        ]}))
+        .unwrap();
+        assert_eq!(set.kids(), ["e3", "e65537"]);
+        assert_eq!(set.skipped, 6);
     }
 
     #[test]
