@@ -27,8 +27,11 @@
 //! | key lookup | one `ArcSwap` load + hash lookup | no lock and no I/O on the request path |
 //! | refresh | `Cache-Control: max-age` clamped to 5 min..24 h, 1 h without it | honour the IdP, but never hammer it nor keep a removed key for days |
 //! | unknown `kid` | one refresh, shared by concurrent requests, at most one per 30 s | the first token of a rotated-in key is accepted; random kids cannot amplify traffic to the IdP |
-//! | fetch failure | backoff 1 s..5 min with jitter; last good keys serve up to 24 h past their scheduled refresh | an IdP outage is not a service outage, but keys do not live forever |
+//! | fetch failure (network, HTTP status, not a JWK Set) | backoff 1 s..5 min with jitter; last good keys serve up to 24 h past their scheduled refresh | an IdP outage is not a service outage, but keys do not live forever |
 //! | no keys | 503 with `Retry-After`, never 401 | a server-side condition must not tell clients their token is bad |
+//! | fetched set drops a key | the key stops verifying at once, cached tokens included | the IdP removed it (rotation, compromise): it must not outlive the refresh that saw it gone |
+//! | fetched set with no usable key (`{"keys": []}`, only P-521 or RSA-1024 keys) | installed: 503 `keys_unavailable`, an ERROR event naming the issuer, retried on the backoff | a well-formed set is the issuer's word; keeping the removed keys would serve them for up to a day |
+//! | the same at startup | `build().await` fails (`InitialKeys`, `NoUsableKeys`) | a configuration problem is reported before the service takes traffic |
 //! | odd JWKs (`use: enc`, unknown `kty`/`crv`, `key_ops` without `verify`, RSA < 2048 bits, RSA with `e` < 3 or even, private keys) | skipped | one odd key never invalidates the set; `e = 1` would make every padded hash a valid signature |
 //! | duplicate `kid`s | both keys ignored | a kid must select exactly one key |
 //! | URLs | HTTPS, or loopback HTTP | keys fetched in clear text can be replaced on the path |

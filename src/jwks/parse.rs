@@ -93,10 +93,35 @@ impl KeySet {
         v
     }
 
-    /// Parse a JWKS document. Keys identical to one in `previous` are reused,
-    /// so a verified-token cache entry stays valid exactly while its key is
-    /// still published.
+    /// Whether the set holds no usable key.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.by_kid.is_empty() && self.without_kid.is_empty()
+    }
+
+    /// Parse a JWKS document that must hold at least one usable key: static
+    /// keys and the first fetch of `build().await`, where a set without one
+    /// is a configuration problem ([`JwksError::NoUsableKeys`]).
     pub(crate) fn parse(
+        json: &[u8],
+        max_bytes: usize,
+        previous: Option<&KeySet>,
+    ) -> Result<KeySet, JwksError> {
+        let set = Self::parse_published(json, max_bytes, previous)?;
+        if set.is_empty() {
+            return Err(JwksError::NoUsableKeys);
+        }
+        Ok(set)
+    }
+
+    /// Parse a JWKS document as the issuer's authoritative key set: a
+    /// well-formed set with no usable key (`{"keys": []}`, or only key types
+    /// this crate skips) is an empty set, not an error, so keys the issuer
+    /// stopped publishing stop verifying. Only a document that is not a JWK
+    /// Set, or too large, is an error.
+    ///
+    /// Keys identical to one in `previous` are reused, so a verified-token
+    /// cache entry stays valid exactly while its key is still published.
+    pub(crate) fn parse_published(
         json: &[u8],
         max_bytes: usize,
         previous: Option<&KeySet>,
@@ -141,9 +166,6 @@ impl KeySet {
                 }
                 None => set.without_kid.push(key),
             }
-        }
-        if set.len() == 0 {
-            return Err(JwksError::NoUsableKeys);
         }
         Ok(set)
     }
@@ -418,6 +440,18 @@ mod tests {
             Err(JwksError::NoUsableKeys)
         ));
         assert!(matches!(parse(json!([1, 2])), Err(JwksError::NotAJwkSet)));
+        // The same documents as an issuer's published set: only the shape counts.
+        let published =
+            |v: serde_json::Value| KeySet::parse_published(v.to_string().as_bytes(), 1 << 20, None);
+        let empty = published(json!({"keys": []})).unwrap();
+        assert!(empty.is_empty() && empty.skipped == 0);
+        let skipped = published(json!({"keys": [{"kty": "EC", "crv": "P-521"}]})).unwrap();
+        assert!(skipped.is_empty() && skipped.skipped == 1);
+        assert!(matches!(
+            published(json!({"keys": {}})),
+            Err(JwksError::NotAJwkSet)
+        ));
+        assert!(matches!(published(json!([])), Err(JwksError::NotAJwkSet)));
         assert!(matches!(
             KeySet::parse(b"{\"keys\":[]}", 4, None),
             Err(JwksError::TooLarge { max: 4 })

@@ -3,6 +3,216 @@
 
 use super::*;
 
+use axum::Extension;
+use oauth2_guard::{ConfigError, FetchErrorKind, RefreshConfig, VerifiedClaims};
+
+/// A published set that a refresh must treat as authoritative although it
+/// holds no key this crate can use.
+fn unusable_sets(old_kid: &str) -> [(&'static str, Vec<Value>); 2] {
+    let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
+    [
+        ("empty set", Vec::new()),
+        (
+            "only skipped key types",
+            vec![
+                // P-521 is not verified by this crate.
+                json!({"kid": "p521-next", "kty": "EC", "crv": "P-521",
+                       "x": b64(&[0x5A; 66]), "y": b64(&[0xA5; 66])}),
+                // RSA-1024 is below RFC 7518's 2048 bits; it even reuses the
+                // removed key's kid.
+                json!({"kid": old_kid, "kty": "RSA", "n": b64(&[0xC3; 128]), "e": "AQAB"}),
+            ],
+        ),
+    ]
+}
+
+/// Publish exactly `keys` (raw JWKs), nothing else.
+fn publish_only(idp: &MockIssuer, keys: &[Value]) {
+    for kid in idp.published_kids() {
+        idp.remove_key(&kid);
+    }
+    for jwk in keys {
+        idp.add_raw_jwk(jwk.clone());
+    }
+    assert_eq!(idp.jwks_json(), json!({ "keys": keys }));
+}
+
+/// The layer must answer 503 "no usable keys": `keys_unavailable`, a
+/// `Retry-After`, and no challenge (the token is not what is wrong).
+async fn refuse_unavailable(h: &mut Harness, name: &str, token: &str) {
+    let (res, took) = h.send_header(bearer(token)).await;
+    h.sent.push(token.to_owned());
+    h.cases += 1;
+    assert_eq!(
+        res.status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{name}: {:?}",
+        res.extensions().get::<Rejection>()
+    );
+    let got = res.extensions().get::<Rejection>().map(Rejection::reason);
+    assert_eq!(got, Some(Reason::KeysUnavailable), "{name}");
+    assert!(res.headers().contains_key(header::RETRY_AFTER), "{name}");
+    assert!(
+        !res.headers().contains_key(header::WWW_AUTHENTICATE),
+        "{name}"
+    );
+    assert!(took < MAX_WALL, "{name}: took {took:?}");
+}
+
+/// `/x` behind a layer for `issuer`, answering the verified token's fingerprint.
+fn fingerprint_app(issuer: Issuer) -> Router {
+    let layer = AuthLayer::builder()
+        .issuer(issuer)
+        .realm("orders")
+        .build()
+        .expect("layer");
+    Router::new()
+        .route(
+            "/x",
+            get(|Extension(claims): Extension<VerifiedClaims>| async move {
+                claims.fingerprint().to_string()
+            }),
+        )
+        .layer(layer)
+}
+
+/// An issuer for the harness's IdP that polls its keys every 100 ms.
+async fn polling_issuer(h: &Harness) -> Issuer {
+    h.idp.set_cache_control(None);
+    Issuer::builder(h.iss())
+        .audience("orders-api")
+        .refresh(
+            RefreshConfig::default()
+                .min_interval(Duration::from_millis(100))
+                .default_interval(Duration::from_millis(100))
+                .backoff_base(Duration::from_millis(50))
+                .backoff_max(Duration::from_millis(200)),
+        )
+        .build()
+        .await
+        .expect("issuer")
+}
+
+/// The IdP removes its key and publishes a set with no usable key; an
+/// unknown kid demands the refresh. The set is authoritative: the removed
+/// key stops verifying at once, cached or not, and every token is answered
+/// 503 (not 401: no token can be checked, the fault is the IdP's set).
+#[tokio::test]
+async fn unusable_set_from_unknown_kid_refresh_revokes_removed_keys() {
+    for (case, keys) in unusable_sets("rsa-1") {
+        let mut h = Harness::new().await;
+        let cached = h.idp.token().sign();
+        h.accept(&format!("{case}: control"), &cached).await;
+        h.accept(&format!("{case}: cached control"), &cached).await;
+        let uncached = h.idp.token().sign();
+        assert_eq!(h.idp.signing_kid(), "rsa-1");
+        publish_only(&h.idp, &keys);
+        let fetches = h.idp.jwks_fetches();
+        let probe = h.idp.token().header_kid(Some("rotated-in")).sign();
+        refuse_unavailable(&mut h, &format!("{case}: unknown kid"), &probe).await;
+        assert_eq!(h.idp.jwks_fetches(), fetches + 1, "{case}: one refresh");
+        refuse_unavailable(&mut h, &format!("{case}: cached token"), &cached).await;
+        refuse_unavailable(&mut h, &format!("{case}: uncached token"), &uncached).await;
+        let logs = String::from_utf8_lossy(&h.logs.0.lock().unwrap()).into_owned();
+        assert!(
+            logs.lines()
+                .any(|l| l.contains("ERROR") && l.contains(&h.iss())),
+            "{case}: an empty key set is an ERROR event naming the issuer"
+        );
+        h.finish();
+    }
+}
+
+/// The same through the scheduled refresh, and recovery: once the IdP
+/// publishes a usable key again, it is picked up within the retry backoff.
+#[tokio::test]
+async fn unusable_set_from_scheduled_refresh_revokes_removed_keys() {
+    for (case, keys) in unusable_sets("rsa-1") {
+        let mut h = Harness::new().await;
+        let issuer = polling_issuer(&h).await;
+        h.app = fingerprint_app(issuer.clone());
+        let cached = h.idp.token().sign();
+        h.accept(&format!("{case}: control"), &cached).await;
+        let uncached = h.idp.token().sign();
+        publish_only(&h.idp, &keys);
+        // The next poll (100 ms) installs the set; before it, the old key serves.
+        let deadline = Instant::now() + Duration::from_secs(3);
+        loop {
+            let (res, _) = h.send_header(bearer(&cached)).await;
+            if res.status() != StatusCode::OK {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{case}: a removed key still verifies 3 s after the set changed"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        refuse_unavailable(&mut h, &format!("{case}: cached token"), &cached).await;
+        refuse_unavailable(&mut h, &format!("{case}: uncached token"), &uncached).await;
+        assert!(!issuer.is_ready(), "{case}: no usable key is not ready");
+
+        // Recovery: a new key is published and found by the next retry.
+        let new_kid = h.idp.rotate(Algorithm::ES256);
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while !issuer.is_ready() {
+            assert!(Instant::now() < deadline, "{case}: no recovery");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let fresh = h.idp.token().kid(&new_kid).sign();
+        h.accept(&format!("{case}: new key"), &fresh).await;
+        h.refuse(
+            &format!("{case}: removed key after recovery"),
+            &cached,
+            Reason::UnknownKey,
+        )
+        .await;
+        h.finish();
+    }
+}
+
+/// At startup a set without a usable key is a configuration problem:
+/// `build().await` fails. `build_lazy` answers 503 until a key is published.
+#[tokio::test]
+async fn startup_without_usable_key() {
+    for (case, keys) in unusable_sets("rsa-1") {
+        let mut h = Harness::new().await;
+        publish_only(&h.idp, &keys);
+        let built = Issuer::builder(h.iss())
+            .audience("orders-api")
+            .build()
+            .await;
+        match built {
+            Err(ConfigError::InitialKeys { source, .. }) => {
+                assert_eq!(source.kind(), FetchErrorKind::NoUsableKeys, "{case}")
+            }
+            other => panic!("{case}: {other:?}"),
+        }
+        h.idp.set_cache_control(None);
+        let lazy = Issuer::builder(h.iss())
+            .audience("orders-api")
+            .refresh(
+                RefreshConfig::default()
+                    .backoff_base(Duration::from_millis(50))
+                    .backoff_max(Duration::from_millis(200)),
+            )
+            .build_lazy()
+            .expect("lazy issuer");
+        h.app = fingerprint_app(lazy.clone());
+        let token = h.idp.token().sign();
+        refuse_unavailable(&mut h, &format!("{case}: lazy"), &token).await;
+        h.idp.rotate(Algorithm::ES256);
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while !lazy.is_ready() {
+            assert!(Instant::now() < deadline, "{case}: no recovery");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        h.accept(&format!("{case}: lazy, new key"), &h.idp.token().sign())
+            .await;
+        h.finish();
+    }
+}
+
 /// The EMSA-PKCS1-v1_5 encoding of SHA-256(`input`) for a 2048-bit key: with
 /// `e = 1` it *is* a valid signature, which anyone can compute.
 fn pkcs1_sha256_encoding(input: &[u8]) -> Vec<u8> {
