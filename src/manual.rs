@@ -51,6 +51,23 @@
 //! Every rejection is a `tracing` event with a stable reason code, the issuer,
 //! the `kid` and a token fingerprint (8 bytes of SHA-256) — never the token.
 //!
+//! # Fingerprints and revocation
+//!
+//! ECDSA signatures are malleable: if `(r, s)` verifies, so does
+//! `(r, n − s)`, so anyone holding an ES256/ES384 token can send a second
+//! spelling of it. Both are accepted — most IdPs (Java, Go, Node) emit a
+//! random `s`, half of them "high", and refusing those would refuse valid
+//! tokens. The fingerprint in logs, in rejections and in
+//! `VerifiedClaims::fingerprint` is made canonical instead: computed over
+//! the signing input and the low-`s` signature, so both spellings log the
+//! same value. Normalising costs nothing on a cache hit: the fingerprint is
+//! computed once, when a token is first verified.
+//!
+//! | use | key on | never on |
+//! |---|---|---|
+//! | revocation deny-lists, replay detection | `jti` (one token), `sub` or `client_id` (everything of a principal) | token bytes, a hash of them, or a fingerprint of an encoding you did not make canonical: the twin spelling passes |
+//! | log correlation, audit | the fingerprint | — |
+//!
 //! # Cache
 //!
 //! Verified tokens are cached by their exact bytes (full comparison on hit),

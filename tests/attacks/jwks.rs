@@ -267,3 +267,86 @@ async fn rsa_keys_with_tiny_or_even_exponent_are_skipped() {
     }
     h.finish();
 }
+
+/// `n − s`, big-endian, for `s < n` (test-side, independent of the crate's).
+fn order_minus(n: &[u8], s: &[u8]) -> Vec<u8> {
+    let mut out = vec![0u8; n.len()];
+    let mut borrow = 0i16;
+    for i in (0..n.len()).rev() {
+        let d = i16::from(n[i]) - i16::from(s[i]) - borrow;
+        borrow = i16::from(d < 0);
+        out[i] = (d + if d < 0 { 256 } else { 0 }) as u8;
+    }
+    assert_eq!(borrow, 0);
+    out
+}
+
+/// ECDSA is malleable: `(r, n − s)` verifies too. Both spellings are
+/// accepted (IdPs emit high `s` half the time), and both yield the same
+/// fingerprint, in `VerifiedClaims` and in rejections: the fingerprint of
+/// the low-`s` spelling.
+#[tokio::test]
+async fn ecdsa_twin_spellings_share_one_fingerprint() {
+    let mut h = Harness::new().await;
+    let keys = [
+        (Algorithm::ES256, P256_N, h.idp.add_key(Algorithm::ES256)),
+        (Algorithm::ES384, P384_N, h.idp.add_key(Algorithm::ES384)),
+    ];
+    h.app = fingerprint_app(
+        Issuer::builder(h.iss())
+            .audience("orders-api")
+            .build()
+            .await
+            .expect("issuer"),
+    );
+    for (alg, n_hex, kid) in keys {
+        let n = hex(n_hex);
+        let twins = |token: &str| {
+            let (_, _, sig) = split(token);
+            let (r, s) = sig.split_at(n.len());
+            let twin = with_sig(token, &[r, &order_minus(&n, s)].concat());
+            // (low-s spelling, high-s spelling)
+            if s < &order_minus(&n, s)[..] {
+                (token.to_owned(), twin)
+            } else {
+                (twin, token.to_owned())
+            }
+        };
+        let (low, high) = twins(&h.idp.token().kid(&kid).alg(alg).sign());
+        let mut seen = Vec::new();
+        for (spelling, token) in [("low s", &low), ("high s", &high)] {
+            let (res, took) = h.send_header(bearer(token)).await;
+            h.sent.push(token.clone());
+            assert_eq!(res.status(), StatusCode::OK, "{alg:?} {spelling}");
+            assert!(took < MAX_WALL);
+            let body = axum::body::to_bytes(res.into_body(), 1024).await.unwrap();
+            seen.push(String::from_utf8(body.to_vec()).unwrap());
+        }
+        assert_eq!(seen[0], seen[1], "{alg:?}: twins logged as two tokens");
+        assert_eq!(
+            seen[0],
+            oauth2_guard::Fingerprint::of(&low).to_string(),
+            "{alg:?}: the canonical fingerprint is the low-s spelling's"
+        );
+
+        // Rejections carry the same canonical fingerprint.
+        let wrong_aud = h.idp.token().kid(&kid).alg(alg).audience("other").sign();
+        let (low, high) = twins(&wrong_aud);
+        let mut seen = Vec::new();
+        for token in [&low, &high] {
+            let (res, _) = h.send_header(bearer(token)).await;
+            h.sent.push(token.clone());
+            let rejection = res.extensions().get::<Rejection>().cloned();
+            h.check(
+                &format!("{alg:?} wrong audience"),
+                res,
+                Duration::ZERO,
+                Reason::WrongAudience,
+            );
+            seen.push(rejection.and_then(|r| r.fingerprint().copied()));
+        }
+        assert!(seen[0].is_some());
+        assert_eq!(seen[0], seen[1], "{alg:?}: rejected twins");
+    }
+    h.finish();
+}
