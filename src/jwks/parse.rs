@@ -98,9 +98,9 @@ impl KeySet {
         self.by_kid.is_empty() && self.without_kid.is_empty()
     }
 
-    /// Parse a JWKS document that must hold at least one usable key: static
-    /// keys and the first fetch of `build().await`, where a set without one
-    /// is a configuration problem ([`JwksError::NoUsableKeys`]).
+    /// Parse a JWKS document that must hold at least one usable key (static
+    /// keys), where a set without one is a configuration problem
+    /// ([`JwksError::NoUsableKeys`]).
     pub(crate) fn parse(
         json: &[u8],
         max_bytes: usize,

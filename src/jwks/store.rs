@@ -385,7 +385,7 @@ impl KeyStore {
     /// (wrong JWKS URL, an IdP whose keys this crate cannot use), better
     /// reported at once than served as a 503 on every request.
     pub(crate) async fn fetch_once(&self) -> Result<Duration, FetchError> {
-        self.fetch(KeySet::parse).await.map(|f| f.interval)
+        self.fetch(IfNoUsableKey::Fail).await.map(|f| f.interval)
     }
 
     /// A refresh by the background task (scheduled, retry, or demanded by an
@@ -394,14 +394,11 @@ impl KeyStore {
     /// Only a failed fetch (transport, HTTP status, not a JWK Set, too large)
     /// is an error, and keeps the last good keys serving.
     async fn refresh(&self) -> Result<Fetched, FetchError> {
-        self.fetch(KeySet::parse_published).await
+        self.fetch(IfNoUsableKey::Install).await
     }
 
-    /// Fetch, parse with `parse`, and install the key set.
-    async fn fetch(
-        &self,
-        parse: fn(&[u8], usize, Option<&KeySet>) -> Result<KeySet, JwksError>,
-    ) -> Result<Fetched, FetchError> {
+    /// Fetch, parse and install the key set.
+    async fn fetch(&self, if_none: IfNoUsableKey) -> Result<Fetched, FetchError> {
         let Source::Remote { http, url, .. } = &self.source else {
             return Ok(Fetched {
                 interval: self.config.max_interval,
@@ -422,15 +419,20 @@ impl KeyStore {
         };
         let fetched = http.get(url).await?;
         let previous = self.keys.load_full();
-        let set =
-            parse(&fetched.value, http.max_response_bytes, previous.as_deref()).map_err(|e| {
-                let kind = match e {
-                    JwksError::TooLarge { .. } => FetchErrorKind::TooLarge,
-                    JwksError::NoUsableKeys => FetchErrorKind::NoUsableKeys,
-                    _ => FetchErrorKind::InvalidJson,
-                };
-                FetchError::new(kind, url.as_str()).with_source(e)
-            })?;
+        let parsed =
+            KeySet::parse_published(&fetched.value, http.max_response_bytes, previous.as_deref())
+                .and_then(|set| match if_none {
+                    IfNoUsableKey::Fail if set.is_empty() => Err(JwksError::NoUsableKeys),
+                    _ => Ok(set),
+                });
+        let set = parsed.map_err(|e| {
+            let kind = match e {
+                JwksError::TooLarge { .. } => FetchErrorKind::TooLarge,
+                JwksError::NoUsableKeys => FetchErrorKind::NoUsableKeys,
+                _ => FetchErrorKind::InvalidJson,
+            };
+            FetchError::new(kind, url.as_str()).with_source(e)
+        })?;
         let usable = !set.is_empty();
         self.install(set);
         let interval = self.config.clamp(fetched.max_age);
@@ -543,6 +545,15 @@ impl KeyStore {
             self.generation.send_modify(|g| *g = g.wrapping_add(1));
         }
     }
+}
+
+/// What a fetched, well-formed set without a usable key means.
+#[derive(Clone, Copy)]
+enum IfNoUsableKey {
+    /// The first fetch of `build().await`: a configuration error.
+    Fail,
+    /// A refresh: the issuer's word that its old keys are gone; installed.
+    Install,
 }
 
 /// A key set fetched and installed.
