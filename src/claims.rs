@@ -25,13 +25,38 @@ pub(crate) fn now_unix() -> u64 {
 /// A short, non-reversible token identifier for logs: the first 8 bytes of
 /// the token's SHA-256, in hex. Lets operators correlate log lines for one
 /// token without the token itself ever being written.
+///
+/// # Canonical for ECDSA
+/// An ES256/ES384 signature `(r, s)` has a twin, `(r, n − s)`, that verifies
+/// just as well: anyone holding a token can respell it. The layer therefore
+/// fingerprints such tokens over the signing input and the *low-`s`*
+/// signature, so both spellings log (and report, in
+/// [`VerifiedClaims::fingerprint`] and [`Rejection`](crate::Rejection)) the
+/// same value: [`Fingerprint::of`] of the low-`s` spelling. For every other
+/// token it is [`Fingerprint::of`] the token as sent.
+///
+/// # Security
+/// A fingerprint correlates log lines; it is not an identity. Revoke and
+/// deduplicate tokens by `jti` (or `sub`), never by token bytes or by
+/// [`Fingerprint::of`] an encoding you did not make canonical yourself:
+/// the twin spelling of a revoked ES256 token would pass such a check.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Fingerprint([u8; 8]);
 
 impl Fingerprint {
-    /// The fingerprint of `token`.
+    /// The fingerprint of `token`, as sent (no ECDSA canonicalisation: see
+    /// the type's docs).
     pub fn of(token: &str) -> Self {
-        let digest = Sha256::digest(token.as_bytes());
+        Self::of_parts(&[token.as_bytes()])
+    }
+
+    /// The fingerprint of the concatenation of `parts`.
+    pub(crate) fn of_parts(parts: &[&[u8]]) -> Self {
+        let mut hasher = Sha256::new();
+        for part in parts {
+            hasher.update(part);
+        }
+        let digest = hasher.finalize();
         let mut out = [0u8; 8];
         out.copy_from_slice(&digest[..8]);
         Self(out)
@@ -193,7 +218,14 @@ impl VerifiedClaims {
         self.0.key_id.as_deref()
     }
 
-    /// The token's fingerprint, for logs.
+    /// The token's fingerprint, for logs and audit records: canonical for
+    /// ES256/ES384, so both spellings of an ECDSA signature give the same
+    /// value (see [`Fingerprint`]).
+    ///
+    /// # Security
+    /// Not a revocation key: revoke by [`jti`](Self::jti) or
+    /// [`subject`](Self::subject), never by token bytes or fingerprints of
+    /// encodings that are not canonical.
     pub fn fingerprint(&self) -> Fingerprint {
         self.0.fingerprint
     }

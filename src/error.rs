@@ -216,7 +216,9 @@ pub enum FetchErrorKind {
     TooLarge,
     /// The response was not the expected JSON.
     InvalidJson,
-    /// The key set parsed but held no usable key.
+    /// The key set parsed but held no usable key. Only the first fetch of
+    /// `build().await` fails with it; later such a set is installed (it is
+    /// the issuer's word that its old keys are gone) and requests get 503.
     NoUsableKeys,
     /// A redirect to a non-HTTPS URL, or another transport error.
     Transport,
@@ -380,8 +382,9 @@ pub enum Reason {
     InvalidClaim,
     /// The token was revoked (a post-verification hook refused it).
     Revoked,
-    /// The issuer's keys are not available (never loaded, or stale past the
-    /// configured bound). A server-side condition: 503, never 401.
+    /// The issuer's keys are not available (never loaded, stale past the
+    /// configured bound, or the issuer's current key set holds no usable
+    /// key). A server-side condition: 503, never 401.
     KeysUnavailable,
 }
 

@@ -27,9 +27,12 @@
 //! | key lookup | one `ArcSwap` load + hash lookup | no lock and no I/O on the request path |
 //! | refresh | `Cache-Control: max-age` clamped to 5 min..24 h, 1 h without it | honour the IdP, but never hammer it nor keep a removed key for days |
 //! | unknown `kid` | one refresh, shared by concurrent requests, at most one per 30 s | the first token of a rotated-in key is accepted; random kids cannot amplify traffic to the IdP |
-//! | fetch failure | backoff 1 s..5 min with jitter; last good keys serve up to 24 h past their scheduled refresh | an IdP outage is not a service outage, but keys do not live forever |
+//! | fetch failure (network, HTTP status, not a JWK Set) | backoff 1 s..5 min with jitter; last good keys serve up to 24 h past their scheduled refresh | an IdP outage is not a service outage, but keys do not live forever |
 //! | no keys | 503 with `Retry-After`, never 401 | a server-side condition must not tell clients their token is bad |
-//! | odd JWKs (`use: enc`, unknown `kty`/`crv`, `key_ops` without `verify`, RSA < 2048 bits, private keys) | skipped | one odd key never invalidates the set |
+//! | fetched set drops a key | the key stops verifying at once, cached tokens included | the IdP removed it (rotation, compromise): it must not outlive the refresh that saw it gone |
+//! | fetched set with no usable key (`{"keys": []}`, only P-521 or RSA-1024 keys) | installed: 503 `keys_unavailable`, an ERROR event naming the issuer, retried on the backoff | a well-formed set is the issuer's word; keeping the removed keys would serve them for up to a day |
+//! | the same at startup | `build().await` fails (`InitialKeys`, `NoUsableKeys`) | a configuration problem is reported before the service takes traffic |
+//! | odd JWKs (`use: enc`, unknown `kty`/`crv`, `key_ops` without `verify`, RSA < 2048 bits, RSA with `e` < 3 or even, private keys) | skipped | one odd key never invalidates the set; `e = 1` would make every padded hash a valid signature |
 //! | duplicate `kid`s | both keys ignored | a kid must select exactly one key |
 //! | URLs | HTTPS, or loopback HTTP | keys fetched in clear text can be replaced on the path |
 //! | response size | 1 MiB | a hostile endpoint cannot exhaust memory |
@@ -47,6 +50,23 @@
 //!
 //! Every rejection is a `tracing` event with a stable reason code, the issuer,
 //! the `kid` and a token fingerprint (8 bytes of SHA-256) — never the token.
+//!
+//! # Fingerprints and revocation
+//!
+//! ECDSA signatures are malleable: if `(r, s)` verifies, so does
+//! `(r, n − s)`, so anyone holding an ES256/ES384 token can send a second
+//! spelling of it. Both are accepted — most IdPs (Java, Go, Node) emit a
+//! random `s`, half of them "high", and refusing those would refuse valid
+//! tokens. The fingerprint in logs, in rejections and in
+//! `VerifiedClaims::fingerprint` is made canonical instead: computed over
+//! the signing input and the low-`s` signature, so both spellings log the
+//! same value. Normalising costs nothing on a cache hit: the fingerprint is
+//! computed once, when a token is first verified.
+//!
+//! | use | key on | never on |
+//! |---|---|---|
+//! | revocation deny-lists, replay detection | `jti` (one token), `sub` or `client_id` (everything of a principal) | token bytes, a hash of them, or a fingerprint of an encoding you did not make canonical: the twin spelling passes |
+//! | log correlation, audit | the fingerprint | — |
 //!
 //! # Cache
 //!

@@ -14,6 +14,8 @@
 
 #[path = "attacks/lazy.rs"]
 mod lazy;
+#[path = "attacks/jwks.rs"]
+mod jwks;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};

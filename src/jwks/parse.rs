@@ -93,10 +93,35 @@ impl KeySet {
         v
     }
 
-    /// Parse a JWKS document. Keys identical to one in `previous` are reused,
-    /// so a verified-token cache entry stays valid exactly while its key is
-    /// still published.
+    /// Whether the set holds no usable key.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.by_kid.is_empty() && self.without_kid.is_empty()
+    }
+
+    /// Parse a JWKS document that must hold at least one usable key (static
+    /// keys), where a set without one is a configuration problem
+    /// ([`JwksError::NoUsableKeys`]).
     pub(crate) fn parse(
+        json: &[u8],
+        max_bytes: usize,
+        previous: Option<&KeySet>,
+    ) -> Result<KeySet, JwksError> {
+        let set = Self::parse_published(json, max_bytes, previous)?;
+        if set.is_empty() {
+            return Err(JwksError::NoUsableKeys);
+        }
+        Ok(set)
+    }
+
+    /// Parse a JWKS document as the issuer's authoritative key set: a
+    /// well-formed set with no usable key (`{"keys": []}`, or only key types
+    /// this crate skips) is an empty set, not an error, so keys the issuer
+    /// stopped publishing stop verifying. Only a document that is not a JWK
+    /// Set, or too large, is an error.
+    ///
+    /// Keys identical to one in `previous` are reused, so a verified-token
+    /// cache entry stays valid exactly while its key is still published.
+    pub(crate) fn parse_published(
         json: &[u8],
         max_bytes: usize,
         previous: Option<&KeySet>,
@@ -141,9 +166,6 @@ impl KeySet {
                 }
                 None => set.without_kid.push(key),
             }
-        }
-        if set.len() == 0 {
-            return Err(JwksError::NoUsableKeys);
         }
         Ok(set)
     }
@@ -202,6 +224,26 @@ fn b64(s: &str) -> Option<Vec<u8>> {
     URL_SAFE_NO_PAD.decode(s.trim_end_matches('=')).ok()
 }
 
+/// An RSA public exponent fit for signatures: odd and at least 3 (as NIST
+/// SP 800-89 §5.3.3 and every RSA library require), at most 64 bits.
+///
+/// `e = 1` makes the signature equal the padded hash, which anyone can
+/// compute; an even `e` (2 is Rabin) is not an RSA permutation at all. The
+/// backends check this inconsistently (aws-lc-rs parses such keys and fails
+/// later, `rsa` accepts `e = 2`), so it is checked here, once, for both.
+fn rsa_exponent_ok(e: &[u8]) -> bool {
+    if e.len() > 8 {
+        return false;
+    }
+    let significant = e.iter().position(|b| *b != 0).map_or(&[][..], |i| &e[i..]);
+    match significant {
+        [] => false,
+        [.., last] if last & 1 == 0 => false,
+        [only] => *only >= 3,
+        _ => true,
+    }
+}
+
 /// Build a verifying key from one JWK, or `None` when it must be skipped.
 fn build_key(jwk: RawJwk) -> Option<Arc<VerifyingKey>> {
     if jwk.use_.as_deref().is_some_and(|u| u != "sig") {
@@ -228,7 +270,7 @@ fn build_key(jwk: RawJwk) -> Option<Arc<VerifyingKey>> {
             let (nb, eb) = (b64(n)?, b64(e)?);
             let n_bits = nb.iter().skip_while(|b| **b == 0).count() * 8;
             // RFC 7518 §3.3: 2048 bits or larger.
-            if !(2048..=16384).contains(&n_bits) || eb.is_empty() || eb.len() > 8 {
+            if !(2048..=16384).contains(&n_bits) || !rsa_exponent_ok(&eb) {
                 return None;
             }
             (RSA_ALGS.to_vec(), Raw::Rsa(nb, eb), format!("RSA|{n}|{e}"))
@@ -398,6 +440,18 @@ mod tests {
             Err(JwksError::NoUsableKeys)
         ));
         assert!(matches!(parse(json!([1, 2])), Err(JwksError::NotAJwkSet)));
+        // The same documents as an issuer's published set: only the shape counts.
+        let published =
+            |v: serde_json::Value| KeySet::parse_published(v.to_string().as_bytes(), 1 << 20, None);
+        let empty = published(json!({"keys": []})).unwrap();
+        assert!(empty.is_empty() && empty.skipped == 0);
+        let skipped = published(json!({"keys": [{"kty": "EC", "crv": "P-521"}]})).unwrap();
+        assert!(skipped.is_empty() && skipped.skipped == 1);
+        assert!(matches!(
+            published(json!({"keys": {}})),
+            Err(JwksError::NotAJwkSet)
+        ));
+        assert!(matches!(published(json!([])), Err(JwksError::NotAJwkSet)));
         assert!(matches!(
             KeySet::parse(b"{\"keys\":[]}", 4, None),
             Err(JwksError::TooLarge { max: 4 })
@@ -420,6 +474,27 @@ mod tests {
         .unwrap();
         assert_eq!(set.kids(), ["on"]);
         assert_eq!(set.skipped, 1);
+    }
+
+    /// RSA exponents below 3 or even are not RSA signature keys: e = 1 makes
+    /// the signature equal the padded hash (anyone can forge one), e = 2 is
+    /// Rabin, not RSA. Such keys are skipped when the set is loaded.
+    #[test]
+    fn rsa_exponents_below_three_or_even_are_skipped() {
+        let rsa = |kid: &str, e: &str| json!({"kid": kid, "kty": "RSA", "n": rsa_n(), "e": e});
+        let set = parse(json!({"keys": [
+            rsa("e0", "AA"),
+            rsa("e1", "AQ"),
+            rsa("e1-padded", "AAAB"),
+            rsa("e2", "Ag"),
+            rsa("e4", "BA"),
+            rsa("e65536", "AQAA"),
+            rsa("e3", "Aw"),
+            rsa("e65537", "AQAB"),
+        ]}))
+        .unwrap();
+        assert_eq!(set.kids(), ["e3", "e65537"]);
+        assert_eq!(set.skipped, 6);
     }
 
     #[test]

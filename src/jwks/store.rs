@@ -25,6 +25,22 @@ use crate::http::HttpClient;
 /// | `max_stale` | 24 h | how long past their scheduled refresh the last good keys keep serving while the issuer is unreachable |
 /// | `startup_timeout` | 10 s | how long `build().await` waits for the first key set |
 /// | `backoff_base` / `backoff_max` | 1 s / 5 min | retries after a failed fetch, doubled each time, with jitter; a 429/503 `Retry-After` is honoured up to `backoff_max` |
+///
+/// # Security
+/// A fetched, well-formed JWK Set is authoritative: a key it no longer lists
+/// stops verifying at once, verified-token cache entries included. When the
+/// set holds no usable key (`{"keys": []}`, or only key types this crate
+/// skips, such as P-521 or RSA-1024), every token of the issuer is answered
+/// 503 (`keys_unavailable`), an ERROR event names the issuer, and the fetch
+/// is retried on the backoff above until a usable key is published. Only a
+/// *failed* fetch (network, HTTP status, a body that is not a JWK Set, or
+/// over the size cap) keeps the last good keys, for up to `max_stale`.
+///
+/// At startup, `build().await` fails on a set without a usable key
+/// ([`ConfigError::InitialKeys`](crate::ConfigError::InitialKeys) with
+/// [`FetchErrorKind::NoUsableKeys`]): that is a configuration problem,
+/// better reported before the service takes traffic. `build_deferred` answers
+/// 503 and retries.
 #[derive(Debug, Clone)]
 pub struct RefreshConfig {
     pub(crate) min_interval: Duration,
@@ -160,7 +176,8 @@ const NEVER: u64 = u64::MAX;
 pub(crate) enum Lookup {
     Found(Arc<VerifyingKey>),
     Unknown,
-    /// No key set, or the last one is older than `max_stale`.
+    /// No key set, the last one is older than `max_stale`, or the issuer's
+    /// current set holds no usable key.
     Unavailable {
         retry_after: Duration,
     },
@@ -222,15 +239,25 @@ impl KeyStore {
         self.epoch.elapsed().as_millis() as u64
     }
 
-    /// Install a key set (static keys, or a fetched one).
+    /// Install a key set (static keys, or a fetched one). A fetched set is
+    /// authoritative: keys it no longer lists stop verifying at once, and an
+    /// empty one refuses every token of the issuer (503).
     pub(crate) fn install(&self, set: KeySet) {
-        tracing::info!(
-            issuer = &*self.issuer,
-            keys = set.len(),
-            skipped = set.skipped,
-            kids = ?set.kids(),
-            "key set loaded"
-        );
+        if set.is_empty() {
+            tracing::error!(
+                issuer = &*self.issuer,
+                skipped = set.skipped,
+                "key set holds no usable signing key: every token of this issuer is refused (503) until it publishes one"
+            );
+        } else {
+            tracing::info!(
+                issuer = &*self.issuer,
+                keys = set.len(),
+                skipped = set.skipped,
+                kids = ?set.kids(),
+                "key set loaded"
+            );
+        }
         self.keys.store(Some(Arc::new(set)));
         let now = self.now_ms();
         self.last_success.store(now, Ordering::Release);
@@ -248,6 +275,10 @@ impl KeyStore {
     }
 
     /// The request path: one atomic load, one hash lookup, one clock read.
+    ///
+    /// An empty set (the issuer published no usable key) is `Unavailable`,
+    /// not `Unknown`: no token can verify, so none is told its key is wrong,
+    /// and none demands a refresh — the refresh task retries on its backoff.
     pub(crate) fn lookup(&self, kid: Option<&str>, alg: jsonwebtoken::Algorithm) -> Lookup {
         let guard = self.keys.load();
         let Some(set) = guard.as_ref() else {
@@ -255,7 +286,7 @@ impl KeyStore {
                 retry_after: self.retry_after(),
             };
         };
-        if self.is_stale() {
+        if set.is_empty() || self.is_stale() {
             return Lookup::Unavailable {
                 retry_after: self.retry_after(),
             };
@@ -279,9 +310,9 @@ impl KeyStore {
         !self.is_stale() && self.keys.load().as_ref().is_some_and(|s| s.contains(key))
     }
 
-    /// A key set is loaded and not stale.
+    /// A key set with at least one usable key is loaded and not stale.
     pub(crate) fn is_available(&self) -> bool {
-        self.keys.load().is_some() && !self.is_stale()
+        self.keys.load().as_ref().is_some_and(|s| !s.is_empty()) && !self.is_stale()
     }
 
     fn is_stale(&self) -> bool {
@@ -334,6 +365,11 @@ impl KeyStore {
         )
     }
 
+    fn set_next_attempt(&self, next: Instant) {
+        self.next_attempt
+            .store((next - self.epoch).as_millis() as u64, Ordering::Relaxed);
+    }
+
     /// The gate's lock. Poisoning cannot leave it inconsistent (two plain
     /// fields, each written in one statement), so a poisoned lock is used as is.
     fn lock_gate(&self) -> std::sync::MutexGuard<'_, Gate> {
@@ -342,10 +378,34 @@ impl KeyStore {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Fetch the key set once. Returns the interval until the next refresh.
+    /// The first fetch, for `build().await`. Returns the interval until the
+    /// next refresh.
+    ///
+    /// A set without a usable key is an error here
+    /// ([`FetchErrorKind::NoUsableKeys`], so `build` fails with
+    /// `ConfigError::InitialKeys`): at startup it is a configuration problem
+    /// (wrong JWKS URL, an IdP whose keys this crate cannot use), better
+    /// reported at once than served as a 503 on every request.
     pub(crate) async fn fetch_once(&self) -> Result<Duration, FetchError> {
+        self.fetch(IfNoUsableKey::Fail).await.map(|f| f.interval)
+    }
+
+    /// A refresh by the background task (scheduled, retry, or demanded by an
+    /// unknown kid). A well-formed set is authoritative even when it holds no
+    /// usable key: it is installed, and the keys it dropped stop verifying.
+    /// Only a failed fetch (transport, HTTP status, not a JWK Set, too large)
+    /// is an error, and keeps the last good keys serving.
+    async fn refresh(&self) -> Result<Fetched, FetchError> {
+        self.fetch(IfNoUsableKey::Install).await
+    }
+
+    /// Fetch, parse and install the key set.
+    async fn fetch(&self, if_none: IfNoUsableKey) -> Result<Fetched, FetchError> {
         let Source::Remote { http, url, .. } = &self.source else {
-            return Ok(self.config.max_interval);
+            return Ok(Fetched {
+                interval: self.config.max_interval,
+                usable: true,
+            });
         };
         let url = match url.get() {
             Some(u) => u,
@@ -361,19 +421,25 @@ impl KeyStore {
         };
         let fetched = http.get(url).await?;
         let previous = self.keys.load_full();
-        let set = KeySet::parse(&fetched.value, http.max_response_bytes, previous.as_deref())
-            .map_err(|e| {
-                let kind = match e {
-                    JwksError::TooLarge { .. } => FetchErrorKind::TooLarge,
-                    JwksError::NoUsableKeys => FetchErrorKind::NoUsableKeys,
-                    _ => FetchErrorKind::InvalidJson,
-                };
-                FetchError::new(kind, url.as_str()).with_source(e)
-            })?;
+        let parsed =
+            KeySet::parse_published(&fetched.value, http.max_response_bytes, previous.as_deref())
+                .and_then(|set| match if_none {
+                    IfNoUsableKey::Fail if set.is_empty() => Err(JwksError::NoUsableKeys),
+                    _ => Ok(set),
+                });
+        let set = parsed.map_err(|e| {
+            let kind = match e {
+                JwksError::TooLarge { .. } => FetchErrorKind::TooLarge,
+                JwksError::NoUsableKeys => FetchErrorKind::NoUsableKeys,
+                _ => FetchErrorKind::InvalidJson,
+            };
+            FetchError::new(kind, url.as_str()).with_source(e)
+        })?;
+        let usable = !set.is_empty();
         self.install(set);
         let interval = self.config.clamp(fetched.max_age);
         self.set_fresh_for(interval);
-        Ok(interval)
+        Ok(Fetched { interval, usable })
     }
 
     /// Run discovery once, if this store finds its JWKS URL that way.
@@ -402,9 +468,8 @@ impl KeyStore {
         let mut failures: u32 = 0;
         // The endpoint's Retry-After: not even an unknown kid calls it sooner.
         let mut hold_until: Option<Instant> = None;
+        self.set_next_attempt(next);
         loop {
-            self.next_attempt
-                .store((next - self.epoch).as_millis() as u64, Ordering::Relaxed);
             tokio::select! {
                 _ = tokio::time::sleep_until(next) => {}
                 _ = self.trigger.notified() => {}
@@ -420,8 +485,26 @@ impl KeyStore {
             }
             self.lock_gate().in_flight = true;
             let started = Instant::now();
-            match self.fetch_once().await {
-                Ok(interval) => {
+            match self.refresh().await {
+                Ok(Fetched {
+                    interval,
+                    usable: false,
+                }) => {
+                    // Installed (the dropped keys are gone), and retried like
+                    // a failure, so keys the IdP publishes again are found
+                    // within the backoff, never later than the schedule.
+                    failures = failures.saturating_add(1);
+                    hold_until = None;
+                    let delay = self.config.backoff(failures).min(interval);
+                    next = after(delay);
+                    tracing::debug!(
+                        issuer = &*self.issuer,
+                        failures,
+                        retry_in_ms = delay.as_millis() as u64,
+                        "key refresh done: no usable key"
+                    );
+                }
+                Ok(Fetched { interval, .. }) => {
                     failures = 0;
                     hold_until = None;
                     next = after(interval);
@@ -456,12 +539,31 @@ impl KeyStore {
                     );
                 }
             }
-            // Keys are installed before the gate opens, so a request that
+            // Keys are installed (and the next attempt, the 503s'
+            // `Retry-After`, known) before the gate opens, so a request that
             // finds no fetch under way and re-checks sees the new set.
+            self.set_next_attempt(next);
             self.lock_gate().in_flight = false;
             self.generation.send_modify(|g| *g = g.wrapping_add(1));
         }
     }
+}
+
+/// What a fetched, well-formed set without a usable key means.
+#[derive(Clone, Copy)]
+enum IfNoUsableKey {
+    /// The first fetch of `build().await`: a configuration error.
+    Fail,
+    /// A refresh: the issuer's word that its old keys are gone; installed.
+    Install,
+}
+
+/// A key set fetched and installed.
+struct Fetched {
+    /// Until the next scheduled refresh.
+    interval: Duration,
+    /// Whether the set holds at least one usable key.
+    usable: bool,
 }
 
 /// Refresh state shared by the unknown-kid path and the refresh task.

@@ -149,12 +149,17 @@ fn b64(segment: &str) -> Result<Vec<u8>, Reason> {
 
 impl<'t> Parsed<'t> {
     /// Split and decode a compact JWS. Nothing here is trusted yet.
+    ///
+    /// The fingerprint is hashed once: over the token as sent, or for an
+    /// ES256/ES384 token with a high `s` over its low-`s` spelling (see
+    /// [`canonical_fingerprint`]). A token refused before its signature is
+    /// decoded is fingerprinted as sent.
     pub(crate) fn parse(token: &'t str, max_len: usize) -> Result<Self, Rejection> {
-        let fingerprint = Fingerprint::of(token);
-        let fail = |reason| Rejection {
+        let with = |reason, fingerprint| Rejection {
             fingerprint: Some(fingerprint),
             ..Rejection::new(reason)
         };
+        let fail = |reason| with(reason, Fingerprint::of(token));
         if token.len() > max_len {
             return Err(fail(Reason::TooLarge));
         }
@@ -173,12 +178,14 @@ impl<'t> Parsed<'t> {
         let header: Header = b64(header_b64)
             .and_then(|h| serde_json::from_slice(&h).map_err(|_| Reason::Malformed))
             .map_err(fail)?;
+        let signature = b64(sig_b64).map_err(fail)?;
+        let alg = parse_alg(&header.alg);
+        let fingerprint = canonical_fingerprint(token, signing_input, alg, &signature);
         let payload: Map<String, Value> = b64(payload_b64)
             .and_then(|p| serde_json::from_slice(&p).map_err(|_| Reason::Malformed))
-            .map_err(fail)?;
-        let signature = b64(sig_b64).map_err(fail)?;
+            .map_err(|reason| with(reason, fingerprint))?;
         Ok(Parsed {
-            alg: parse_alg(&header.alg),
+            alg,
             kid: header.kid,
             typ: header.typ,
             has_crit: header.crit.is_some(),
@@ -203,6 +210,30 @@ impl<'t> Parsed<'t> {
         let mut r = Rejection::new(reason).with_kid(self.kid());
         r.fingerprint = Some(self.fingerprint);
         r
+    }
+}
+
+/// The token's fingerprint for logs and [`VerifiedClaims::fingerprint`]:
+/// [`Fingerprint::of`] the token, except for an ES256/ES384 signature with a
+/// high `s`, which is fingerprinted as its low-`s` twin `r‖(n − s)` would be
+/// (`signing_input.b64(r‖(n − s))`). ECDSA signatures are malleable, so
+/// both spellings of one token verify; this way they are logged as one.
+/// Only the fingerprint is normalised: the signature is verified as sent,
+/// and high-`s` signatures are accepted (most IdPs emit random `s`).
+fn canonical_fingerprint(
+    token: &str,
+    signing_input: &str,
+    alg: Option<Algorithm>,
+    signature: &[u8],
+) -> Fingerprint {
+    let Some(low) = alg.and_then(|alg| crate::crypto::LowS::of(alg, signature)) else {
+        return Fingerprint::of(token);
+    };
+    // 96 signature bytes (ES384) are 128 base64 characters: on the stack.
+    let mut b64 = [0u8; 128];
+    match URL_SAFE_NO_PAD.encode_slice(low.as_bytes(), &mut b64) {
+        Ok(len) => Fingerprint::of_parts(&[signing_input.as_bytes(), b".", &b64[..len]]),
+        Err(_) => Fingerprint::of(token),
     }
 }
 
@@ -528,6 +559,52 @@ mod tests {
         assert_eq!(reason(&"a".repeat(20_000)), Some(Reason::TooLarge));
         let dup = URL_SAFE_NO_PAD.encode(r#"{"alg":"RS256","alg":"none"}"#);
         assert_eq!(reason(&format!("{dup}.{b}.c2ln")), Some(Reason::Malformed));
+    }
+
+    /// Both spellings of an ECDSA signature, `s` and `n − s`, give one
+    /// fingerprint: the low-`s` token's. Other tokens are fingerprinted as sent.
+    #[test]
+    fn ecdsa_fingerprint_is_canonical() {
+        let b = enc(json!({"iss": "x"}));
+        let fp = |alg: &str, sig: &[u8]| {
+            let t = format!(
+                "{}.{b}.{}",
+                enc(json!({"alg": alg})),
+                URL_SAFE_NO_PAD.encode(sig)
+            );
+            (Parsed::parse(&t, 16_384).unwrap().fingerprint, t)
+        };
+        // P-256: s = 1 and s = n − 1.
+        let mut low = [0x42u8; 64];
+        low[32..].copy_from_slice(&[0; 32]);
+        low[63] = 1;
+        let mut high = low;
+        high[32..].copy_from_slice(
+            &[
+                0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+                0xFF, 0xFF, 0xBC, 0xE6, 0xFA, 0xAD, 0xA7, 0x17, 0x9E, 0x84, 0xF3, 0xB9, 0xCA, 0xC2,
+                0xFC, 0x63, 0x25, 0x50,
+            ][..],
+        );
+        let (fp_low, t_low) = fp("ES256", &low);
+        let (fp_high, t_high) = fp("ES256", &high);
+        assert_eq!(fp_low, fp_high);
+        assert_eq!(fp_low, Fingerprint::of(&t_low));
+        assert_ne!(fp_high, Fingerprint::of(&t_high));
+        // The same bytes under another algorithm are not normalised.
+        let (fp_rs, t_rs) = fp("RS256", &high);
+        assert_eq!(fp_rs, Fingerprint::of(&t_rs));
+        // Refused before the payload is read: the same canonical value.
+        let bad = |sig: &[u8]| {
+            let t = format!(
+                "{}.bm90IGpzb24.{}",
+                enc(json!({"alg": "ES256"})),
+                URL_SAFE_NO_PAD.encode(sig)
+            );
+            Parsed::parse(&t, 16_384).err().and_then(|r| r.fingerprint)
+        };
+        assert!(bad(&low).is_some());
+        assert_eq!(bad(&low), bad(&high));
     }
 
     #[test]
