@@ -26,7 +26,7 @@ use jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER;
 use jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER;
 use jsonwebtoken::EncodingKey;
 use oauth2_guard::testkit::{Algorithm, MockIssuer};
-use oauth2_guard::{AuthLayer, Issuer, Reason, Rejection};
+use oauth2_guard::{AuthLayer, Reason, Rejection};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
@@ -70,7 +70,8 @@ impl Harness {
             .finish();
         let guard = tracing::subscriber::set_default(subscriber);
         let idp = MockIssuer::start().await;
-        let issuer = Issuer::builder(idp.issuer_url())
+        let issuer = idp
+            .issuer_builder()
             .audience("orders-api")
             .build()
             .await

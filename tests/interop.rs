@@ -46,6 +46,11 @@ const SUBPROCESS_TIMEOUT: Duration = Duration::from_secs(60);
 /// Bound on every HTTP request to the provider.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// The provider runs on `http://127.0.0.1:PORT`: the explicit opt-in.
+fn loopback_http() -> oauth2_guard::http::HttpConfig {
+    oauth2_guard::http::HttpConfig::default().allow_loopback_http()
+}
+
 fn enabled() -> bool {
     std::env::var(ENV).as_deref() == Ok("1")
 }
@@ -256,6 +261,8 @@ impl Provider {
     /// (oidc-provider sends `at+jwt`).
     async fn guard_issuer(&self, refresh: RefreshConfig) -> Issuer {
         let issuer = Issuer::builder(&self.issuer)
+            // The provider serves plain HTTP on 127.0.0.1: opted into explicitly.
+            .http(loopback_http())
             .audience(ORDERS)
             .strict_rfc9068(true)
             .refresh(refresh)
@@ -693,6 +700,7 @@ async fn client_credentials_source_against_provider() {
         let secret = format!("secret-{client}");
         let builder = ClientCredentials::builder(client)
             .issuer(idp.issuer.clone())
+            .http(loopback_http())
             .resource(ORDERS)
             .scope("orders:read");
         let builder = if post {

@@ -83,6 +83,12 @@
 //!
 //! # Security
 //!
+//! Token requests never follow redirects: a 3xx answer (or, with a
+//! caller-supplied `reqwest::Client` that follows them, an answer from
+//! another URL) fails with [`FetchErrorKind::Redirect`](crate::FetchErrorKind::Redirect),
+//! because a 307/308 would re-send the credentials in the body to wherever
+//! it points (see [`HttpConfig::client`](crate::http::HttpConfig::client)).
+//!
 //! Tokens, secrets and keys never appear in `Debug` output or logs (tokens
 //! are logged by [`Fingerprint`](crate::Fingerprint)); the `Authorization`
 //! headers this module builds are marked sensitive. Each token request is

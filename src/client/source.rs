@@ -547,21 +547,13 @@ impl Inner {
         }
         form.extend(self.extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         form.extend(credentials.form.iter().map(|(k, v)| (*k, v.as_str())));
-        let mut request = self
-            .http
-            .client
-            .post(self.endpoint.clone())
-            .header(header::ACCEPT, "application/json")
-            .timeout(self.http.timeout)
-            .form(&form);
-        if let Some(authorization) = credentials.authorization {
-            request = request.header(header::AUTHORIZATION, authorization);
-        }
         let sent_at = Instant::now();
-        let mut response = request
-            .send()
+        // Never redirected: a 307/308 would re-send the credentials.
+        let mut response = self
+            .http
+            .post_form(&self.endpoint, &form, credentials.authorization)
             .await
-            .map_err(|e| TokenError::fetch(crate::http::map_reqwest(e, &self.endpoint)))?;
+            .map_err(TokenError::fetch)?;
         let status = response.status();
         let body =
             crate::http::read_capped(&mut response, self.http.max_response_bytes, &self.endpoint)
@@ -803,7 +795,9 @@ impl ClientCredentialsBuilder {
         self
     }
 
-    /// Use this token endpoint; no discovery.
+    /// Use this token endpoint; no discovery. Held to the HTTPS policy of
+    /// [`http`](Self::http); no userinfo or fragment, a query is allowed
+    /// (RFC 6749 §3.2).
     pub fn token_endpoint(mut self, url: impl Into<String>) -> Self {
         self.endpoint = Some(Endpoint::Direct(url.into()));
         self
