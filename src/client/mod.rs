@@ -81,6 +81,12 @@
 //!   the downstream answers 401 `error="invalid_token"`.
 //! - tower clients: [`BearerLayer`] (from [`ClientCredentials::layer`]).
 //!
+//! A 401 `invalid_token` drops the cached token at most once per
+//! [`invalid_token_cooldown`](ClientCredentialsBuilder::invalid_token_cooldown)
+//! (default 10 s); within it such answers are passed on as they are, so a
+//! downstream that refuses every token costs one token request per
+//! cooldown, not one per call.
+//!
 //! # Security
 //!
 //! Token requests never follow redirects: a 3xx answer (or, with a
@@ -106,5 +112,6 @@ pub use error::{BearerError, SendError, TokenError};
 pub use layer::{BearerLayer, BearerService, ResponseFuture};
 pub use secret::{SecretFn, SecretSource};
 pub use source::{
-    AccessToken, ClientCredentials, ClientCredentialsBuilder, RetryConfig, DEFAULT_MAX_MARGIN,
+    AccessToken, ClientCredentials, ClientCredentialsBuilder, RetryConfig,
+    DEFAULT_INVALID_TOKEN_COOLDOWN, DEFAULT_MAX_MARGIN,
 };
