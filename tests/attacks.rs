@@ -11,6 +11,8 @@
 //!
 //! See `docs/security.md` for the catalogue as a table.
 #![cfg(all(feature = "testkit", feature = "axum"))]
+#[path = "attacks/http.rs"]
+mod http_attacks;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
