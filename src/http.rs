@@ -152,11 +152,11 @@ impl HttpConfig {
     }
 
     pub(crate) fn build(&self) -> Result<HttpClient, ConfigError> {
-        let (client, no_redirect) = match &self.client {
-            Some(c) => (c.clone(), c.clone()),
+        let client = match &self.client {
+            Some(c) => c.clone(),
             None => {
                 let plain_http = self.plain_http;
-                let follow = reqwest::redirect::Policy::custom(move |attempt| {
+                self.own_client(reqwest::redirect::Policy::custom(move |attempt| {
                     if attempt.previous().len() >= MAX_REDIRECTS {
                         attempt.error("too many redirects")
                     } else if url_is_acceptable(attempt.url(), plain_http) {
@@ -164,15 +164,17 @@ impl HttpConfig {
                     } else {
                         attempt.error("redirect to a URL the HTTPS policy refuses")
                     }
-                });
-                (
-                    self.own_client(follow)?,
-                    self.own_client(reqwest::redirect::Policy::none())?,
-                )
+                }))?
             }
+        };
+        #[cfg(feature = "client")]
+        let no_redirect = match &self.client {
+            Some(c) => c.clone(),
+            None => self.own_client(reqwest::redirect::Policy::none())?,
         };
         Ok(HttpClient {
             client,
+            #[cfg(feature = "client")]
             no_redirect,
             timeout: self.timeout,
             max_response_bytes: self.max_response_bytes,
@@ -206,6 +208,7 @@ pub(crate) struct HttpClient {
     client: reqwest::Client,
     /// Token (and introspection) requests: never follows redirects (the
     /// crate's own; a caller's client is checked after the fact).
+    #[cfg(feature = "client")]
     no_redirect: reqwest::Client,
     pub(crate) timeout: Duration,
     pub(crate) max_response_bytes: usize,
@@ -267,6 +270,7 @@ impl HttpClient {
     /// from any other URL (a caller's client that followed a redirect), is
     /// [`FetchErrorKind::Redirect`]. For token and introspection requests,
     /// whose bodies carry credentials.
+    #[cfg(feature = "client")]
     pub(crate) async fn post_form(
         &self,
         url: &Url,
