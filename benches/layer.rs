@@ -94,7 +94,8 @@ fn fixture() -> Fixture {
         let idp = MockIssuer::start().await;
         idp.add_key(Algorithm::ES256);
         idp.add_key(Algorithm::EdDSA);
-        let issuer = Issuer::builder(idp.issuer_url())
+        let issuer = idp
+            .issuer_builder()
             .audience(idp.default_audience())
             .build()
             .await

@@ -61,7 +61,7 @@ use axum::Router;
 use base64::Engine as _;
 use jsonwebtoken::{Algorithm, DecodingKey};
 use oauth2_guard::testkit::MockIssuer;
-use oauth2_guard::{AuthLayer, CacheConfig, Issuer};
+use oauth2_guard::{AuthLayer, CacheConfig};
 
 const DISTINCT: usize = 2_000;
 /// Warm-up of each slice (new connections, caches).
@@ -554,7 +554,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
     let (bare, guarded, nocache) = server_rt.block_on(async {
         let issuer = || {
-            Issuer::builder(idp.issuer_url())
+            idp.issuer_builder()
                 .audience(idp.default_audience())
                 .build()
         };

@@ -17,6 +17,7 @@ use http_body_util::BodyExt;
 use oauth2_guard::authz::{RequireRole, RequireScope};
 use oauth2_guard::presets::{Cognito, Keycloak};
 use oauth2_guard::testkit::{Algorithm, MockIssuer};
+use oauth2_guard::HttpConfig;
 use oauth2_guard::{AuthLayer, VerifiedClaims};
 use serde_json::json;
 use tower::ServiceExt;
@@ -42,6 +43,8 @@ async fn demo() -> Result<(), Box<dyn std::error::Error>> {
         .client_roles("orders-api")
         .builder()?
         .jwks_uri(idp_a.jwks_url())
+        // The demo's IdPs serve plain HTTP on 127.0.0.1: opted into explicitly.
+        .http(HttpConfig::default().allow_loopback_http())
         .audience("orders-api")
         .build()
         .await?;
@@ -49,6 +52,7 @@ async fn demo() -> Result<(), Box<dyn std::error::Error>> {
         .app_clients(["tenant-b-app"])
         .builder()?
         .jwks_uri(idp_b.jwks_url())
+        .http(HttpConfig::default().allow_loopback_http())
         .build()
         .await?;
     println!("tenant A (Keycloak-shaped): {tenant_a}");

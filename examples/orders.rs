@@ -10,6 +10,11 @@
 //! (Keycloak, Auth0, Okta, Cognito, Entra ID), and `ORDERS_ADDR` to listen
 //! elsewhere than 127.0.0.1:8080.
 //!
+//! A real IdP must be reached over HTTPS. For one running on this machine
+//! over plain HTTP (`http://127.0.0.1:…`, say Keycloak in a container), set
+//! `OAUTH2_ALLOW_LOOPBACK_HTTP=1` as well: the opt-in is explicit, never
+//! implied. The embedded issuer always uses it.
+//!
 //! - `GET /health` — public.
 //! - `GET /orders` — needs scope `orders:read`.
 //! - `POST /orders` — needs scope `orders:write`.
@@ -22,6 +27,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use oauth2_guard::authz::RequireScope;
 use oauth2_guard::testkit::MockIssuer;
+use oauth2_guard::HttpConfig;
 use oauth2_guard::{AuthLayer, Issuer, VerifiedClaims};
 use serde_json::{json, Value};
 
@@ -45,11 +51,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     ) {
         (Ok(iss), Ok(aud)) => {
             println!("Protecting with {iss} (audience {aud})");
-            (Issuer::builder(iss).audience(aud).build().await?, None)
+            let mut http = HttpConfig::default();
+            if std::env::var("OAUTH2_ALLOW_LOOPBACK_HTTP").as_deref() == Ok("1") {
+                println!("Plain HTTP to 127.0.0.1 / [::1] allowed (OAUTH2_ALLOW_LOOPBACK_HTTP=1)");
+                http = http.allow_loopback_http();
+            }
+            let issuer = Issuer::builder(iss)
+                .audience(aud)
+                .http(http)
+                .build()
+                .await?;
+            (issuer, None)
         }
         _ => {
             let idp = MockIssuer::start().await;
-            let issuer = Issuer::builder(idp.issuer_url())
+            // `issuer_builder` carries the loopback opt-in the mock needs.
+            let issuer = idp
+                .issuer_builder()
                 .audience(idp.default_audience())
                 .build()
                 .await?;

@@ -10,9 +10,8 @@
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Extension, Router};
-use oauth2_guard::client::ClientCredentials;
 use oauth2_guard::testkit::MockIssuer;
-use oauth2_guard::{AuthLayer, Issuer, VerifiedClaims};
+use oauth2_guard::{AuthLayer, VerifiedClaims};
 
 /// Service B's handler: only callers granted `orders:write` may create orders.
 async fn create_order(Extension(claims): Extension<VerifiedClaims>) -> (StatusCode, String) {
@@ -38,10 +37,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("1. issuer running at {}", idp.issuer_url());
 
     // Service B (orders): two lines of auth.
-    let issuer = Issuer::builder(idp.issuer_url())
-        .audience("orders-api")
-        .build()
-        .await?;
+    let issuer = idp.issuer_builder().audience("orders-api").build().await?;
     let orders = Router::new()
         .route("/orders", post(create_order))
         .layer(AuthLayer::new(issuer));
@@ -53,8 +49,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     // Service A (checkout): two lines of auth.
-    let orders_token = ClientCredentials::builder("checkout")
-        .issuer(idp.issuer_url())
+    let orders_token = idp
+        .client_credentials_builder("checkout")
         .client_secret("checkout-secret")
         .resource("orders-api")
         .scope("orders:write")
@@ -86,8 +82,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Another client, granted only orders:read, is authenticated but not allowed.
     idp.register_client("reporting", "reporting-secret");
-    let read_only = ClientCredentials::builder("reporting")
-        .issuer(idp.issuer_url())
+    let read_only = idp
+        .client_credentials_builder("reporting")
         .client_secret("reporting-secret")
         .resource("orders-api")
         .scope("orders:read")
@@ -101,8 +97,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     // A token for another service is refused by B (audience check).
-    let billing_token = ClientCredentials::builder("checkout")
-        .issuer(idp.issuer_url())
+    let billing_token = idp
+        .client_credentials_builder("checkout")
         .client_secret("checkout-secret")
         .resource("billing-api")
         .scope("orders:write")

@@ -289,7 +289,7 @@ fn scopes_of(payload: &Map<String, Value>) -> Vec<String> {
 /// key, as Auth0 namespaced claims are written (`https://example.com/roles`).
 ///
 /// ```
-/// use oauth2_guard::claims::ClaimPath;
+/// use oauth2_guard::ClaimPath;
 ///
 /// let keycloak = ClaimPath::parse("resource_access/orders-api/roles")?;
 /// assert_eq!(keycloak.segments(), ["resource_access", "orders-api", "roles"]);

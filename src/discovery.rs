@@ -6,6 +6,11 @@
 //! before the issuer's path, then appended to it). The `issuer` member must
 //! equal the configured issuer exactly (OIDC Discovery §4.3, RFC 8414 §3.3):
 //! a mismatch is a configuration error, never silently accepted.
+//!
+//! The issuer must be an `https` URL without userinfo, query or fragment
+//! (RFC 8414 §2); the discovered `jwks_uri` and `token_endpoint` are held to
+//! the same HTTPS policy as configured ones (no userinfo or fragment; a
+//! query is allowed). See [`HttpConfig`](crate::issuer::HttpConfig).
 
 use serde::Deserialize;
 use url::Url;
@@ -50,7 +55,7 @@ impl ProviderMetadata {
     /// [`ConfigError::Discovery`] when no document could be fetched, and
     /// [`ConfigError::IssuerMismatch`] when the document names another issuer.
     pub(crate) async fn discover(http: &HttpClient, issuer: &str) -> Result<Self, ConfigError> {
-        let base = http.check_url(issuer)?;
+        let base = http.check_issuer(issuer)?;
         let mut last_error = None;
         for url in candidate_urls(&base) {
             match http.get_json::<ProviderMetadata>(&url).await {

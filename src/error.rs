@@ -21,16 +21,21 @@ use crate::claims::Fingerprint;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
-    /// A URL could not be parsed.
+    /// A URL could not be parsed, or has a part it must not have: userinfo
+    /// (`user:password@`, anywhere), a fragment (anywhere), or a query (in
+    /// an issuer identifier, RFC 8414 §2).
     #[error("invalid URL `{url}`: {reason}")]
     InvalidUrl {
-        /// The URL as given.
+        /// The URL as given (a password in it replaced by `***`).
         url: String,
         /// Why it was refused.
         reason: &'static str,
     },
-    /// A discovery, JWKS or token URL is not HTTPS and its host is not loopback.
-    #[error("refusing non-HTTPS URL `{url}` (use https, a loopback host, or the dangerous insecure-HTTP opt-in)")]
+    /// A discovery, JWKS or token URL is not HTTPS, and plain HTTP is not
+    /// allowed for it: by default never; with
+    /// [`HttpConfig::allow_loopback_http`](crate::issuer::HttpConfig::allow_loopback_http)
+    /// only to loopback IP literals.
+    #[error("refusing non-HTTPS URL `{url}` (use https; for an IdP on 127.0.0.1 or [::1] opt in with HttpConfig::allow_loopback_http)")]
     InsecureUrl {
         /// The URL as given.
         url: String,
@@ -220,8 +225,13 @@ pub enum FetchErrorKind {
     /// `build().await` fails with it; later such a set is installed (it is
     /// the issuer's word that its old keys are gone) and requests get 503.
     NoUsableKeys,
-    /// A redirect to a non-HTTPS URL, or another transport error.
+    /// Another transport error.
     Transport,
+    /// A redirect was refused: a discovery or JWKS response came from (or
+    /// was redirected to) a URL the HTTPS policy refuses, or took more than
+    /// 3 redirects; or a token request was answered with a redirect at all.
+    /// Not retried.
+    Redirect,
 }
 
 /// A failure to fetch discovery metadata, a JWKS or a token.
@@ -307,6 +317,11 @@ impl fmt::Display for FetchError {
                 write!(f, "key set at {} holds no usable signing key", self.url)
             }
             FetchErrorKind::Transport => write!(f, "transport error fetching {}", self.url),
+            FetchErrorKind::Redirect => write!(
+                f,
+                "{} answered a redirect that was refused (HTTPS policy, or a token request)",
+                self.url
+            ),
         }
     }
 }

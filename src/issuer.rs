@@ -15,8 +15,19 @@
 //!
 //! # Security
 //! Every default is the safe one: an audience is required, `none` and HMAC are
-//! not allowed, leeway is 60 s (at most 5 min), and key URLs must be HTTPS
-//! unless they are loopback. See the crate's `manual` module for the reasons.
+//! not allowed, leeway is 60 s (at most 5 min), and discovery and key URLs
+//! must be HTTPS — plain HTTP to an IdP on `127.0.0.1` / `[::1]` only with the
+//! explicit [`HttpConfig::allow_loopback_http`] opt-in (the test kit's
+//! `MockIssuer::issuer_builder` sets it), and to any other host only with
+//! [`HttpConfig::dangerous_allow_insecure_http`]. Redirects are held to the
+//! same rule, whoever built the HTTP client.
+//!
+//! The issuer identifier is an `https` URL without userinfo, query or
+//! fragment (RFC 8414 §2): `https://sso.example.com@evil.example/` is a URL
+//! of `evil.example`, and is refused with [`ConfigError::InvalidUrl`] however
+//! the keys are configured. An explicit [`jwks_uri`](IssuerBuilder::jwks_uri)
+//! may carry a query (Entra's `?appid=`), never userinfo or a fragment. See
+//! the crate's `manual` module for the reasons.
 
 pub use crate::discovery::ProviderMetadata;
 pub use crate::http::{HttpConfig, DEFAULT_MAX_RESPONSE_BYTES};
@@ -144,7 +155,7 @@ impl KeysFrom {
 /// | `algorithms` | RS256/384/512, PS256/384/512, ES256, ES384, EdDSA | asymmetric only; `none` can never be enabled |
 /// | `leeway` | 60 s, at most 5 min | clock skew between IdP and service, without making tokens long-lived |
 /// | `strict_rfc9068` | off | Keycloak, Auth0 and Entra send `typ: JWT`; on = only `at+jwt` |
-/// | `http` | [`HttpConfig::default`] | 5 s timeout, 1 MiB cap, HTTPS only |
+/// | `http` | [`HttpConfig::default`] | 5 s timeout, 1 MiB cap, HTTPS only (loopback HTTP: [`HttpConfig::allow_loopback_http`]) |
 /// | `refresh` | [`RefreshConfig::default`] | see there |
 pub struct IssuerBuilder {
     issuer: String,
@@ -232,7 +243,7 @@ impl IssuerBuilder {
     ///
     /// ```
     /// # fn f() -> Result<(), oauth2_guard::ConfigError> {
-    /// use oauth2_guard::{claims::ClaimPath, Issuer};
+    /// use oauth2_guard::{ClaimPath, Issuer};
     /// let b = Issuer::builder("https://sso.example.com/realms/shop")
     ///     .audience("orders-api")
     ///     .roles_from(ClaimPath::parse("realm_access/roles")?)
@@ -251,7 +262,9 @@ impl IssuerBuilder {
         &self.issuer
     }
 
-    /// Fetch keys from this JWKS URL instead of discovering it.
+    /// Fetch keys from this JWKS URL instead of discovering it. Held to the
+    /// HTTPS policy of [`http`](Self::http); no userinfo or fragment, a query
+    /// is allowed.
     pub fn jwks_uri(self, url: impl Into<String>) -> Self {
         self.keys_from(KeysFrom::JwksUri(url.into()))
     }
@@ -309,7 +322,8 @@ impl IssuerBuilder {
         self
     }
 
-    /// HTTP settings for discovery and JWKS fetches.
+    /// HTTP settings for discovery and JWKS fetches (replaces the whole
+    /// [`HttpConfig`], the loopback opt-in included).
     pub fn http(mut self, http: HttpConfig) -> Self {
         self.http = http;
         self
@@ -400,6 +414,8 @@ impl IssuerBuilder {
                 reason: "empty issuer",
             });
         }
+        // Whether or not it is fetched from: no userinfo, query or fragment.
+        crate::http::check_issuer_identifier(&self.issuer)?;
         let audience = match self.audience_claim {
             Some((name, allowed)) => AudienceCheck::Claim { name, allowed },
             None => AudienceCheck::Aud(self.audiences),
@@ -474,7 +490,7 @@ impl IssuerBuilder {
                 )
             }
             KeysFrom::Discovery => {
-                http.check_url(&name)?;
+                http.check_issuer(&name)?;
                 (
                     Source::Remote {
                         http,

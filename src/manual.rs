@@ -34,7 +34,10 @@
 //! | the same at startup | `build().await` fails (`InitialKeys`, `NoUsableKeys`) | a configuration problem is reported before the service takes traffic |
 //! | odd JWKs (`use: enc`, unknown `kty`/`crv`, `key_ops` without `verify`, RSA < 2048 bits, RSA with `e` < 3 or even, private keys) | skipped | one odd key never invalidates the set; `e = 1` would make every padded hash a valid signature |
 //! | duplicate `kid`s | both keys ignored | a kid must select exactly one key |
-//! | URLs | HTTPS, or loopback HTTP | keys fetched in clear text can be replaced on the path |
+//! | URLs | HTTPS only; plain HTTP to `127.0.0.0/8` / `[::1]` only with `HttpConfig::allow_loopback_http` (not the name `localhost`), elsewhere only with `dangerous_allow_insecure_http` | keys fetched in clear text can be replaced on the path; loopback is for tests and demos, opted into deliberately, and a name can resolve off the machine |
+//! | URL shape | no userinfo, no fragment; no query in an issuer identifier (RFC 8414 §2); endpoints may have a query | `https://sso.example.com@evil.example/` is a URL of `evil.example`, and fools a prefix check |
+//! | redirects (discovery, JWKS) | at most 3, each within the HTTPS policy; a caller's `reqwest::Client` is checked on the final URL | an IdP may move a document, never to clear text |
+//! | redirects (token requests) | never followed; a 3xx or a redirected answer is `FetchErrorKind::Redirect` | a 307/308 re-sends the body, with `client_secret_post` secrets or a `private_key_jwt` assertion |
 //! | response size | 1 MiB | a hostile endpoint cannot exhaust memory |
 //!
 //! # Requests and responses (RFC 6750)

@@ -11,11 +11,13 @@
 //!
 //! See `docs/security.md` for the catalogue as a table.
 #![cfg(all(feature = "testkit", feature = "axum"))]
+#[path = "attacks/http.rs"]
+mod http_attacks;
 
-#[path = "attacks/lazy.rs"]
-mod lazy;
 #[path = "attacks/jwks.rs"]
 mod jwks;
+#[path = "attacks/lazy.rs"]
+mod lazy;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -31,7 +33,7 @@ use jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER;
 use jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER;
 use jsonwebtoken::EncodingKey;
 use oauth2_guard::testkit::{Algorithm, MockIssuer};
-use oauth2_guard::{AuthLayer, Issuer, Reason, Rejection};
+use oauth2_guard::{AuthLayer, Reason, Rejection};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
@@ -78,7 +80,8 @@ impl Harness {
             .finish();
         let guard = tracing::subscriber::set_default(subscriber);
         let idp = MockIssuer::start().await;
-        let issuer = Issuer::builder(idp.issuer_url())
+        let issuer = idp
+            .issuer_builder()
             .audience("orders-api")
             .build()
             .await

@@ -11,9 +11,8 @@ use http_body_util::BodyExt;
 use oauth2_guard::authz::{HasScope, RequireRole, RequireScope, WIRING_ERROR};
 use oauth2_guard::presets::{Auth0, Cognito, Entra, Keycloak, Okta};
 use oauth2_guard::testkit::{Algorithm, MockIssuer};
-use oauth2_guard::{
-    AuthLayer, ClaimPath, ConfigError, Issuer, IssuerBuilder, LazyIssuers, VerifiedClaims,
-};
+use oauth2_guard::HttpConfig;
+use oauth2_guard::{AuthLayer, ClaimPath, ConfigError, IssuerBuilder, LazyIssuers, VerifiedClaims};
 use serde_json::json;
 use tower::ServiceExt;
 
@@ -46,6 +45,11 @@ fn www(res: &Response<Body>) -> Option<&str> {
         .map(|v| v.to_str().unwrap())
 }
 
+/// The test kit's IdPs serve plain HTTP on 127.0.0.1: the explicit opt-in.
+fn loopback() -> HttpConfig {
+    HttpConfig::default().allow_loopback_http()
+}
+
 async fn layer_for(builder: IssuerBuilder) -> Result<AuthLayer, ConfigError> {
     AuthLayer::builder()
         .issuer(builder.build().await?)
@@ -54,7 +58,7 @@ async fn layer_for(builder: IssuerBuilder) -> Result<AuthLayer, ConfigError> {
 }
 
 async fn mock_layer(idp: &MockIssuer) -> AuthLayer {
-    layer_for(Issuer::builder(idp.issuer_url()).audience("orders-api"))
+    layer_for(idp.issuer_builder().audience("orders-api"))
         .await
         .unwrap()
 }
@@ -100,7 +104,7 @@ fn guarded(layer: AuthLayer) -> Router {
 async fn each_guard_allows_and_refuses_with_exact_headers() {
     let idp = MockIssuer::start().await;
     let layer = layer_for(
-        Issuer::builder(idp.issuer_url())
+        idp.issuer_builder()
             .audience("orders-api")
             .roles_from(ClaimPath::parse("roles").unwrap()),
     )
@@ -281,7 +285,8 @@ async fn guard_without_layer_is_a_500_naming_the_mistake() {
 #[tokio::test]
 async fn optional_layer_then_guard_is_401_not_403() {
     let idp = MockIssuer::start().await;
-    let issuer = Issuer::builder(idp.issuer_url())
+    let issuer = idp
+        .issuer_builder()
         .audience("orders-api")
         .build()
         .await
@@ -368,7 +373,7 @@ async fn each_role_mapping() {
     ];
     for (path, claims) in cases {
         let layer = layer_for(
-            Issuer::builder(idp.issuer_url())
+            idp.issuer_builder()
                 .audience("orders-api")
                 .roles_from(ClaimPath::parse(path).unwrap()),
         )
@@ -412,11 +417,7 @@ async fn multi_issuer_keys_are_never_mixed_and_unknown_iss_costs_nothing() {
     // Distinct keys: the pool is shared, so give B another RSA key.
     let b_kid = b.rotate(Algorithm::RS256);
     assert_ne!(b_kid, a.signing_kid());
-    let issuer = |m: &MockIssuer| {
-        Issuer::builder(m.issuer_url())
-            .audience("orders-api")
-            .build()
-    };
+    let issuer = |m: &MockIssuer| m.issuer_builder().audience("orders-api").build();
     let layer = AuthLayer::builder()
         .issuer(issuer(&a).await.unwrap())
         .issuer(issuer(&b).await.unwrap())
@@ -476,12 +477,12 @@ async fn lazy_issuers_discover_once_are_bounded_and_never_contact_strangers() {
     let stranger = MockIssuer::start().await;
     c.rotate(Algorithm::ES256);
     let lazy = LazyIssuers::from_list([c.issuer_url(), d.issuer_url()], |b| {
-        b.audience("orders-api")
+        b.audience("orders-api").http(loopback())
     })
     .max_issuers(1);
     let layer = AuthLayer::builder()
         .issuer(
-            Issuer::builder(a.issuer_url())
+            a.issuer_builder()
                 .audience("orders-api")
                 .build()
                 .await
@@ -535,7 +536,7 @@ async fn lazy_issuer_down_is_503_then_retried_after_cooldown() {
     let c = MockIssuer::start().await;
     c.set_outage(true);
     let lazy = LazyIssuers::from_list([c.issuer_url()], |b| {
-        b.audience("orders-api").refresh(
+        b.audience("orders-api").http(loopback()).refresh(
             oauth2_guard::RefreshConfig::default()
                 .startup_timeout(std::time::Duration::from_secs(2)),
         )
@@ -569,6 +570,7 @@ async fn keycloak_preset() {
         .builder()
         .unwrap()
         .jwks_uri(idp.jwks_url())
+        .http(loopback())
         .audience("orders-api");
     let app = guarded(layer_for(builder).await.unwrap());
     let kc = |typ: &str| {
@@ -621,6 +623,7 @@ async fn auth0_preset() {
         .builder()
         .unwrap()
         .jwks_uri(idp.jwks_url())
+        .http(loopback())
         .audience("https://api.example.com/orders");
     let iss = format!("{}/", idp.issuer_url());
     let app = guarded(layer_for(builder).await.unwrap());
@@ -670,6 +673,7 @@ async fn okta_preset() {
         .builder()
         .unwrap()
         .jwks_uri(idp.jwks_url())
+        .http(loopback())
         .audience("api://default");
     let app = guarded(layer_for(builder).await.unwrap());
     let token = idp
@@ -700,7 +704,8 @@ async fn cognito_preset_checks_client_id_and_token_use_not_aud() {
         .app_clients(["1example23456789"])
         .builder()
         .unwrap()
-        .jwks_uri(idp.jwks_url());
+        .jwks_uri(idp.jwks_url())
+        .http(loopback());
     let app = guarded(layer_for(builder).await.unwrap());
     let access = || {
         idp.token()
@@ -741,7 +746,8 @@ async fn cognito_preset_checks_client_id_and_token_use_not_aud() {
     let none = Cognito::from_issuer(&idp.issuer_url())
         .builder()
         .unwrap()
-        .jwks_uri(idp.jwks_url());
+        .jwks_uri(idp.jwks_url())
+        .http(loopback());
     assert!(matches!(none.build().await, Err(ConfigError::NoAudience)));
 }
 
@@ -758,6 +764,7 @@ async fn entra_preset_v2_by_default_v1_opt_in() {
         p.builder()
             .unwrap()
             .jwks_uri(idp.jwks_url())
+            .http(loopback())
             .audience(app_id)
     };
     let v2 = guarded(layer_for(entra(&v2_iss, false)).await.unwrap());

@@ -15,7 +15,7 @@ use oauth2_guard::client::{
     ClientCredentials, ClientCredentialsBuilder, RetryConfig, SecretSource, TokenError,
 };
 use oauth2_guard::testkit::{Algorithm, MockIssuer};
-use oauth2_guard::{AuthLayer, Issuer, VerifiedClaims};
+use oauth2_guard::{AuthLayer, VerifiedClaims};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
@@ -39,14 +39,10 @@ async fn source_with(
     idp: &MockIssuer,
     configure: impl FnOnce(ClientCredentialsBuilder) -> ClientCredentialsBuilder,
 ) -> ClientCredentials {
-    configure(
-        ClientCredentials::builder(CLIENT)
-            .issuer(idp.issuer_url())
-            .client_secret(SECRET),
-    )
-    .build()
-    .await
-    .expect("source builds")
+    configure(idp.client_credentials_builder(CLIENT).client_secret(SECRET))
+        .build()
+        .await
+        .expect("source builds")
 }
 
 async fn source(idp: &MockIssuer) -> ClientCredentials {
@@ -73,7 +69,8 @@ fn now() -> u64 {
 /// A service protected by the core layer for `audience`; answers with the
 /// caller's client id.
 async fn service(idp: &MockIssuer, audience: &str) -> Router {
-    let issuer = Issuer::builder(idp.issuer_url())
+    let issuer = idp
+        .issuer_builder()
         .audience(audience)
         .build()
         .await
@@ -116,7 +113,8 @@ async fn token_is_reused_across_calls() {
 async fn refreshed_in_the_background_before_expiry() {
     let idp = idp().await;
     idp.set_token_lifetime(Duration::from_secs(3));
-    let source = ClientCredentials::builder(CLIENT)
+    let source = idp
+        .client_credentials_builder(CLIENT)
         .token_endpoint(idp.token_endpoint())
         .client_secret(SECRET)
         .refresh_margin(Duration::from_secs(1))
@@ -183,8 +181,8 @@ async fn server_errors_are_retried_with_backoff() {
 async fn invalid_client_is_typed_and_not_retried() {
     let idp = idp().await;
     idp.set_token_delay(Duration::from_millis(100));
-    let source = ClientCredentials::builder(CLIENT)
-        .issuer(idp.issuer_url())
+    let source = idp
+        .client_credentials_builder(CLIENT)
         .client_secret("wrong-secret")
         .retry(fast_retry())
         .build()
@@ -239,8 +237,8 @@ async fn rotated_secret_on_disk_is_used_by_the_next_fetch() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("checkout-secret");
     std::fs::write(&path, format!("{SECRET}\n")).unwrap();
-    let source = ClientCredentials::builder(CLIENT)
-        .issuer(idp.issuer_url())
+    let source = idp
+        .client_credentials_builder(CLIENT)
         .client_secret(SecretSource::File(path.clone()))
         .build()
         .await
@@ -267,7 +265,8 @@ async fn basic_auth_form_encodes_id_and_secret() {
     let idp = MockIssuer::start().await;
     let (id, secret) = ("svc:a b", "p@ss:word+/ %");
     idp.register_client(id, secret);
-    let source = ClientCredentials::builder(id)
+    let source = idp
+        .client_credentials_builder(id)
         .token_endpoint(idp.token_endpoint())
         .client_secret(secret)
         .build()
@@ -285,7 +284,8 @@ async fn client_secret_post_and_callback_source() {
     let idp = idp().await;
     let asked = Arc::new(AtomicUsize::new(0));
     let counter = asked.clone();
-    let source = ClientCredentials::builder(CLIENT)
+    let source = idp
+        .client_credentials_builder(CLIENT)
         .token_endpoint(idp.token_endpoint())
         .client_secret_post(SecretSource::from_fn(move || {
             counter.fetch_add(1, Ordering::SeqCst);
@@ -313,8 +313,8 @@ async fn private_key_jwt_assertions_are_verified_by_the_mock() {
     );
     let pem = idp.private_key_pem(&kid).unwrap();
     idp.register_jwt_client("inventory", kid.as_str());
-    let source = ClientCredentials::builder("inventory")
-        .issuer(idp.issuer_url())
+    let source = idp
+        .client_credentials_builder("inventory")
         .private_key_jwt(pem, Algorithm::ES256, Some(&kid))
         .scope("orders:read")
         .build()
@@ -580,8 +580,8 @@ async fn tower_layer_sets_a_sensitive_bearer_header() {
 #[tokio::test]
 async fn unreadable_credentials_fail_at_build() {
     let idp = idp().await;
-    let err = ClientCredentials::builder(CLIENT)
-        .issuer(idp.issuer_url())
+    let err = idp
+        .client_credentials_builder(CLIENT)
         .client_secret(SecretSource::File(
             "/nonexistent/oauth2-guard/secret".into(),
         ))
@@ -592,8 +592,8 @@ async fn unreadable_credentials_fail_at_build() {
         matches!(err, oauth2_guard::ConfigError::Credentials { .. }),
         "{err:?}"
     );
-    let err = ClientCredentials::builder(CLIENT)
-        .issuer(idp.issuer_url())
+    let err = idp
+        .client_credentials_builder(CLIENT)
         .private_key_jwt("not a pem", Algorithm::ES256, None)
         .build()
         .await
@@ -643,8 +643,8 @@ async fn each_fetch_is_logged_without_token_or_secret() {
 
     let idp = MockIssuer::start().await;
     idp.register_client("audit", "audit-secret-value");
-    let source = ClientCredentials::builder("audit")
-        .issuer(idp.issuer_url())
+    let source = idp
+        .client_credentials_builder("audit")
         .client_secret("audit-secret-value")
         .resource("orders-api")
         .scope("orders:write")

@@ -62,7 +62,7 @@ fn fast_refresh() -> RefreshConfig {
 /// An issuer that refreshes its keys every 100 ms: the IdP sends no max-age.
 async fn polling_issuer(idp: &MockIssuer, refresh: RefreshConfig) -> Issuer {
     idp.set_cache_control(None);
-    Issuer::builder(idp.issuer_url())
+    idp.issuer_builder()
         .audience("orders-api")
         .refresh(
             refresh
@@ -76,7 +76,7 @@ async fn polling_issuer(idp: &MockIssuer, refresh: RefreshConfig) -> Issuer {
 
 async fn issuer_for(idp: &MockIssuer) -> Issuer {
     logs();
-    Issuer::builder(idp.issuer_url())
+    idp.issuer_builder()
         .audience("orders-api")
         .refresh(fast_refresh())
         .build()
@@ -162,7 +162,8 @@ async fn every_algorithm_is_accepted() {
 #[tokio::test]
 async fn hmac_issuer_needs_its_secret() {
     let idp = MockIssuer::start().await;
-    let issuer = Issuer::builder(idp.issuer_url())
+    let issuer = idp
+        .issuer_builder()
         .audience("orders-api")
         .hmac_secret(idp.hmac_secret().to_vec())
         .build()
@@ -491,7 +492,8 @@ async fn unknown_kid_flood_fetches_once_per_cooldown() {
 #[tokio::test]
 async fn stale_keys_serve_during_outage_and_503_without_keys() {
     let idp = MockIssuer::start().await;
-    let issuer = Issuer::builder(idp.issuer_url())
+    let issuer = idp
+        .issuer_builder()
         .audience("orders-api")
         .refresh(fast_refresh().unknown_kid_cooldown(Duration::from_millis(1)))
         .build()
@@ -507,7 +509,8 @@ async fn stale_keys_serve_during_outage_and_503_without_keys() {
     // No key set ever loaded: 503 + Retry-After, never 401.
     let down = MockIssuer::start().await;
     down.set_outage(true);
-    let lazy = Issuer::builder(down.issuer_url())
+    let lazy = down
+        .issuer_builder()
         .audience("orders-api")
         .refresh(fast_refresh())
         .build_deferred()
@@ -615,7 +618,7 @@ async fn cache_skips_verification_but_not_expiry_key_removal_or_hooks() {
     let deny = revoked.clone();
     let layer = AuthLayer::builder()
         .issuer(
-            Issuer::builder(idp.issuer_url())
+            idp.issuer_builder()
                 .audience("orders-api")
                 .refresh(fast_refresh().unknown_kid_cooldown(Duration::from_millis(1)))
                 .build()
@@ -665,7 +668,8 @@ async fn cache_skips_verification_but_not_expiry_key_removal_or_hooks() {
 }
 
 async fn app_with_leeway(idp: &MockIssuer, leeway: Duration) -> Router {
-    let issuer = Issuer::builder(idp.issuer_url())
+    let issuer = idp
+        .issuer_builder()
         .audience("orders-api")
         .leeway(leeway)
         .build()
@@ -810,9 +814,10 @@ async fn multi_issuer_selects_by_exact_iss() {
 #[tokio::test]
 async fn configuration_errors_are_typed() {
     let idp = MockIssuer::start().await;
-    let err = Issuer::builder(idp.issuer_url()).build().await.unwrap_err();
+    let err = idp.issuer_builder().build().await.unwrap_err();
     assert!(matches!(err, ConfigError::NoAudience));
-    let err = Issuer::builder(idp.issuer_url())
+    let err = idp
+        .issuer_builder()
         .audience("a")
         .leeway(Duration::from_secs(301))
         .build()
@@ -827,11 +832,13 @@ async fn configuration_errors_are_typed() {
     assert!(matches!(err, ConfigError::InsecureUrl { .. }));
     let err = Issuer::builder(format!("{}/", idp.issuer_url()))
         .audience("a")
+        .http(oauth2_guard::HttpConfig::default().allow_loopback_http())
         .build()
         .await
         .unwrap_err();
     assert!(matches!(err, ConfigError::IssuerMismatch { .. }), "{err:?}");
-    let err = Issuer::builder(idp.issuer_url())
+    let err = idp
+        .issuer_builder()
         .audience("a")
         .algorithms([Algorithm::HS256])
         .build()
@@ -839,7 +846,8 @@ async fn configuration_errors_are_typed() {
         .unwrap_err();
     assert!(matches!(err, ConfigError::Algorithm { .. }));
     idp.set_outage(true);
-    let err = Issuer::builder(idp.issuer_url())
+    let err = idp
+        .issuer_builder()
         .audience("a")
         .jwks_uri(idp.jwks_url())
         .build()
@@ -915,7 +923,8 @@ async fn configuration_errors_are_typed() {
 #[tokio::test]
 async fn static_jwks_and_explicit_jwks_uri() {
     let idp = MockIssuer::start().await;
-    let s = Issuer::builder(idp.issuer_url())
+    let s = idp
+        .issuer_builder()
         .audience("orders-api")
         .static_jwks(idp.jwks_json().to_string())
         .build()
@@ -928,7 +937,8 @@ async fn static_jwks_and_explicit_jwks_uri() {
         200
     );
     assert_eq!(idp.jwks_fetches(), 0);
-    let u = Issuer::builder(idp.issuer_url())
+    let u = idp
+        .issuer_builder()
         .audience("orders-api")
         .jwks_uri(idp.jwks_url())
         .build()

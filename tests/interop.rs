@@ -48,6 +48,11 @@ const SUBPROCESS_TIMEOUT: Duration = Duration::from_secs(60);
 /// Bound on every HTTP request to the provider.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// The provider runs on `http://127.0.0.1:PORT`: the explicit opt-in.
+fn loopback_http() -> oauth2_guard::HttpConfig {
+    oauth2_guard::HttpConfig::default().allow_loopback_http()
+}
+
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("oauth2_guard=info"));
@@ -243,6 +248,8 @@ impl Provider {
     /// (oidc-provider sends `at+jwt`).
     async fn guard_issuer(&self, refresh: RefreshConfig) -> Issuer {
         let issuer = Issuer::builder(&self.issuer)
+            // The provider serves plain HTTP on 127.0.0.1: opted into explicitly.
+            .http(loopback_http())
             .audience(ORDERS)
             .strict_rfc9068(true)
             .refresh(refresh)
@@ -688,6 +695,7 @@ async fn client_credentials_source_against_provider() {
         let secret = format!("secret-{client}");
         let builder = ClientCredentials::builder(client)
             .issuer(idp.issuer.clone())
+            .http(loopback_http())
             .resource(ORDERS)
             .scope("orders:read");
         let builder = if post {

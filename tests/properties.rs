@@ -11,7 +11,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use http::{header, Request, StatusCode};
 use oauth2_guard::testkit::MockIssuer;
-use oauth2_guard::{AuthLayer, Issuer, Rejection};
+use oauth2_guard::{AuthLayer, Rejection};
 use proptest::prelude::*;
 use tower::ServiceExt;
 
@@ -31,7 +31,8 @@ fn world() -> &'static World {
             .unwrap();
         let (idp, app) = rt.block_on(async {
             let idp = MockIssuer::start().await;
-            let issuer = Issuer::builder(idp.issuer_url())
+            let issuer = idp
+                .issuer_builder()
                 .audience("orders-api")
                 .build()
                 .await

@@ -17,9 +17,13 @@ use super::source::{is_invalid_token, ClientCredentials};
 /// token, marked sensitive. Get one with [`ClientCredentials::layer`].
 ///
 /// When the downstream answers 401 with `error="invalid_token"`, the token
-/// is dropped from the cache so the next request gets a new one. The
-/// request itself is not retried here (a generic body cannot be replayed);
-/// [`ClientCredentials::send`] does retry once for reqwest.
+/// is dropped from the cache so the next request gets a new one — at most
+/// once per the source's
+/// [`invalid_token_cooldown`](super::ClientCredentialsBuilder::invalid_token_cooldown)
+/// (default 10 s), so a downstream refusing every token cannot cause a
+/// token request per call. The request itself is not retried here (a
+/// generic body cannot be replayed); [`ClientCredentials::send`] does retry
+/// once for reqwest.
 #[derive(Clone, Debug)]
 pub struct BearerLayer {
     source: ClientCredentials,
@@ -88,7 +92,8 @@ where
                 .insert(header::AUTHORIZATION, token.header_value());
             let response = inner.call(request).await.map_err(BearerError::Service)?;
             if is_invalid_token(response.status(), response.headers()) {
-                source.invalidate(&token);
+                // Bounded by the source's cooldown.
+                let _dropped = source.invalidate(&token);
             }
             Ok(response)
         })

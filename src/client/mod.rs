@@ -81,7 +81,19 @@
 //!   the downstream answers 401 `error="invalid_token"`.
 //! - tower clients: [`BearerLayer`] (from [`ClientCredentials::layer`]).
 //!
+//! A 401 `invalid_token` drops the cached token at most once per
+//! [`invalid_token_cooldown`](ClientCredentialsBuilder::invalid_token_cooldown)
+//! (default 10 s); within it such answers are passed on as they are, so a
+//! downstream that refuses every token costs one token request per
+//! cooldown, not one per call.
+//!
 //! # Security
+//!
+//! Token requests never follow redirects: a 3xx answer (or, with a
+//! caller-supplied `reqwest::Client` that follows them, an answer from
+//! another URL) fails with [`FetchErrorKind::Redirect`](crate::FetchErrorKind::Redirect),
+//! because a 307/308 would re-send the credentials in the body to wherever
+//! it points (see [`HttpConfig::client`](crate::issuer::HttpConfig::client)).
 //!
 //! Tokens, secrets and keys never appear in `Debug` output or logs (tokens
 //! are logged by [`Fingerprint`](crate::Fingerprint)); the `Authorization`
@@ -100,5 +112,6 @@ pub use error::{BearerError, SendError, TokenError};
 pub use layer::{BearerLayer, BearerService, ResponseFuture};
 pub use secret::{SecretFn, SecretSource};
 pub use source::{
-    AccessToken, ClientCredentials, ClientCredentialsBuilder, RetryConfig, DEFAULT_MAX_MARGIN,
+    AccessToken, ClientCredentials, ClientCredentialsBuilder, RetryConfig,
+    DEFAULT_INVALID_TOKEN_COOLDOWN, DEFAULT_MAX_MARGIN,
 };

@@ -27,6 +27,11 @@ use crate::http::{HttpClient, HttpConfig};
 /// lifetime, whichever is smaller).
 pub const DEFAULT_MAX_MARGIN: Duration = Duration::from_secs(30);
 
+/// Default [`invalid_token_cooldown`](ClientCredentialsBuilder::invalid_token_cooldown):
+/// a downstream's 401 `invalid_token` drops the cached token at most once
+/// per 10 s.
+pub const DEFAULT_INVALID_TOKEN_COOLDOWN: Duration = Duration::from_secs(10);
+
 /// Lifetime assumed when the endpoint sends neither `expires_in` nor a JWT
 /// with `exp`: short, so a token of unknown lifetime is not kept for long.
 const UNKNOWN_LIFETIME: Duration = Duration::from_secs(60);
@@ -193,6 +198,10 @@ struct Inner {
     retry: RetryConfig,
     http: HttpClient,
     cache: ArcSwapOption<Cached>,
+    /// A rejected token is dropped at most once per this long.
+    invalid_token_cooldown: Duration,
+    /// When a rejected token was last dropped.
+    last_forced: Mutex<Option<Instant>>,
     /// Single flight: one token request at a time per source.
     fetch_lock: tokio::sync::Mutex<()>,
     /// Outcomes so far, and the last failure, shared with waiting callers.
@@ -264,6 +273,7 @@ impl ClientCredentials {
             margin: None,
             retry: RetryConfig::default(),
             http: HttpConfig::default(),
+            invalid_token_cooldown: DEFAULT_INVALID_TOKEN_COOLDOWN,
         }
     }
 
@@ -307,12 +317,16 @@ impl ClientCredentials {
     /// Drop `token` from the cache if it is still the cached one, for
     /// example after a downstream answered 401 `invalid_token` for it (the
     /// IdP revoked it, or keys rotated). The next call fetches a new token.
-    pub fn invalidate(&self, token: &AccessToken) {
-        let current = self.inner.cache.load_full();
-        if current.as_ref().is_some_and(|c| c.token.same(token)) {
-            self.inner.cache.compare_and_swap(&current, None);
-            tracing::info!(client_id = %self.inner.client_id, audience = %self.inner.audience_label, "cached client-credentials token dropped");
-        }
+    ///
+    /// At most once per
+    /// [`invalid_token_cooldown`](ClientCredentialsBuilder::invalid_token_cooldown)
+    /// (default 10 s): within it the token stays cached, so a downstream that
+    /// refuses every token cannot turn each call into a token request. Use
+    /// [`refresh_now`](Self::refresh_now) to replace a token unconditionally.
+    ///
+    /// Returns whether the token was dropped.
+    pub fn invalidate(&self, token: &AccessToken) -> bool {
+        self.inner.drop_rejected(token) == Dropped::Now
     }
 
     /// Add `Authorization: Bearer …` (marked sensitive) to a reqwest request.
@@ -339,6 +353,13 @@ impl ClientCredentials {
     /// with a new one (only if the request can be cloned, i.e. its body is
     /// not a stream).
     ///
+    /// The token is dropped at most once per
+    /// [`invalid_token_cooldown`](ClientCredentialsBuilder::invalid_token_cooldown)
+    /// (default 10 s): within it, a 401 `invalid_token` for the cached token
+    /// is returned as is, without a token request, so a downstream that
+    /// refuses every token costs the IdP one token request per cooldown,
+    /// not one per call.
+    ///
     /// # Errors
     /// [`SendError::Token`](super::SendError::Token) when no token can be
     /// obtained, [`SendError::Request`](super::SendError::Request) when
@@ -358,7 +379,9 @@ impl ClientCredentials {
         if !is_invalid_token(response.status(), response.headers()) {
             return Ok(response);
         }
-        self.invalidate(&token);
+        if self.inner.drop_rejected(&token) == Dropped::Throttled {
+            return Ok(response);
+        }
         let Some(retry) = retry else {
             return Ok(response);
         };
@@ -391,7 +414,45 @@ pub(crate) fn is_invalid_token(status: http::StatusCode, headers: &http::HeaderM
         })
 }
 
+/// What [`Inner::drop_rejected`] did with a token a downstream refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dropped {
+    /// Dropped now: the next call fetches a new token.
+    Now,
+    /// Not the cached token any more (another caller replaced or dropped it).
+    AlreadyGone,
+    /// Still cached: a token was dropped less than the cooldown ago.
+    Throttled,
+}
+
 impl Inner {
+    /// Drop a token a downstream refused, at most once per cooldown.
+    fn drop_rejected(&self, token: &AccessToken) -> Dropped {
+        let current = self.cache.load_full();
+        if !current.as_ref().is_some_and(|c| c.token.same(token)) {
+            return Dropped::AlreadyGone;
+        }
+        {
+            let mut last = self
+                .last_forced
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if last.is_some_and(|t| t.elapsed() < self.invalid_token_cooldown) {
+                tracing::debug!(
+                    client_id = %self.client_id,
+                    audience = %self.audience_label,
+                    token = %token.fingerprint(),
+                    "downstream refused the token again within the cooldown; keeping it"
+                );
+                return Dropped::Throttled;
+            }
+            *last = Some(Instant::now());
+        }
+        self.cache.compare_and_swap(&current, None);
+        tracing::info!(client_id = %self.client_id, audience = %self.audience_label, "cached client-credentials token dropped");
+        Dropped::Now
+    }
+
     fn margin_for(&self, lifetime: Duration) -> Duration {
         let default = (lifetime / 10).min(DEFAULT_MAX_MARGIN);
         let margin = self.margin.unwrap_or(default);
@@ -547,21 +608,13 @@ impl Inner {
         }
         form.extend(self.extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         form.extend(credentials.form.iter().map(|(k, v)| (*k, v.as_str())));
-        let mut request = self
-            .http
-            .client
-            .post(self.endpoint.clone())
-            .header(header::ACCEPT, "application/json")
-            .timeout(self.http.timeout)
-            .form(&form);
-        if let Some(authorization) = credentials.authorization {
-            request = request.header(header::AUTHORIZATION, authorization);
-        }
         let sent_at = Instant::now();
-        let mut response = request
-            .send()
+        // Never redirected: a 307/308 would re-send the credentials.
+        let mut response = self
+            .http
+            .post_form(&self.endpoint, &form, credentials.authorization)
             .await
-            .map_err(|e| TokenError::fetch(crate::http::map_reqwest(e, &self.endpoint)))?;
+            .map_err(TokenError::fetch)?;
         let status = response.status();
         let body =
             crate::http::read_capped(&mut response, self.http.max_response_bytes, &self.endpoint)
@@ -749,7 +802,8 @@ async fn refresher(weak: Weak<Inner>, wake: Arc<Notify>) {
 /// | audience | none | set [`resource`](Self::resource) (RFC 8707) or Auth0's [`audience`](Self::audience): a token for B must never reach C |
 /// | refresh margin | min(30 s, 10 % of lifetime) | refresh ahead so callers never wait |
 /// | retry | [`RetryConfig::default`] | bounded backoff with jitter |
-/// | http | [`HttpConfig::default`] | 5 s timeout, HTTPS only (loopback allowed) |
+/// | [`invalid_token_cooldown`](Self::invalid_token_cooldown) | 10 s | a downstream's 401 `invalid_token` forces at most one new token per cooldown: a misbehaving downstream cannot turn every call into a token request |
+/// | http | [`HttpConfig::default`] | 5 s timeout, HTTPS only (loopback HTTP: [`HttpConfig::allow_loopback_http`]); token requests never follow redirects |
 #[derive(Clone)]
 pub struct ClientCredentialsBuilder {
     client_id: String,
@@ -761,6 +815,7 @@ pub struct ClientCredentialsBuilder {
     margin: Option<Duration>,
     retry: RetryConfig,
     http: HttpConfig,
+    invalid_token_cooldown: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -803,7 +858,9 @@ impl ClientCredentialsBuilder {
         self
     }
 
-    /// Use this token endpoint; no discovery.
+    /// Use this token endpoint; no discovery. Held to the HTTPS policy of
+    /// [`http`](Self::http); no userinfo or fragment, a query is allowed
+    /// (RFC 6749 §3.2).
     pub fn token_endpoint(mut self, url: impl Into<String>) -> Self {
         self.endpoint = Some(Endpoint::Direct(url.into()));
         self
@@ -893,9 +950,26 @@ impl ClientCredentialsBuilder {
         self
     }
 
-    /// HTTP settings for discovery and token requests.
+    /// HTTP settings for discovery and token requests (replaces the whole
+    /// [`HttpConfig`], the loopback opt-in included).
     pub fn http(mut self, http: HttpConfig) -> Self {
         self.http = http;
+        self
+    }
+
+    /// After a downstream answers 401 `invalid_token`, the cached token is
+    /// dropped (and [`send`](ClientCredentials::send) retries with a new one)
+    /// at most once per `cooldown` (default
+    /// [`DEFAULT_INVALID_TOKEN_COOLDOWN`], 10 s). Within it, such answers are
+    /// returned as they are and the token stays cached.
+    ///
+    /// # Security
+    /// A downstream that refuses every token (misconfigured audience, a bug,
+    /// or hostile) would otherwise cause one token request per call and get
+    /// the client rate-limited or locked out at the IdP. `Duration::ZERO`
+    /// removes the bound.
+    pub fn invalid_token_cooldown(mut self, cooldown: Duration) -> Self {
+        self.invalid_token_cooldown = cooldown;
         self
     }
 
@@ -990,6 +1064,8 @@ impl ClientCredentialsBuilder {
             },
             http,
             cache: ArcSwapOption::empty(),
+            invalid_token_cooldown: self.invalid_token_cooldown,
+            last_forced: Mutex::new(None),
             fetch_lock: tokio::sync::Mutex::new(()),
             generation: AtomicU64::new(0),
             last_error: Mutex::new(None),

@@ -562,8 +562,9 @@ mod tests {
         drop(closed);
         let prefix = format!("{base}/t/");
         let config = LazyIssuers::new(move |iss: &str| {
+            let http = crate::issuer::HttpConfig::default().allow_loopback_http();
             iss.starts_with(&prefix)
-                .then(|| Issuer::builder(iss).audience("orders-api"))
+                .then(|| Issuer::builder(iss).audience("orders-api").http(http))
         })
         .max_failed_issuers(8)
         .max_discoveries(1000, Duration::from_millis(1));
@@ -599,12 +600,16 @@ mod tests {
             .unwrap();
         let iss = format!("http://{}/t", hole.local_addr().unwrap());
         let lazy = Arc::new(Lazy::new(LazyIssuers::new(|iss: &str| {
-            Some(Issuer::builder(iss).audience("orders-api"))
+            let http = crate::issuer::HttpConfig::default().allow_loopback_http();
+            Some(Issuer::builder(iss).audience("orders-api").http(http))
         })));
         let LazyPick::Wait(Discovery(mut done)) = lazy.pick(&iss) else {
             panic!("a discovery");
         };
-        let _accepted = hole.accept().await.unwrap();
+        let _accepted = tokio::time::timeout(Duration::from_secs(5), hole.accept())
+            .await
+            .expect("the discovery connects")
+            .unwrap();
         drop(lazy);
         let ended = tokio::time::timeout(
             Duration::from_secs(1),

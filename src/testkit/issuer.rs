@@ -15,6 +15,11 @@ use super::keys::{self, KeyStore, Pool};
 use super::server::{self, lock, Shared, DEFAULT_CACHE_CONTROL};
 use super::token::TokenBuilder;
 
+/// What the test kit's builders use: plain HTTP to loopback IP literals.
+fn loopback_http() -> crate::issuer::HttpConfig {
+    crate::issuer::HttpConfig::default().allow_loopback_http()
+}
+
 /// The audience put in tokens unless configured otherwise.
 pub const DEFAULT_AUDIENCE: &str = "orders-api";
 
@@ -221,6 +226,40 @@ impl MockIssuer {
     /// discovery and the default `iss` of tokens.
     pub fn issuer_url(&self) -> String {
         self.shared().issuer.clone()
+    }
+
+    /// An [`IssuerBuilder`](crate::IssuerBuilder) for this issuer (OIDC
+    /// discovery), with the plain-HTTP loopback opt-in its URL needs:
+    /// `Issuer::builder(self.issuer_url()).http(HttpConfig::default().allow_loopback_http())`.
+    ///
+    /// Calling [`http`](crate::IssuerBuilder::http) on it again replaces that
+    /// config: keep `allow_loopback_http()` in the new one.
+    ///
+    /// ```
+    /// use oauth2_guard::testkit::MockIssuer;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let idp = MockIssuer::start().await;
+    /// let issuer = idp.issuer_builder().audience("orders-api").build().await.unwrap();
+    /// assert!(issuer.is_ready());
+    /// # }
+    /// ```
+    pub fn issuer_builder(&self) -> crate::IssuerBuilder {
+        crate::Issuer::builder(self.issuer_url()).http(loopback_http())
+    }
+
+    /// A [`ClientCredentialsBuilder`](crate::client::ClientCredentialsBuilder)
+    /// for `client_id` whose token endpoint is discovered from this issuer,
+    /// with the plain-HTTP loopback opt-in (feature `client`). Set the
+    /// client authentication and the audience on it.
+    #[cfg(feature = "client")]
+    pub fn client_credentials_builder(
+        &self,
+        client_id: &str,
+    ) -> crate::client::ClientCredentialsBuilder {
+        crate::client::ClientCredentials::builder(client_id)
+            .issuer(self.issuer_url())
+            .http(loopback_http())
     }
 
     /// The issuer URL + `/.well-known/openid-configuration`. The same

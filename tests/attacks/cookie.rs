@@ -7,7 +7,9 @@ use oauth2_guard::layer::BearerSource;
 #[tokio::test]
 async fn duplicate_token_cookies() {
     let mut h = Harness::new().await;
-    let issuer = Issuer::builder(h.idp.issuer_url())
+    let issuer = h
+        .idp
+        .issuer_builder()
         .audience("orders-api")
         .build()
         .await

@@ -4,7 +4,7 @@
 use super::*;
 
 use axum::Extension;
-use oauth2_guard::{ConfigError, FetchErrorKind, RefreshConfig, VerifiedClaims};
+use oauth2_guard::{ConfigError, FetchErrorKind, Issuer, RefreshConfig, VerifiedClaims};
 
 /// A published set that a refresh must treat as authoritative although it
 /// holds no key this crate can use.
@@ -79,7 +79,8 @@ fn fingerprint_app(issuer: Issuer) -> Router {
 /// An issuer for the harness's IdP that polls its keys every 100 ms.
 async fn polling_issuer(h: &Harness) -> Issuer {
     h.idp.set_cache_control(None);
-    Issuer::builder(h.iss())
+    h.idp
+        .issuer_builder()
         .audience("orders-api")
         .refresh(
             RefreshConfig::default()
@@ -178,10 +179,7 @@ async fn startup_without_usable_key() {
     for (case, keys) in unusable_sets("rsa-1") {
         let mut h = Harness::new().await;
         publish_only(&h.idp, &keys);
-        let built = Issuer::builder(h.iss())
-            .audience("orders-api")
-            .build()
-            .await;
+        let built = h.idp.issuer_builder().audience("orders-api").build().await;
         match built {
             Err(ConfigError::InitialKeys { source, .. }) => {
                 assert_eq!(source.kind(), FetchErrorKind::NoUsableKeys, "{case}")
@@ -189,7 +187,9 @@ async fn startup_without_usable_key() {
             other => panic!("{case}: {other:?}"),
         }
         h.idp.set_cache_control(None);
-        let lazy = Issuer::builder(h.iss())
+        let lazy = h
+            .idp
+            .issuer_builder()
             .audience("orders-api")
             .refresh(
                 RefreshConfig::default()
@@ -293,7 +293,8 @@ async fn ecdsa_twin_spellings_share_one_fingerprint() {
         (Algorithm::ES384, P384_N, h.idp.add_key(Algorithm::ES384)),
     ];
     h.app = fingerprint_app(
-        Issuer::builder(h.iss())
+        h.idp
+            .issuer_builder()
             .audience("orders-api")
             .build()
             .await

@@ -44,6 +44,11 @@ fn request(token: &str) -> Request<Body> {
         .unwrap()
 }
 
+/// Every issuer here is on 127.0.0.1: plain HTTP by explicit opt-in.
+fn loopback() -> oauth2_guard::HttpConfig {
+    oauth2_guard::HttpConfig::default().allow_loopback_http()
+}
+
 async fn send(app: &Router, token: &str) -> Response<Body> {
     tokio::time::timeout(BOUND, app.clone().oneshot(request(token)))
         .await
@@ -120,7 +125,7 @@ async fn abandoned_discoveries_of_fake_tenants_do_not_lock_out_real_ones() {
             || iss
                 .strip_prefix(&fake_prefix)
                 .is_some_and(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()));
-        trusted.then(|| Issuer::builder(iss).audience("orders-api"))
+        trusted.then(|| Issuer::builder(iss).audience("orders-api").http(loopback()))
     })
     .max_issuers(4);
     let app = app(lazy);
@@ -152,7 +157,9 @@ async fn abandoned_discoveries_of_fake_tenants_do_not_lock_out_real_ones() {
 async fn abandoned_discovery_of_a_listed_tenant_is_not_a_failure() {
     let listed = MockIssuer::start().await;
     listed.set_jwks_delay(Duration::from_millis(400));
-    let lazy = LazyIssuers::from_list([listed.issuer_url()], |b| b.audience("orders-api"));
+    let lazy = LazyIssuers::from_list([listed.issuer_url()], |b| {
+        b.audience("orders-api").http(loopback())
+    });
     let app = app(lazy);
 
     send_and_drop(
@@ -182,7 +189,7 @@ async fn flood_of_unsigned_tokens_costs_a_bounded_number_of_discoveries() {
     let lazy = LazyIssuers::new(move |iss: &str| {
         iss.strip_prefix(&prefix)
             .is_some_and(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| Issuer::builder(iss).audience("orders-api"))
+            .then(|| Issuer::builder(iss).audience("orders-api").http(loopback()))
     });
     let app = app(lazy);
 
@@ -219,8 +226,10 @@ async fn flood_of_unsigned_tokens_costs_a_bounded_number_of_discoveries() {
 async fn failed_discovery_answers_with_the_configured_cooldown() {
     let down = MockIssuer::start().await;
     down.set_outage(true);
-    let lazy = LazyIssuers::from_list([down.issuer_url()], |b| b.audience("orders-api"))
-        .retry_after(Duration::from_secs(60));
+    let lazy = LazyIssuers::from_list([down.issuer_url()], |b| {
+        b.audience("orders-api").http(loopback())
+    })
+    .retry_after(Duration::from_secs(60));
     let app = app(lazy);
     let token = down.token().sign();
     for _ in 0..2 {
