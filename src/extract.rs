@@ -37,8 +37,6 @@
 //!   [`with_response`](crate::AuthLayer::with_response) body still gets the
 //!   RFC 6750 headers here, with an empty body.)
 
-#![cfg_attr(docsrs, doc(cfg(feature = "axum")))]
-
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
@@ -239,7 +237,10 @@ mod tests {
     /// Records `(level, target, reason)` of every event: tests assert on
     /// structured fields, never on wording.
     #[derive(Clone, Default)]
-    struct Events(Arc<Mutex<Vec<(tracing::Level, String, Option<String>)>>>);
+    struct Events(Arc<Mutex<Vec<Event>>>);
+
+    /// `(level, target, reason)`.
+    type Event = (tracing::Level, String, Option<String>);
 
     impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Events {
         fn on_event(
