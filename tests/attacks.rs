@@ -12,10 +12,10 @@
 //! See `docs/security.md` for the catalogue as a table.
 #![cfg(all(feature = "testkit", feature = "axum"))]
 
-#[path = "attacks/lazy.rs"]
-mod lazy;
 #[path = "attacks/jwks.rs"]
 mod jwks;
+#[path = "attacks/lazy.rs"]
+mod lazy;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
