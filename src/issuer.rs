@@ -232,7 +232,7 @@ impl IssuerBuilder {
     ///
     /// ```
     /// # fn f() -> Result<(), oauth2_guard::ConfigError> {
-    /// use oauth2_guard::{claims::ClaimPath, Issuer};
+    /// use oauth2_guard::{ClaimPath, Issuer};
     /// let b = Issuer::builder("https://sso.example.com/realms/shop")
     ///     .audience("orders-api")
     ///     .roles_from(ClaimPath::parse("realm_access/roles")?)
