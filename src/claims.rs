@@ -283,10 +283,23 @@ fn scopes_of(payload: &Map<String, Value>) -> Vec<String> {
 /// Where in the claims a list of roles (or groups, or permissions) lives,
 /// parsed once at configuration time.
 ///
-/// The syntax is JSON-pointer-like without the leading `/`: segments are
-/// separated by `/`, and `~1` / `~0` stand for a literal `/` / `~` inside a
-/// segment (RFC 6901). A path that starts with `http://` or `https://` is one
-/// key, as Auth0 namespaced claims are written (`https://example.com/roles`).
+/// # Syntax of [`parse`](Self::parse)
+/// JSON-pointer-like without the leading `/`: segments are separated by
+/// **`/`**, and `~1` / `~0` stand for a literal `/` / `~` inside a segment
+/// (RFC 6901). A path that starts with `http://` or `https://` is one key,
+/// as Auth0 namespaced claims are written (`https://example.com/roles`).
+///
+/// **`.` is not a separator, and a segment containing `.` is refused**
+/// ([`ConfigError::InvalidClaimPath`](crate::ConfigError::InvalidClaimPath)):
+/// `realm_access.roles` — the dotted form other tools and older docs use —
+/// would otherwise be read as one key that no token has, and every role
+/// guard would silently answer 403. Claim names that really contain a `.`
+/// (or a `/`) are spelled out explicitly instead:
+///
+/// | claim | constructor |
+/// |---|---|
+/// | a top-level claim named literally, whatever it contains (`custom.roles`, `https://example.com/roles`) | [`ClaimPath::key`] |
+/// | nested claims whose names contain `.` or `/` (`{"https://example.com/app": {"roles.v2": [..]}}`) | [`ClaimPath::from_segments`] |
 ///
 /// ```
 /// use oauth2_guard::ClaimPath;
@@ -301,6 +314,13 @@ fn scopes_of(payload: &Map<String, Value>) -> Vec<String> {
 /// let odd = ClaimPath::parse("resource_access/a~1b/roles")?;
 /// assert_eq!(odd.segments(), ["resource_access", "a/b", "roles"]);
 /// assert!(ClaimPath::parse("realm_access//roles").is_err());
+/// // The dotted form is a configuration error, never a silent literal key.
+/// assert!(ClaimPath::parse("realm_access.roles").is_err());
+/// // Names with dots, spelled out.
+/// let dotted = ClaimPath::key("custom.roles")?;
+/// assert_eq!(dotted.segments(), ["custom.roles"]);
+/// let nested = ClaimPath::from_segments(["resource_access", "orders.api", "roles"])?;
+/// assert_eq!(nested.segments(), ["resource_access", "orders.api", "roles"]);
 /// # Ok::<(), oauth2_guard::ConfigError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -311,7 +331,9 @@ impl ClaimPath {
     ///
     /// # Errors
     /// [`ConfigError::InvalidClaimPath`](crate::ConfigError::InvalidClaimPath)
-    /// for an empty path or segment, or a `~` not followed by `0` or `1`.
+    /// for an empty path or segment, a `~` not followed by `0` or `1`, or a
+    /// segment containing `.` (use [`key`](Self::key) or
+    /// [`from_segments`](Self::from_segments) for such names).
     pub fn parse(path: &str) -> Result<Self, crate::ConfigError> {
         let bad = |reason| crate::ConfigError::InvalidClaimPath {
             path: path.to_owned(),
@@ -327,6 +349,12 @@ impl ClaimPath {
         for raw in path.split('/') {
             if raw.is_empty() {
                 return Err(bad("empty segment"));
+            }
+            if raw.contains('.') {
+                return Err(bad(
+                    "`.` is not a separator: write `realm_access/roles`; for a claim name \
+                     containing `.` use ClaimPath::key or ClaimPath::from_segments",
+                ));
             }
             let mut seg = String::with_capacity(raw.len());
             let mut chars = raw.chars();
@@ -345,18 +373,39 @@ impl ClaimPath {
         Ok(Self(out))
     }
 
-    /// A path of exactly one key, taken literally (no `/` splitting).
+    /// A path of exactly one key, taken literally (no `/` splitting, any
+    /// character allowed).
     ///
     /// # Errors
     /// When `key` is empty.
     pub fn key(key: &str) -> Result<Self, crate::ConfigError> {
-        if key.is_empty() {
-            return Err(crate::ConfigError::InvalidClaimPath {
-                path: String::new(),
-                reason: "empty path",
-            });
-        }
-        Ok(Self(vec![key.to_owned()]))
+        Self::from_segments([key])
+    }
+
+    /// A path from its segments, each taken literally: nested claims whose
+    /// names contain `.`, `/` or `~` (a Keycloak client id `orders.api`, an
+    /// Auth0 namespaced object `https://example.com/app`).
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidClaimPath`](crate::ConfigError::InvalidClaimPath)
+    /// for no segment or an empty one.
+    pub fn from_segments<I, S>(segments: I) -> Result<Self, crate::ConfigError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let segments: Vec<String> = segments.into_iter().map(Into::into).collect();
+        let reason = if segments.is_empty() || segments == [""] {
+            "empty path"
+        } else if segments.iter().any(String::is_empty) {
+            "empty segment"
+        } else {
+            return Ok(Self(segments));
+        };
+        Err(crate::ConfigError::InvalidClaimPath {
+            path: segments.join("/"),
+            reason,
+        })
     }
 
     /// The decoded segments.
@@ -540,6 +589,28 @@ mod tests {
         assert!(ClaimPath::parse("a/~2").is_err());
         assert!(ClaimPath::parse("/a").is_err());
         assert_eq!(ClaimPath::key("a/b").unwrap().segments(), ["a/b"]);
+        assert!(ClaimPath::key("").is_err());
+        assert!(ClaimPath::from_segments(Vec::<String>::new()).is_err());
+        assert!(ClaimPath::from_segments(["a", ""]).is_err());
+    }
+
+    /// Regression: the docs wrote `realm_access.roles`, which parsed as one
+    /// literal key that no token has, so every role guard answered 403.
+    #[test]
+    fn dotted_path_is_a_config_error_not_a_literal_key() {
+        for dotted in [
+            "realm_access.roles",
+            "resource_access.orders-api.roles",
+            "resource_access/orders-api/roles.x",
+        ] {
+            assert!(
+                matches!(
+                    ClaimPath::parse(dotted),
+                    Err(crate::ConfigError::InvalidClaimPath { .. })
+                ),
+                "{dotted}"
+            );
+        }
     }
 
     #[test]

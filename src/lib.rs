@@ -1,39 +1,32 @@
-//! OAuth2 resource-server middleware for tower and axum.
+#![doc = include_str!("../README.md")]
 //!
-//! A tower [`Layer`](tower_layer::Layer) ([`AuthLayer`]) authenticates every
-//! request: it takes the bearer token, verifies it against the issuer's JWKS
-//! (held lock-free and refreshed in the background), checks issuer, audience,
-//! lifetime and type, and puts [`VerifiedClaims`] into the request extensions.
+//! # Modules
 //!
-//! ```no_run
-//! use axum::{routing::get, Router};
-//! use oauth2_guard::{extract::Claims, AuthLayer, Issuer};
+//! | module | what |
+//! |---|---|
+//! | [`issuer`] | [`Issuer`] and [`IssuerBuilder`]: who signs tokens, with which keys, how they are checked; discovery, [`HttpConfig`] and [`RefreshConfig`] |
+//! | [`presets`] | Keycloak, Auth0, Okta, Cognito and Entra ID issuers |
+//! | [`layer`] | [`AuthLayer`], its service and response future, RFC 6750 responses, token sources, [`LazyIssuers`] |
+//! | [`authz`] | scope and role guards ([`authz::RequireScope`], [`authz::RequireRole`]), [`authz::HasScope`], [`authz::MissingAuthLayer`] |
+//! | [`extract`] | axum extractors: [`extract::Claims`], [`VerifiedClaims`] (feature `axum`) |
+//! | [`client`] | outbound client-credentials tokens (feature `client`) |
+//! | [`testkit`] | [`testkit::MockIssuer`], the token builder and [`testkit::bearer_request`] (feature `testkit`) |
+//! | [`manual`] | why each default is what it is |
 //!
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let issuer = Issuer::builder("https://idp.example.com/realms/shop")
-//!     .audience("orders-api")
-//!     .build()
-//!     .await?;
-//!
-//! let app: Router = Router::new()
-//!     .route("/orders", get(|Claims(c): Claims| async move { format!("hello {:?}", c.sub) }))
-//!     .layer(AuthLayer::builder().issuer(issuer).realm("orders").build()?);
-//! # Ok(()) }
-//! ```
-//!
-//! Modules, named for what a service does with them: [`issuer`] (who signs
-//! tokens, how they are checked, discovery and key refresh settings),
-//! [`layer`] (the middleware, token sources, responses), [`authz`] (scope and
-//! role guards), [`extract`] (axum extractors), [`presets`] (Keycloak, Auth0,
-//! Okta, Cognito, Entra ID), `client` (outbound client-credentials tokens,
-//! feature `client`), `testkit` (a mock OpenID Provider for tests, feature
-//! `testkit`), and [`manual`], which explains every default. Claims and
-//! errors are at the crate root.
+//! Claims ([`VerifiedClaims`], [`StandardClaims`], [`ClaimPath`],
+//! [`Fingerprint`]) and errors ([`ConfigError`], [`FetchError`], [`Reason`],
+//! [`Rejection`]) are at the crate root.
 //!
 //! # Features
-//! - `axum` (default): extractors.
-//! - `aws_lc_rs` (default) / `rust_crypto`: the signature backend.
-//! - `testkit`: [`testkit::MockIssuer`] and the token builder.
+//!
+//! | feature | default | adds |
+//! |---|---|---|
+//! | `axum` | yes | the [`extract`] module and axum `IntoResponse` / `FromRequestParts` impls |
+//! | `aws_lc_rs` | yes | the aws-lc-rs signature backend |
+//! | `rust_crypto` | no | the pure-Rust signature backend (instead of `aws_lc_rs`) |
+//! | `client` | no | the [`client`] module |
+//! | `testkit` | no | the [`testkit`] module |
+//! | `fuzzing` | no | hidden entry points for `cargo fuzz`; not a public API |
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub, clippy::await_holding_lock)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -44,6 +37,7 @@ mod crypto;
 mod discovery;
 mod error;
 #[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod extract;
 mod http;
 pub mod issuer;
@@ -61,8 +55,10 @@ pub use jsonwebtoken::Algorithm;
 pub use layer::{AuthLayer, AuthLayerBuilder, AuthService, CacheConfig, LazyIssuers, PostVerify};
 
 #[cfg(feature = "client")]
+#[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub mod client;
 #[cfg(feature = "testkit")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
 pub mod testkit;
 
 #[cfg(any(test, feature = "fuzzing"))]

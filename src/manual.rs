@@ -51,8 +51,11 @@
 //! | missing scope (guards) | 403, `error="insufficient_scope"`, `scope="…"` |
 //! | extractor without the layer | 500 naming the wiring mistake |
 //!
-//! Every rejection is a `tracing` event with a stable reason code, the issuer,
-//! the `kid` and a token fingerprint (8 bytes of SHA-256) — never the token.
+//! Every rejection is one `tracing` event with a stable reason code, the issuer,
+//! the `kid` and a token fingerprint (8 bytes of SHA-256) — never the token:
+//! DEBUG for a missing token (anonymous probes must not flood the logs), INFO
+//! for a refused token or a missing scope, WARN for unavailable keys, ERROR
+//! for a guard or extractor without the layer.
 //!
 //! # Fingerprints and revocation
 //!

@@ -1,7 +1,12 @@
 //! Presets for common identity providers: the issuer URL form, role
 //! mapping and validation quirks of Keycloak, Auth0, Okta, Amazon Cognito
-//! and Microsoft Entra ID. Each returns an [`IssuerBuilder`] you finish with
-//! your audience (or app clients) and `build()`.
+//! and Microsoft Entra ID.
+//!
+//! A preset is finished like an [`IssuerBuilder`]: add your audience (or,
+//! for Cognito, app clients) and `build().await`. The preset's own mistakes
+//! (an empty realm, Entra's `common` tenant, an empty claim name) are
+//! reported by `build`, as [`ConfigError`]s, with everything the
+//! `IssuerBuilder` checks.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), oauth2_guard::ConfigError> {
@@ -9,21 +14,36 @@
 //!
 //! let kc = Keycloak::new("https://sso.example.com", "shop")
 //!     .client_roles("orders-api")
-//!     .builder()?
 //!     .audience("orders-api")
 //!     .build()
 //!     .await?;
 //! let cognito = Cognito::new("eu-west-1", "eu-west-1_AbCdEf123")
 //!     .app_clients(["1example23456789"])
-//!     .builder()?
 //!     .build()
 //!     .await?;
 //! let entra = Entra::new("00000000-0000-0000-0000-000000000000")
-//!     .builder()?
 //!     .audience("api://orders")
 //!     .build()
 //!     .await?;
 //! # let _ = (kc, cognito, entra); Ok(()) }
+//! ```
+//!
+//! For any other [`IssuerBuilder`] setting (`http`, `refresh`, `leeway`,
+//! `jwks_uri`, …), take the builder with `builder()?` (or
+//! `IssuerBuilder::try_from(preset)?`) and continue there:
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), oauth2_guard::ConfigError> {
+//! use std::time::Duration;
+//! use oauth2_guard::presets::Keycloak;
+//!
+//! let kc = Keycloak::new("https://sso.example.com", "shop")
+//!     .audience("orders-api")
+//!     .builder()?
+//!     .leeway(Duration::from_secs(30))
+//!     .build()
+//!     .await?;
+//! # let _ = kc; Ok(()) }
 //! ```
 //!
 //! | preset | issuer | roles from | quirks handled |
@@ -34,6 +54,10 @@
 //! | [`Cognito`] | `https://cognito-idp.{region}.amazonaws.com/{pool}` | `cognito:groups` | no `aud`: `client_id` checked against the app clients; `token_use: access` required |
 //! | [`Entra`] | v2 `https://login.microsoftonline.com/{tenant}/v2.0` (default) or v1 `https://sts.windows.net/{tenant}/` | `roles` | `scp` space-delimited; `ver` checked (`2.0` / `1.0`) |
 //!
+//! Role paths are [`ClaimPath`]s: segments separated by `/`. Names you pass
+//! (`client_roles("orders.api")`, `roles_claim("https://example.com/roles")`,
+//! `groups_claim("groups")`) are taken literally, dots and slashes included.
+//!
 //! Every preset also has `from_issuer(url)` for a private deployment (a
 //! custom domain, or a test issuer on loopback); the quirks stay the same.
 //! Presets never widen what is accepted beyond the defaults of
@@ -43,8 +67,62 @@ use crate::claims::ClaimPath;
 use crate::error::ConfigError;
 use crate::issuer::{Issuer, IssuerBuilder};
 
-fn path(p: &str) -> Result<ClaimPath, ConfigError> {
-    ClaimPath::parse(p)
+/// `build`, `build_deferred` and `TryFrom<Preset> for IssuerBuilder`, for every
+/// preset; with `audience`, `audiences` for those checked against `aud`.
+macro_rules! finish {
+    ($preset:ident, audience) => {
+        impl $preset {
+            /// Accept tokens whose `aud` contains `audience` (**required**,
+            /// as for [`IssuerBuilder::audience`]). May be called several times.
+            #[must_use]
+            pub fn audience(mut self, audience: impl Into<String>) -> Self {
+                self.audiences.push(audience.into());
+                self
+            }
+
+            /// Accept tokens whose `aud` contains any of `audiences`.
+            #[must_use]
+            pub fn audiences<I, A>(mut self, audiences: I) -> Self
+            where
+                I: IntoIterator<Item = A>,
+                A: Into<String>,
+            {
+                self.audiences.extend(audiences.into_iter().map(Into::into));
+                self
+            }
+        }
+        finish!($preset);
+    };
+    ($preset:ident) => {
+        impl $preset {
+            #[doc = concat!("Build the issuer: [`", stringify!($preset), "::builder`], then [`IssuerBuilder::build`].")]
+            ///
+            /// # Errors
+            /// The preset's own errors (see `builder`), then those of
+            /// [`IssuerBuilder::build`] ([`ConfigError::NoAudience`] without
+            /// an audience, a failed discovery, no keys in time, …).
+            pub async fn build(self) -> Result<Issuer, ConfigError> {
+                self.builder()?.build().await
+            }
+
+            #[doc = concat!("Build without waiting for the issuer: [`", stringify!($preset), "::builder`], then [`IssuerBuilder::build_deferred`].")]
+            ///
+            /// # Errors
+            /// The preset's own errors, then those of [`IssuerBuilder::build_deferred`].
+            pub fn build_deferred(self) -> Result<Issuer, ConfigError> {
+                self.builder()?.build_deferred()
+            }
+        }
+
+        impl TryFrom<$preset> for IssuerBuilder {
+            type Error = ConfigError;
+
+            #[doc = concat!("[`", stringify!($preset), "::builder`].")]
+            fn try_from(preset: $preset) -> Result<Self, ConfigError> {
+                preset.builder()
+            }
+        }
+    };
 }
 
 fn invalid(url: &str, reason: &'static str) -> ConfigError {
@@ -56,8 +134,9 @@ fn invalid(url: &str, reason: &'static str) -> ConfigError {
 
 /// Keycloak (and Red Hat build of Keycloak).
 ///
-/// Roles: realm roles (`realm_access.roles`), plus the client roles of each
-/// [`client_roles`](Self::client_roles) client (`resource_access.<client>.roles`).
+/// Roles: realm roles (`realm_access/roles`), plus the client roles of each
+/// [`client_roles`](Self::client_roles) client (`resource_access/<client>/roles`;
+/// the client id is taken literally, so `orders.api` works).
 /// Requires the claim `"typ": "Bearer"`, so Keycloak ID tokens (`"ID"`) and
 /// refresh tokens (`"Refresh"`) are refused as access tokens. Keycloak sets
 /// `aud` to `account` unless an audience mapper is configured: configure one
@@ -66,9 +145,12 @@ fn invalid(url: &str, reason: &'static str) -> ConfigError {
 #[derive(Debug, Clone)]
 pub struct Keycloak {
     issuer: String,
+    audiences: Vec<String>,
     clients: Vec<String>,
     realm_roles: bool,
 }
+
+finish!(Keycloak, audience);
 
 impl Keycloak {
     /// The realm `realm` of the Keycloak at `base_url` (`https://host` or
@@ -84,6 +166,7 @@ impl Keycloak {
     pub fn from_issuer(issuer: &str) -> Self {
         Self {
             issuer: issuer.to_owned(),
+            audiences: Vec::new(),
             clients: Vec::new(),
             realm_roles: true,
         }
@@ -103,7 +186,8 @@ impl Keycloak {
         self
     }
 
-    /// The configured issuer builder.
+    /// The configured issuer builder, for settings the preset does not
+    /// forward.
     ///
     /// # Errors
     /// An empty realm or client id.
@@ -111,15 +195,18 @@ impl Keycloak {
         if self.issuer.ends_with("/realms/") {
             return Err(invalid(&self.issuer, "empty Keycloak realm"));
         }
-        let mut b = Issuer::builder(self.issuer).require_claim("typ", "Bearer");
+        let mut b = Issuer::builder(self.issuer)
+            .audiences(self.audiences)
+            .require_claim("typ", "Bearer");
         if self.realm_roles {
-            b = b.roles_from(path("realm_access/roles")?);
+            b = b.roles_from(ClaimPath::from_segments(["realm_access", "roles"])?);
         }
-        for c in &self.clients {
-            b = b.roles_from(ClaimPath::parse(&format!(
-                "resource_access/{}/roles",
-                c.replace('~', "~0").replace('/', "~1")
-            ))?);
+        for c in self.clients {
+            b = b.roles_from(ClaimPath::from_segments([
+                "resource_access".to_owned(),
+                c,
+                "roles".to_owned(),
+            ])?);
         }
         Ok(b)
     }
@@ -136,9 +223,12 @@ impl Keycloak {
 #[derive(Debug, Clone)]
 pub struct Auth0 {
     issuer: String,
+    audiences: Vec<String>,
     claims: Vec<String>,
     permissions: bool,
 }
+
+finish!(Auth0, audience);
 
 impl Auth0 {
     /// The tenant at `domain` (`tenant.eu.auth0.com` or a custom domain).
@@ -155,12 +245,15 @@ impl Auth0 {
         };
         Self {
             issuer,
+            audiences: Vec::new(),
             claims: Vec::new(),
             permissions: true,
         }
     }
 
-    /// Also read roles from this (namespaced) claim, e.g. `https://example.com/roles`.
+    /// Also read roles from this (namespaced) claim, e.g.
+    /// `https://example.com/roles`: one top-level claim, its name taken
+    /// literally ([`ClaimPath::key`]).
     #[must_use]
     pub fn roles_claim(mut self, claim: &str) -> Self {
         self.claims.push(claim.to_owned());
@@ -174,7 +267,8 @@ impl Auth0 {
         self
     }
 
-    /// The configured issuer builder.
+    /// The configured issuer builder, for settings the preset does not
+    /// forward.
     ///
     /// # Errors
     /// An empty domain or claim name.
@@ -182,9 +276,9 @@ impl Auth0 {
         if self.issuer == "https:///" || self.issuer == "/" {
             return Err(invalid(&self.issuer, "empty Auth0 domain"));
         }
-        let mut b = Issuer::builder(self.issuer);
+        let mut b = Issuer::builder(self.issuer).audiences(self.audiences);
         if self.permissions {
-            b = b.roles_from(path("permissions")?);
+            b = b.roles_from(ClaimPath::key("permissions")?);
         }
         for c in &self.claims {
             // A namespaced claim is one key, even when it is not a URL.
@@ -206,8 +300,11 @@ impl Auth0 {
 #[derive(Debug, Clone)]
 pub struct Okta {
     issuer: String,
+    audiences: Vec<String>,
     groups: Vec<String>,
 }
+
+finish!(Okta, audience);
 
 impl Okta {
     /// The custom authorization server `server_id` of the org at `org_url`.
@@ -222,18 +319,21 @@ impl Okta {
     pub fn from_issuer(issuer: &str) -> Self {
         Self {
             issuer: issuer.to_owned(),
+            audiences: Vec::new(),
             groups: Vec::new(),
         }
     }
 
-    /// Read roles from this claim (an Okta groups claim, e.g. `groups`).
+    /// Read roles from this top-level claim (an Okta groups claim, e.g.
+    /// `groups`), its name taken literally ([`ClaimPath::key`]).
     #[must_use]
     pub fn groups_claim(mut self, claim: &str) -> Self {
         self.groups.push(claim.to_owned());
         self
     }
 
-    /// The configured issuer builder.
+    /// The configured issuer builder, for settings the preset does not
+    /// forward.
     ///
     /// # Errors
     /// An empty server id or claim name.
@@ -241,7 +341,7 @@ impl Okta {
         if self.issuer.ends_with("/oauth2/") {
             return Err(invalid(&self.issuer, "empty Okta authorization server id"));
         }
-        let mut b = Issuer::builder(self.issuer);
+        let mut b = Issuer::builder(self.issuer).audiences(self.audiences);
         for g in &self.groups {
             b = b.roles_from(ClaimPath::key(g)?);
         }
@@ -261,6 +361,8 @@ pub struct Cognito {
     issuer: String,
     clients: Vec<String>,
 }
+
+finish!(Cognito);
 
 impl Cognito {
     /// The user pool `pool_id` in `region` (`eu-west-1`).
@@ -285,7 +387,8 @@ impl Cognito {
         self
     }
 
-    /// The configured issuer builder (complete: no audience to add).
+    /// The configured issuer builder (complete: no audience to add), for
+    /// settings the preset does not forward.
     ///
     /// # Errors
     /// No app client ([`ConfigError::NoAudience`] from `build`), or an empty pool id.
@@ -325,8 +428,11 @@ pub enum EntraVersion {
 pub struct Entra {
     tenant: String,
     issuer: Option<String>,
+    audiences: Vec<String>,
     version: EntraVersion,
 }
+
+finish!(Entra, audience);
 
 impl Entra {
     /// Tenant `tenant_id` (a GUID), v2.0 tokens.
@@ -334,6 +440,7 @@ impl Entra {
         Self {
             tenant: tenant_id.to_owned(),
             issuer: None,
+            audiences: Vec::new(),
             version: EntraVersion::V2,
         }
     }
@@ -344,6 +451,7 @@ impl Entra {
         Self {
             tenant: String::new(),
             issuer: Some(issuer.to_owned()),
+            audiences: Vec::new(),
             version: EntraVersion::V2,
         }
     }
@@ -360,7 +468,8 @@ impl Entra {
         self.version
     }
 
-    /// The configured issuer builder.
+    /// The configured issuer builder, for settings the preset does not
+    /// forward.
     ///
     /// # Errors
     /// An empty tenant, or a tenant that is not a single tenant (`common`,
@@ -387,8 +496,9 @@ impl Entra {
             EntraVersion::V1 => "1.0",
         };
         Ok(Issuer::builder(issuer)
+            .audiences(self.audiences)
             .require_claim("ver", ver)
-            .roles_from(path("roles")?))
+            .roles_from(ClaimPath::key("roles")?))
     }
 }
 
@@ -431,5 +541,46 @@ mod tests {
         assert!(Entra::new("").builder().is_err());
         assert!(Keycloak::new("https://h", "").builder().is_err());
         assert!(Okta::new("https://h", "").builder().is_err());
+    }
+
+    /// Regression: the documented recipe `Preset::new(..).audience(..).build().await`
+    /// must compile, and a preset's own errors must surface at build time.
+    #[tokio::test]
+    async fn presets_finish_like_an_issuer_builder() {
+        let b = IssuerBuilder::try_from(
+            Keycloak::new("https://sso.example.com", "shop")
+                .client_roles("orders-api")
+                .audience("orders-api"),
+        )
+        .unwrap();
+        let dbg = format!("{b:?}");
+        assert!(dbg.contains("orders-api"), "{dbg}");
+        assert!(matches!(
+            Entra::new("common").audience("api://orders").build().await,
+            Err(ConfigError::InvalidUrl { .. })
+        ));
+        assert!(matches!(
+            Keycloak::new("https://h", "")
+                .audience("a")
+                .build_deferred(),
+            Err(ConfigError::InvalidUrl { .. })
+        ));
+        assert!(matches!(
+            Okta::new("https://h", "default")
+                .audiences(["a", "b"])
+                .groups_claim("")
+                .build()
+                .await,
+            Err(ConfigError::InvalidClaimPath { .. })
+        ));
+        // Cognito checks `client_id` instead of `aud`: no app client, no issuer.
+        assert!(matches!(
+            Cognito::new("eu-west-1", "eu-west-1_Ab").build_deferred(),
+            Err(ConfigError::NoAudience)
+        ));
+        assert!(matches!(
+            Auth0::new("t.eu.auth0.com").build_deferred(),
+            Err(ConfigError::NoAudience)
+        ));
     }
 }

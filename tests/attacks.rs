@@ -39,6 +39,8 @@ use tower::ServiceExt;
 
 #[path = "attacks/cookie.rs"]
 mod cookie;
+#[path = "attacks/extractors.rs"]
+mod extractors;
 
 /// Sanity bound per request (not a benchmark).
 const MAX_WALL: Duration = Duration::from_secs(1);

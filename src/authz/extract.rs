@@ -111,4 +111,10 @@ mod axum_impl {
             self.to_response()
         }
     }
+
+    impl axum::response::IntoResponse for crate::authz::MissingAuthLayer {
+        fn into_response(self) -> axum::response::Response {
+            self.to_response()
+        }
+    }
 }

@@ -232,14 +232,14 @@ impl Requirement {
                 );
                 Err(fail(AuthzFailure::InsufficientScope))
             }
-            None if ext.get::<PassedAnonymous>().is_some() => Err(fail(AuthzFailure::Anonymous)),
-            None => {
-                tracing::error!(
-                    target: "oauth2_guard::authz",
-                    "no VerifiedClaims in the request: a guard runs without an AuthLayer in front of it"
-                );
-                Err(fail(AuthzFailure::NotAuthenticated))
+            None if ext.get::<PassedAnonymous>().is_some() => {
+                // The optional layer let it pass; refusing it here is a
+                // missing-token rejection, logged as the layer's are.
+                crate::layer::log(crate::Rejection::new(crate::Reason::MissingToken));
+                Err(fail(AuthzFailure::Anonymous))
             }
+            // Logged when answered, by `MissingAuthLayer::to_response`.
+            None => Err(fail(AuthzFailure::NotAuthenticated)),
         }
     }
 }
@@ -253,15 +253,69 @@ pub enum AuthzFailure {
     /// The request passed an [`optional`](crate::AuthLayerBuilder::optional)
     /// `AuthLayer` without a token: 401.
     Anonymous,
-    /// No `AuthLayer` ran before the guard — a wiring mistake: 500.
+    /// No `AuthLayer` ran before the guard — a wiring mistake: 500, answered
+    /// as [`MissingAuthLayer`].
     NotAuthenticated,
 }
 
-/// The body of the 500 answer when a guard finds no verified claims.
+/// The body of the 500 answer when a guard or an extractor finds no verified
+/// claims ([`MissingAuthLayer`]).
 pub const WIRING_ERROR: &str = "oauth2-guard: no VerifiedClaims in the request extensions. \
-A scope/role guard or extractor ran without an AuthLayer in front of it: add \
-`.layer(AuthLayer)` to the Router *after* (outside) `.route_layer(RequireScope ..)`, \
-or wrap the handler's router in the AuthLayer.";
+A scope/role guard or an extractor (Claims, VerifiedClaims, HasScope) ran without an AuthLayer \
+in front of it: add `.layer(AuthLayer)` to the Router *after* (outside) \
+`.route_layer(RequireScope ..)`, or wrap the handler's router in the AuthLayer.";
+
+/// A guard or an extractor ran on a route without an
+/// [`AuthLayer`](crate::AuthLayer) in front of it — the one missing-layer
+/// rejection of the crate, for the guard layers ([`RequireScope`],
+/// [`RequireRole`]) and every extractor ([`HasScope`],
+/// [`Claims`](crate::extract::Claims), [`VerifiedClaims`]).
+///
+/// A wiring mistake in the server, not a client error, so the answer is
+/// **500** with [`WIRING_ERROR`] as a `text/plain` body, `Cache-Control:
+/// no-store` and no `WWW-Authenticate` — never a 401/403 that would make the
+/// mistake look like the client's — and one ERROR log event. The value is
+/// placed in the response's extensions. Implements axum's `IntoResponse`
+/// (feature `axum`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct MissingAuthLayer;
+
+impl MissingAuthLayer {
+    /// 500.
+    pub fn status(&self) -> StatusCode {
+        StatusCode::INTERNAL_SERVER_ERROR
+    }
+
+    /// [`WIRING_ERROR`].
+    pub fn body_text(&self) -> &'static str {
+        WIRING_ERROR
+    }
+
+    /// The 500 response (logs the mistake once), with any body type axum,
+    /// hyper or `String` use.
+    pub fn to_response<B: From<&'static str>>(&self) -> Response<B> {
+        crate::layer::missing_layer();
+        let mut res = Response::new(B::from(WIRING_ERROR));
+        *res.status_mut() = self.status();
+        let h = res.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        res.extensions_mut().insert(*self);
+        res
+    }
+}
+
+impl std::fmt::Display for MissingAuthLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(WIRING_ERROR)
+    }
+}
+
+impl std::error::Error for MissingAuthLayer {}
 
 /// A refusal by a guard or extractor. Implements axum's `IntoResponse`
 /// (feature `axum`) and is placed in the extensions of the guard's response.
@@ -321,20 +375,20 @@ impl AuthzRejection {
     }
 
     /// The full response, with any body type axum, hyper or `String` use.
+    /// Without an `AuthLayer` it is [`MissingAuthLayer`]'s.
     pub fn to_response<B: From<&'static str>>(&self) -> Response<B> {
-        let mut res = Response::new(B::from(self.body_text()));
-        *res.status_mut() = self.status();
-        let h = res.headers_mut();
-        if let Some(v) = self.challenge() {
-            h.insert(header::WWW_AUTHENTICATE, v);
-        }
-        if self.kind == AuthzFailure::NotAuthenticated {
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; charset=utf-8"),
-            );
-        }
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        let mut res = if self.kind == AuthzFailure::NotAuthenticated {
+            MissingAuthLayer.to_response()
+        } else {
+            let mut res = Response::new(B::from(self.body_text()));
+            *res.status_mut() = self.status();
+            let h = res.headers_mut();
+            if let Some(v) = self.challenge() {
+                h.insert(header::WWW_AUTHENTICATE, v);
+            }
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            res
+        };
         res.extensions_mut().insert(self.clone());
         res
     }

@@ -1,9 +1,25 @@
-//! The one log event of every rejection.
+//! The logging policy: one `tracing` event per refused request, in one place.
+//!
+//! | what | level | target | fields |
+//! |---|---|---|---|
+//! | no token (`missing_token`) | DEBUG | `oauth2_guard::auth` | `reason`, `status` |
+//! | a token refused (any other reason: expired, bad signature, wrong audience, claims that do not fit an extractor, …) | INFO | `oauth2_guard::auth` | `reason`, `status`, `issuer`, `kid`, `token` (fingerprint) |
+//! | the issuer's keys unavailable (`keys_unavailable`, 503) | WARN | `oauth2_guard::auth` | as above |
+//! | a guard refusing a scope or role (403) | INFO | `oauth2_guard::authz` | `issuer`, `client_id`, `token`, `required` |
+//! | a guard or extractor on a route without `AuthLayer` (500) | ERROR | `oauth2_guard::authz` | none |
+//!
+//! Why: requests without any token are what anonymous probes and scanners
+//! send; at INFO a flood of them would flood the logs (and their storage
+//! bill) without telling an operator anything, so they stay at DEBUG. A
+//! *presented* token that fails is worth an INFO line: it is a client bug, an
+//! expired session or an attack, and its fingerprint lets an operator
+//! correlate it. Missing keys are the service's own problem (503 for every
+//! caller), hence WARN; a missing layer is a deployment bug, hence ERROR.
+//! The token itself is never logged — only its [`Fingerprint`](crate::Fingerprint).
 
 use crate::error::{Reason, Rejection};
 
-/// One event per rejection, with the reason code and the token's
-/// fingerprint — never the token.
+/// Log `r` once, at the level of the policy above, and hand it back.
 pub(crate) fn log(r: Rejection) -> Rejection {
     let token = r.fingerprint.map(|f| f.to_string());
     match r.reason {
@@ -33,4 +49,12 @@ pub(crate) fn log(r: Rejection) -> Rejection {
         ),
     }
     r
+}
+
+/// A guard or extractor found no `AuthLayer` in front of it.
+pub(crate) fn missing_layer() {
+    tracing::error!(
+        target: "oauth2_guard::authz",
+        "no VerifiedClaims in the request: a guard or extractor runs without an AuthLayer in front of it"
+    );
 }

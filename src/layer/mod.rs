@@ -53,6 +53,7 @@ use crate::claims::VerifiedClaims;
 use crate::error::Rejection;
 use crate::issuer::Issuer;
 use authenticator::Authenticator;
+pub(crate) use log::{log, missing_layer};
 
 /// A check that runs after a token verified — on every request, cache hits
 /// included — and may refuse it (for example a revocation deny-list).

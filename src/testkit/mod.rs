@@ -91,9 +91,10 @@
 //!
 //! # Panics
 //!
-//! Only at startup ([`MockIssuer::start`]). Misuse later (an unknown kid, an
-//! algorithm a key cannot produce) yields a token a verifier must reject, or
-//! is ignored with a `tracing` warning; it never panics.
+//! Only at startup ([`MockIssuer::start`]), and in [`bearer_request`] given
+//! a URI that does not parse. Misuse later (an unknown kid, an algorithm a
+//! key cannot produce) yields a token a verifier must reject, or is ignored
+//! with a `tracing` warning; it never panics.
 //!
 //! # Security
 //!
@@ -105,6 +106,7 @@ mod grant;
 pub mod hooks;
 mod issuer;
 mod keys;
+mod request;
 mod server;
 #[cfg(test)]
 mod tests;
@@ -115,4 +117,5 @@ pub use issuer::{
     JwtClientKey, MockIssuer, MockIssuerConfig, DEFAULT_AUDIENCE, DEFAULT_TOKEN_LIFETIME,
 };
 pub use jsonwebtoken::Algorithm;
+pub use request::bearer_request;
 pub use token::{TokenBuilder, DEFAULT_CLIENT_ID, DEFAULT_LIFETIME, DEFAULT_SUBJECT};
