@@ -147,6 +147,27 @@ async fn server_stops_when_last_handle_dropped() {
     assert!(result.is_err(), "server stopped");
 }
 
+/// `TokenBuilder` holds a `state::Handle`, not a `MockIssuer`: it must still
+/// keep the server running, as documented on `MockIssuer`.
+#[tokio::test]
+async fn an_outstanding_token_builder_keeps_the_server_running() {
+    let issuer = MockIssuer::start().await;
+    let url = issuer.jwks_url();
+    let builder = issuer.token().subject("late");
+    drop(issuer);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(get(&url).await.status(), 200, "a builder keeps it alive");
+    let token = builder.sign();
+    assert_eq!(token.split('.').count(), 3);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let result = reqwest::Client::new()
+        .get(&url)
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await;
+    assert!(result.is_err(), "server stopped with the last builder");
+}
+
 #[test]
 fn debug_never_shows_private_material() {
     let config = MockIssuerConfig::new().hmac_secret(b"super-secret-value-for-the-test!");
