@@ -2,9 +2,12 @@
 //! client-credentials source: explicit timeouts, a response size cap, the
 //! HTTPS policy (checked on every URL a response comes from, whoever built
 //! the `reqwest::Client`), and no redirects on token requests.
+//!
+//! By concern: `policy` decides which URLs may be fetched, `retry` holds the
+//! backoff, jitter and `Retry-After` rules; this module holds the
+//! configuration, the client and body reading.
 
 use std::fmt;
-use std::net::IpAddr;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -12,23 +15,21 @@ use url::Url;
 
 use crate::error::{ConfigError, FetchError, FetchErrorKind};
 
+mod policy;
+mod retry;
+
+use policy::url_is_acceptable;
+pub(crate) use policy::{check_issuer_identifier, check_url, PlainHttp, UrlRole};
+#[cfg(feature = "client")]
+pub(crate) use retry::deadline_after;
+pub(crate) use retry::{exponential_backoff, jitter_unit, status_error, MAX_DELAY};
+
 /// The default cap on a discovery or JWKS response body: 1 MiB.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 
 /// The most redirects the crate's own client follows on a discovery or JWKS
 /// request (each one checked against the HTTPS policy).
 const MAX_REDIRECTS: usize = 3;
-
-/// Which plain-`http://` URLs may be fetched (ordered: each allows more).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum PlainHttp {
-    /// HTTPS only (the default).
-    Never,
-    /// Plain HTTP to loopback IP literals ([`HttpConfig::allow_loopback_http`]).
-    Loopback,
-    /// Plain HTTP anywhere ([`HttpConfig::dangerous_allow_insecure_http`]).
-    Anywhere,
-}
 
 /// Settings of the HTTP client used for discovery, JWKS and token requests.
 ///
@@ -314,63 +315,6 @@ impl HttpClient {
     }
 }
 
-/// `base · 2^(attempt−1)`, capped at `max`: the un-jittered retry delay
-/// shared by key refresh and token fetching.
-pub(crate) fn exponential_backoff(base: Duration, max: Duration, attempt: u32) -> Duration {
-    base.saturating_mul(1u32 << attempt.saturating_sub(1).min(20))
-        .min(max)
-}
-
-/// The longest delay ever added to an `Instant`: delays from configuration
-/// or from a server saturate here instead of overflowing (which panics).
-pub(crate) const MAX_DELAY: Duration = Duration::from_secs(365 * 24 * 60 * 60);
-
-/// `now + d`, saturating at [`MAX_DELAY`].
-#[cfg(feature = "client")]
-pub(crate) fn deadline_after(d: Duration) -> std::time::Instant {
-    std::time::Instant::now() + d.min(MAX_DELAY)
-}
-
-/// A random number in `[0, 1)` for jitter (no RNG dependency needed:
-/// `RandomState` is randomly seeded per instance).
-pub(crate) fn jitter_unit() -> f64 {
-    use std::hash::{BuildHasher, Hasher};
-    let r = std::collections::hash_map::RandomState::new()
-        .build_hasher()
-        .finish();
-    (r >> 11) as f64 / (1u64 << 53) as f64
-}
-
-/// The error for a non-success answer, with the server's `Retry-After`.
-pub(crate) fn status_error(status: u16, headers: &http::HeaderMap, url: &Url) -> FetchError {
-    let wait = retry_after(status, headers, std::time::SystemTime::now());
-    FetchError::new(FetchErrorKind::Status(status), url.as_str()).with_retry_after(wait)
-}
-
-/// `Retry-After` (RFC 9110 §10.2.3) of a 429 or 503 answer: delay-seconds
-/// or an HTTP date, as the time left from `now`. `None` for other statuses,
-/// a missing or malformed value; a date in the past is zero.
-pub(crate) fn retry_after(
-    status: u16,
-    headers: &http::HeaderMap,
-    now: std::time::SystemTime,
-) -> Option<Duration> {
-    if status != 429 && status != 503 {
-        return None;
-    }
-    let value = headers
-        .get(http::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim();
-    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
-        // Saturates rather than fails on absurd values; callers cap it.
-        return Some(Duration::from_secs(value.parse().unwrap_or(u64::MAX)));
-    }
-    let at = httpdate::parse_http_date(value).ok()?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
-}
-
 /// Read a body, refusing it once it exceeds `max` bytes.
 pub(crate) async fn read_capped(
     response: &mut reqwest::Response,
@@ -454,214 +398,9 @@ fn redirect_error(url: &Url, to: Option<&str>) -> FetchError {
         .with_source(RedirectRefused(to.map(str::to_owned)))
 }
 
-/// What a checked URL is for: an issuer identifier never has a query
-/// (RFC 8414 §2, OIDC Discovery §2); an endpoint may (RFC 6749 §3.2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum UrlRole {
-    Issuer,
-    Endpoint,
-}
-
-/// Parse a URL, refuse userinfo, fragments (and, for an issuer, a query),
-/// and apply the HTTPS policy.
-pub(crate) fn check_url(
-    raw: &str,
-    plain_http: PlainHttp,
-    role: UrlRole,
-) -> Result<Url, ConfigError> {
-    let url = Url::parse(raw).map_err(|_| ConfigError::InvalidUrl {
-        url: raw.to_owned(),
-        reason: "not an absolute URL",
-    })?;
-    let invalid = |reason| ConfigError::InvalidUrl {
-        url: redacted(&url),
-        reason,
-    };
-    if url.cannot_be_a_base() || url.host().is_none() {
-        return Err(invalid("no host"));
-    }
-    if !matches!(url.scheme(), "https" | "http") {
-        return Err(invalid("scheme must be https"));
-    }
-    check_shape(&url, role).map_err(invalid)?;
-    if url_is_acceptable(&url, plain_http) {
-        Ok(url)
-    } else {
-        Err(ConfigError::InsecureUrl {
-            url: redacted(&url),
-        })
-    }
-}
-
-/// An issuer identifier that is not fetched from (static keys, an explicit
-/// `jwks_uri`): when it is an `http(s)` URL, the same shape rules as a
-/// fetched one, without the HTTPS policy. Other strings (RFC 7519
-/// StringOrURI) are left alone.
-pub(crate) fn check_issuer_identifier(raw: &str) -> Result<(), ConfigError> {
-    match Url::parse(raw) {
-        Ok(url) if matches!(url.scheme(), "https" | "http") => check_shape(&url, UrlRole::Issuer)
-            .map_err(|reason| ConfigError::InvalidUrl {
-                url: redacted(&url),
-                reason,
-            }),
-        _ => Ok(()),
-    }
-}
-
-/// Userinfo, fragment and (for issuers) query rules.
-fn check_shape(url: &Url, role: UrlRole) -> Result<(), &'static str> {
-    if !url.username().is_empty() || url.password().is_some() {
-        // `https://sso.example.com@evil.example/` is a URL of `evil.example`.
-        return Err("userinfo (`user:password@`) is not allowed; the host is what follows the `@`");
-    }
-    if url.fragment().is_some() {
-        return Err("a fragment (`#...`) is not allowed");
-    }
-    if role == UrlRole::Issuer && url.query().is_some() {
-        return Err("an issuer identifier has no query (`?...`) (RFC 8414 §2)");
-    }
-    Ok(())
-}
-
-/// The URL for an error message, its password (if any) replaced.
-fn redacted(url: &Url) -> String {
-    if url.password().is_none() {
-        return url.to_string();
-    }
-    let mut shown = url.clone();
-    let _ = shown.set_password(Some("***"));
-    shown.to_string()
-}
-
-/// The HTTPS policy, for a configured URL and for every URL a response
-/// comes from (redirects): HTTPS, or plain HTTP as the config allows; never
-/// userinfo.
-fn url_is_acceptable(url: &Url, plain_http: PlainHttp) -> bool {
-    if !url.username().is_empty() || url.password().is_some() {
-        return false;
-    }
-    match url.scheme() {
-        "https" => true,
-        "http" => match plain_http {
-            PlainHttp::Never => false,
-            PlainHttp::Loopback => is_loopback_ip(url),
-            PlainHttp::Anywhere => true,
-        },
-        _ => false,
-    }
-}
-
-/// Loopback IP literals: 127.0.0.0/8 and `::1` (not the name `localhost`).
-fn is_loopback_ip(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        Some(url::Host::Domain(_)) | None => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn retry_after_seconds_and_dates() {
-        let now = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        let h = |v: &str| {
-            let mut m = http::HeaderMap::new();
-            m.insert(http::header::RETRY_AFTER, v.parse().unwrap());
-            m
-        };
-        assert_eq!(retry_after(429, &h("7"), now), Some(Duration::from_secs(7)));
-        assert_eq!(retry_after(503, &h(" 0 "), now), Some(Duration::ZERO));
-        assert_eq!(
-            retry_after(503, &h("99999999999999999999999"), now),
-            Some(Duration::from_secs(u64::MAX))
-        );
-        let date = httpdate::fmt_http_date(now + Duration::from_secs(90));
-        assert_eq!(
-            retry_after(503, &h(&date), now),
-            Some(Duration::from_secs(90))
-        );
-        let past = httpdate::fmt_http_date(now - Duration::from_secs(90));
-        assert_eq!(retry_after(429, &h(&past), now), Some(Duration::ZERO));
-        for bad in ["", "-1", "1.5", "soon", "Tue, 99 Nov 2023 00:00:00 GMT"] {
-            assert_eq!(retry_after(429, &h(bad), now), None, "{bad:?}");
-        }
-        assert_eq!(retry_after(500, &h("7"), now), None, "only 429 and 503");
-        assert_eq!(retry_after(429, &http::HeaderMap::new(), now), None);
-    }
-
-    #[test]
-    fn https_policy() {
-        use PlainHttp::{Anywhere, Loopback, Never};
-        let ok = |raw, p| check_url(raw, p, UrlRole::Endpoint).is_ok();
-        let insecure = |raw, p| {
-            matches!(
-                check_url(raw, p, UrlRole::Endpoint),
-                Err(ConfigError::InsecureUrl { .. })
-            )
-        };
-        assert!(ok("https://idp.example.com/realms/a", Never));
-        // Plain HTTP to loopback only with the opt-in, and only IP literals.
-        for raw in [
-            "http://127.0.0.1:8080/x",
-            "http://127.9.0.1/x",
-            "http://[::1]:80/x",
-        ] {
-            assert!(insecure(raw, Never), "{raw}");
-            assert!(ok(raw, Loopback), "{raw}");
-        }
-        assert!(insecure("http://localhost/x", Loopback));
-        assert!(insecure("http://127.0.0.1.nip.io/x", Loopback));
-        assert!(insecure("http://[::ffff:127.0.0.1]/x", Loopback));
-        assert!(ok("http://localhost/x", Anywhere));
-        assert!(insecure("http://idp.example.com/", Loopback));
-        assert!(ok("http://idp.example.com/", Anywhere));
-        assert!(Loopback.max(Anywhere) == Anywhere && Never.max(Loopback) == Loopback);
-        assert!(matches!(
-            check_url("ftp://idp.example.com/", Anywhere, UrlRole::Endpoint),
-            Err(ConfigError::InvalidUrl { .. })
-        ));
-        assert!(matches!(
-            check_url("not a url", Never, UrlRole::Endpoint),
-            Err(ConfigError::InvalidUrl { .. })
-        ));
-    }
-
-    #[test]
-    fn url_shapes() {
-        let reason = |raw, role| match check_url(raw, PlainHttp::Never, role) {
-            Err(ConfigError::InvalidUrl { url, reason }) => {
-                assert!(!url.contains("hunter2"), "{url}");
-                Some(reason)
-            }
-            Ok(_) => None,
-            Err(other) => panic!("{raw}: {other:?}"),
-        };
-        use UrlRole::{Endpoint, Issuer};
-        for role in [Issuer, Endpoint] {
-            assert!(reason("https://sso.example.com@evil.example/", role).is_some());
-            assert!(reason("https://admin:hunter2@idp.example.com/", role).is_some());
-            assert!(reason("https://:hunter2@idp.example.com/", role).is_some());
-            assert!(reason("https://idp.example.com/realms/a#x", role).is_some());
-            assert!(reason("https://idp.example.com/realms/a#", role).is_some());
-            assert!(reason("https://idp.example.com/realms/a", role).is_none());
-        }
-        assert!(reason("https://idp.example.com/realms/a?t=1", Issuer).is_some());
-        assert!(reason("https://idp.example.com/realms/a?", Issuer).is_some());
-        assert!(reason("https://idp.example.com/keys?appid=1", Endpoint).is_none());
-        // Identifiers that are not fetched: URLs get the same shape rules,
-        // other StringOrURI values are left alone.
-        assert!(check_issuer_identifier("https://a@evil.example/").is_err());
-        assert!(check_issuer_identifier("https://idp.example/?x").is_err());
-        assert!(check_issuer_identifier("http://idp.example/").is_ok());
-        assert!(check_issuer_identifier("test-issuer").is_ok());
-        assert!(check_issuer_identifier("urn:example:issuer?x").is_ok());
-        // A redirect target with userinfo is never acceptable.
-        let to = Url::parse("https://u:p@idp.example.com/jwks").unwrap();
-        assert!(!url_is_acceptable(&to, PlainHttp::Anywhere));
-    }
 
     #[test]
     fn cache_control_max_age() {
