@@ -45,6 +45,7 @@ mod jwks;
 pub mod layer;
 pub mod manual;
 pub mod presets;
+mod sync;
 mod verify;
 
 pub use claims::{ClaimPath, ClaimsError, Fingerprint, OneOrMany, StandardClaims, VerifiedClaims};

@@ -21,6 +21,7 @@ use crate::claims::Fingerprint;
 use crate::discovery::ProviderMetadata;
 use crate::error::ConfigError;
 use crate::http::{HttpClient, HttpConfig};
+use crate::sync::lock;
 
 /// Default cap on the refresh margin: a token is refreshed at the latest
 /// 30 s before it expires (earlier for short-lived tokens: 10 % of the
@@ -433,10 +434,7 @@ impl Inner {
             return Dropped::AlreadyGone;
         }
         {
-            let mut last = self
-                .last_forced
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
+            let mut last = lock(&self.last_forced);
             if last.is_some_and(|t| t.elapsed() < self.invalid_token_cooldown) {
                 tracing::debug!(
                     client_id = %self.client_id,
@@ -483,12 +481,7 @@ impl Inner {
         }
         if self.generation.load(Ordering::SeqCst) != generation {
             // A request finished while we waited; share its failure.
-            if let Some(error) = self
-                .last_error
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clone()
-            {
+            if let Some(error) = lock(&self.last_error).clone() {
                 return Err(error);
             }
         }
@@ -502,17 +495,11 @@ impl Inner {
                 let token = cached.token.clone();
                 self.cache.store(Some(Arc::new(cached)));
                 self.wake.notify_one();
-                *self
-                    .last_error
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner) = None;
+                *lock(&self.last_error) = None;
                 Ok(token)
             }
             Err(error) => {
-                *self
-                    .last_error
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner) = Some(error.clone());
+                *lock(&self.last_error) = Some(error.clone());
                 Err(error)
             }
         };
@@ -522,9 +509,7 @@ impl Inner {
 
     /// The error to answer with while the endpoint's `Retry-After` runs.
     fn rate_limited(&self) -> Option<(Instant, TokenError)> {
-        self.rate_limited
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        lock(&self.rate_limited)
             .clone()
             .filter(|(until, _)| Instant::now() < *until)
     }
@@ -575,10 +560,7 @@ impl Inner {
                         *attempts = attempt;
                     }
                     if let Some(wait) = wait {
-                        *self
-                            .rate_limited
-                            .lock()
-                            .unwrap_or_else(PoisonError::into_inner) =
+                        *lock(&self.rate_limited) =
                             Some((crate::http::deadline_after(wait), error.clone()));
                     }
                     tracing::warn!(
@@ -760,10 +742,7 @@ async fn refresher(weak: Weak<Inner>, wake: Arc<Notify>) {
             Ok(cached) => {
                 next_attempt = None;
                 inner.cache.store(Some(Arc::new(cached)));
-                *inner
-                    .last_error
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner) = None;
+                *lock(&inner.last_error) = None;
                 inner.generation.fetch_add(1, Ordering::SeqCst);
             }
             Err(error) => {
@@ -1074,7 +1053,7 @@ impl ClientCredentialsBuilder {
             task: Mutex::new(None),
         });
         let task = runtime.spawn(refresher(Arc::downgrade(&inner), wake));
-        *inner.task.lock().unwrap_or_else(PoisonError::into_inner) = Some(task.abort_handle());
+        *lock(&inner.task) = Some(task.abort_handle());
         Ok(ClientCredentials { inner })
     }
 }

@@ -12,6 +12,7 @@ use url::Url;
 use super::parse::{KeySet, VerifyingKey};
 use crate::error::{FetchError, FetchErrorKind, JwksError};
 use crate::http::HttpClient;
+use crate::sync::lock;
 
 /// When and how an issuer's keys are refreshed.
 ///
@@ -338,7 +339,7 @@ impl KeyStore {
         // Subscribe first: a fetch that ends after this point wakes us.
         let mut rx = self.generation.subscribe();
         let demanded = {
-            let mut gate = self.lock_gate();
+            let mut gate = lock(&self.gate);
             if gate.in_flight {
                 false
             } else if gate
@@ -368,14 +369,6 @@ impl KeyStore {
     fn set_next_attempt(&self, next: Instant) {
         self.next_attempt
             .store((next - self.epoch).as_millis() as u64, Ordering::Relaxed);
-    }
-
-    /// The gate's lock. Poisoning cannot leave it inconsistent (two plain
-    /// fields, each written in one statement), so a poisoned lock is used as is.
-    fn lock_gate(&self) -> std::sync::MutexGuard<'_, Gate> {
-        self.gate
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The first fetch, for `build().await`. Returns the interval until the
@@ -480,10 +473,10 @@ impl KeyStore {
                     "key refresh demanded during the JWKS endpoint's Retry-After; not calling it yet"
                 );
                 // The demand is answered "no refresh" (its waiter times out).
-                self.lock_gate().in_flight = false;
+                lock(&self.gate).in_flight = false;
                 continue;
             }
-            self.lock_gate().in_flight = true;
+            lock(&self.gate).in_flight = true;
             let started = Instant::now();
             match self.refresh().await {
                 Ok(Fetched {
@@ -543,7 +536,7 @@ impl KeyStore {
             // `Retry-After`, known) before the gate opens, so a request that
             // finds no fetch under way and re-checks sees the new set.
             self.set_next_attempt(next);
-            self.lock_gate().in_flight = false;
+            lock(&self.gate).in_flight = false;
             self.generation.send_modify(|g| *g = g.wrapping_add(1));
         }
     }
@@ -567,6 +560,8 @@ struct Fetched {
 }
 
 /// Refresh state shared by the unknown-kid path and the refresh task.
+/// Poisoning cannot leave it inconsistent (two plain fields, each written in
+/// one statement), so [`lock`] uses a poisoned lock as is.
 struct Gate {
     in_flight: bool,
     last_demand: Option<Instant>,

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
@@ -10,6 +10,7 @@ use tokio::sync::watch;
 
 use crate::error::ConfigError;
 use crate::issuer::{Issuer, IssuerBuilder};
+use crate::sync::lock;
 
 type Factory = dyn Fn(&str) -> Option<IssuerBuilder> + Send + Sync;
 
@@ -292,6 +293,8 @@ impl State {
 pub(crate) struct Lazy {
     config: LazyIssuers,
     ready: ArcSwap<Vec<Issuer>>,
+    /// Consistent after every statement, so a panic elsewhere while it was
+    /// held does not make it unusable ([`lock`] ignores poisoning).
     state: Mutex<State>,
 }
 
@@ -319,12 +322,6 @@ impl Lazy {
         }
     }
 
-    /// The state is consistent after every statement, so a panic elsewhere
-    /// while it was held does not make it unusable.
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     pub(crate) fn ready(&self, iss: &str) -> Option<Issuer> {
         self.ready.load().iter().find(|i| i.name() == iss).cloned()
     }
@@ -338,7 +335,7 @@ impl Lazy {
         let Some(builder) = (self.config.factory)(iss) else {
             return LazyPick::Refuse;
         };
-        let mut state = self.lock();
+        let mut state = lock(&self.state);
         if let Some(i) = self.ready(iss) {
             return LazyPick::Ready(i);
         }
@@ -400,7 +397,7 @@ impl Lazy {
         let spawned = runtime.spawn(discover(recorder, builder));
         if let Some(Slot::Building {
             id: current, task, ..
-        }) = self.lock().slots.get_mut(iss)
+        }) = lock(&self.state).slots.get_mut(iss)
         {
             if *current == id {
                 *task = Task(Some(spawned.abort_handle()));
@@ -429,7 +426,7 @@ impl Lazy {
 
     /// Record how discovery `id` of `iss` ended (`None`: it failed).
     fn record(&self, iss: &str, id: u64, issuer: Option<Issuer>) -> Progress {
-        let mut state = self.lock();
+        let mut state = lock(&self.state);
         match state.slots.get(iss) {
             Some(Slot::Building { id: current, .. }) if *current == id => {}
             // Superseded: its successor records the outcome.
@@ -466,7 +463,7 @@ impl Lazy {
 
     #[cfg(test)]
     fn slots(&self) -> (usize, usize) {
-        let state = self.lock();
+        let state = lock(&self.state);
         (state.slots.len(), state.failed())
     }
 }

@@ -12,8 +12,9 @@ use tokio::task::JoinHandle;
 
 use super::grant::{GrantState, Registered};
 use super::keys::{self, KeyStore, Pool};
-use super::server::{self, lock, Shared, DEFAULT_CACHE_CONTROL};
+use super::server::{self, Shared, DEFAULT_CACHE_CONTROL};
 use super::token::TokenBuilder;
+use crate::sync::lock;
 
 /// What the test kit's builders use: plain HTTP to loopback IP literals.
 fn loopback_http() -> crate::issuer::HttpConfig {

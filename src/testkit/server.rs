@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::{Request, State};
@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 
 use super::grant::{self, GrantState};
 use super::keys::KeyStore;
+use crate::sync::lock;
 
 /// Default `Cache-Control` of the JWKS response.
 pub(super) const DEFAULT_CACHE_CONTROL: &str = "public, max-age=300";
@@ -42,12 +43,6 @@ pub(super) struct Shared {
     pub(super) token_delay: Mutex<Duration>,
     pub(super) token_lifetime: Mutex<Duration>,
     pub(super) grant: Mutex<GrantState>,
-}
-
-/// Locks `m`, ignoring poisoning: a test that panicked while holding a lock
-/// must not turn every later request into a second panic.
-pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Shared {

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::issuer::MockIssuer;
 use super::keys;
-use super::server::lock;
+use crate::sync::lock;
 
 /// The default `sub` of issued tokens.
 pub const DEFAULT_SUBJECT: &str = "user-1";

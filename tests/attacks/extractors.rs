@@ -15,7 +15,9 @@ struct NeedsTenant {
 async fn unfit_claims_take_the_layers_answer() {
     let mut h = Harness::new().await;
     // Keys given directly: no HTTP to the mock is needed for this case.
-    let issuer = h.idp.issuer_builder()
+    let issuer = h
+        .idp
+        .issuer_builder()
         .audience("orders-api")
         .static_jwks(h.idp.jwks_json().to_string())
         .build()
