@@ -46,6 +46,7 @@ pub mod layer;
 pub mod manual;
 pub mod presets;
 mod sync;
+mod task;
 mod verify;
 
 pub use claims::{ClaimPath, ClaimsError, Fingerprint, OneOrMany, StandardClaims, VerifiedClaims};

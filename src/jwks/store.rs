@@ -567,16 +567,6 @@ struct Gate {
     last_demand: Option<Instant>,
 }
 
-/// Aborts a task when dropped: the refresh task lives exactly as long as
-/// the issuer that owns it.
-pub(crate) struct AbortOnDrop(pub(crate) tokio::task::AbortHandle);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 /// `now + d` on tokio's clock, saturating at [`MAX_DELAY`](crate::http::MAX_DELAY)
 /// (configured or server-sent delays must not overflow `Instant`).
 fn after(d: Duration) -> Instant {
