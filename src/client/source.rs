@@ -11,7 +11,7 @@ use super::builder::ClientCredentialsBuilder;
 use super::error::{SendError, TokenError};
 use super::layer::BearerLayer;
 use super::refresher;
-use super::state::{Dropped, Shared};
+use super::state::{Dropped, Shared, Wanted};
 use super::token::AccessToken;
 use crate::task::AbortOnDrop;
 
@@ -78,7 +78,7 @@ impl ClientCredentials {
         if let Some(token) = self.shared.valid_token() {
             return Ok(token);
         }
-        self.shared.fetch_shared(None).await
+        self.shared.fetch_shared(Wanted::Valid).await
     }
 
     /// Fetch a new token now, replacing the cached one (single flight:
@@ -87,8 +87,13 @@ impl ClientCredentials {
     /// # Errors
     /// As [`token`](Self::token).
     pub async fn refresh_now(&self) -> Result<AccessToken, TokenError> {
-        let current = self.shared.cached().map(|c| c.token.clone());
-        self.shared.fetch_shared(Some(current)).await
+        let wanted = match self.shared.cached() {
+            Some(current) => Wanted::Replacing(current.token.clone()),
+            // Nothing to replace: a token another caller fetched meanwhile
+            // is new enough.
+            None => Wanted::Valid,
+        };
+        self.shared.fetch_shared(wanted).await
     }
 
     /// Drop `token` from the cache if it is still the cached one, for

@@ -39,6 +39,18 @@ impl RetryAfterHold {
     }
 }
 
+/// Which token a caller of [`Shared::fetch_shared`] will take.
+pub(super) enum Wanted {
+    /// Any token that has not expired: the cached one if there is one
+    /// ([`token`](super::ClientCredentials::token)).
+    Valid,
+    /// A token other than this one
+    /// ([`refresh_now`](super::ClientCredentials::refresh_now) while it was
+    /// cached): it is replaced unless another caller already replaced it
+    /// while we waited, in which case that caller's token is taken.
+    Replacing(AccessToken),
+}
+
 /// What [`Shared::drop_rejected`] did with a token a downstream refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Dropped {
@@ -151,19 +163,15 @@ impl Shared {
         Dropped::Now
     }
 
-    /// Single flight. `replace`: `Some(current)` forces a new token unless
-    /// another caller already replaced `current` while we waited.
-    pub(super) async fn fetch_shared(
-        &self,
-        replace: Option<Option<AccessToken>>,
-    ) -> Result<AccessToken, TokenError> {
+    /// The token `wanted`, through the single flight: callers waiting for
+    /// the same request share its token, or its error.
+    pub(super) async fn fetch_shared(&self, wanted: Wanted) -> Result<AccessToken, TokenError> {
         let generation = self.generation.load(Ordering::SeqCst);
         let _flight = self.single_flight().await;
         if let Some(cached) = self.cache.load().as_ref() {
-            let replaced = match &replace {
-                None => false,
-                Some(Some(old)) => cached.token.same(old),
-                Some(None) => false,
+            let replaced = match &wanted {
+                Wanted::Valid => false,
+                Wanted::Replacing(old) => cached.token.same(old),
             };
             if !replaced && Instant::now() < cached.token.expires_at() {
                 return Ok(cached.token.clone());
