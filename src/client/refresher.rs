@@ -58,11 +58,8 @@ async fn run(weak: Weak<Shared>, wake: Arc<Notify>) {
             continue; // someone else refreshed it
         }
         let outcome = shared.fetch().await;
-        match outcome {
-            Ok(cached) => {
-                next_attempt = None;
-                shared.store_refreshed(cached);
-            }
+        match shared.finish(outcome) {
+            Ok(_) => next_attempt = None,
             Err(error) => {
                 let remaining = current
                     .token

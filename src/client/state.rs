@@ -187,7 +187,14 @@ impl Shared {
         self.finish(outcome)
     }
 
-    fn finish(&self, outcome: Result<Cached, TokenError>) -> Result<AccessToken, TokenError> {
+    /// Apply the outcome of a token request made inside the single flight
+    /// (by a caller or by the refresher): cache the new token and wake the
+    /// refresher, or keep the cached token; either way callers waiting in the
+    /// single flight share the outcome (the token, or the error).
+    pub(super) fn finish(
+        &self,
+        outcome: Result<Cached, TokenError>,
+    ) -> Result<AccessToken, TokenError> {
         let result = match outcome {
             Ok(cached) => {
                 let token = cached.token.clone();
@@ -203,12 +210,5 @@ impl Shared {
         };
         self.generation.fetch_add(1, Ordering::SeqCst);
         result
-    }
-
-    /// The refresher's copy of `finish` for a success.
-    pub(super) fn store_refreshed(&self, cached: Cached) {
-        self.cache.store(Some(Arc::new(cached)));
-        *lock(&self.last_error) = None;
-        self.generation.fetch_add(1, Ordering::SeqCst);
     }
 }
