@@ -228,15 +228,24 @@ impl ClientCredentialsBuilder {
     /// request). No token is requested until the first call.
     ///
     /// # Errors
-    /// No endpoint or no client authentication configured, an invalid or
-    /// non-HTTPS URL, failed discovery, an unreadable secret or unusable
-    /// key, a reserved parameter in `extra_param`, or no Tokio runtime.
+    /// - [`ConfigError::Credentials`]: an empty client id, no client
+    ///   authentication configured, an unreadable secret or an unusable key;
+    /// - [`ConfigError::Algorithm`]: a `private_key_jwt` algorithm that
+    ///   cannot sign client assertions;
+    /// - [`ConfigError::ReservedParameter`]: `extra_param` given
+    ///   `grant_type`, a `client_*` parameter, `scope` or `resource`;
+    /// - [`ConfigError::OutOfRange`]: no token endpoint configured;
+    /// - [`ConfigError::InvalidUrl`], [`ConfigError::InsecureUrl`],
+    ///   [`ConfigError::Discovery`], [`ConfigError::NoTokenEndpoint`]: the
+    ///   endpoint or its discovery;
+    /// - [`ConfigError::HttpClient`]: the HTTP client cannot be built;
+    /// - [`ConfigError::NoRuntime`]: no Tokio runtime.
     pub async fn build(self) -> Result<ClientCredentials, ConfigError> {
         let http = self.http.build()?;
         if self.client_id.is_empty() {
-            return Err(ConfigError::OutOfRange {
-                setting: "client_id",
-                reason: "must not be empty",
+            return Err(ConfigError::Credentials {
+                reason: "the client id is empty",
+                source: None,
             });
         }
         const RESERVED: [&str; 7] = [
@@ -248,14 +257,13 @@ impl ClientCredentialsBuilder {
             "scope",
             "resource",
         ];
-        if self
-            .extra
-            .iter()
-            .any(|(k, _)| RESERVED.contains(&k.as_str()))
+        if let Some(name) = RESERVED
+            .into_iter()
+            .find(|r| self.extra.iter().any(|(k, _)| k == r))
         {
-            return Err(ConfigError::OutOfRange {
+            return Err(ConfigError::ReservedParameter {
                 setting: "extra_param",
-                reason: "grant_type, client_*, scope and resource are set by their own methods",
+                name,
             });
         }
         let auth = match self.auth {
@@ -263,9 +271,9 @@ impl ClientCredentialsBuilder {
             Some(AuthConfig::Post(s)) => ClientAuth::Post(SecretReader::new(s)),
             Some(AuthConfig::Jwt { key, alg, kid }) => ClientAuth::private_key_jwt(key, alg, kid)?,
             None => {
-                return Err(ConfigError::OutOfRange {
-                    setting: "client authentication",
-                    reason: "set client_secret, client_secret_post or private_key_jwt",
+                return Err(ConfigError::Credentials {
+                    reason: "no client authentication configured (set client_secret, client_secret_post or private_key_jwt)",
+                    source: None,
                 })
             }
         };
@@ -312,5 +320,48 @@ impl ClientCredentialsBuilder {
         };
         let shared = Shared::new(request, self.invalid_token_cooldown);
         Ok(ClientCredentials::start(shared, &runtime))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Settings that are missing or not allowed are named by their own
+    /// variant, not `OutOfRange` (which is for numbers and durations).
+    #[tokio::test]
+    async fn config_errors_name_what_is_wrong() {
+        let base =
+            ClientCredentials::builder("checkout").token_endpoint("https://idp.example.com/token");
+        let err = base
+            .clone()
+            .client_secret("s")
+            .extra_param("scope", "x")
+            .build()
+            .await;
+        assert!(
+            matches!(
+                err,
+                Err(ConfigError::ReservedParameter {
+                    setting: "extra_param",
+                    name: "scope"
+                })
+            ),
+            "{err:?}"
+        );
+        let err = base.clone().build().await;
+        assert!(
+            matches!(err, Err(ConfigError::Credentials { source: None, .. })),
+            "{err:?}"
+        );
+        let err = ClientCredentials::builder("")
+            .token_endpoint("https://idp.example.com/token")
+            .client_secret("s")
+            .build()
+            .await;
+        assert!(
+            matches!(err, Err(ConfigError::Credentials { source: None, .. })),
+            "{err:?}"
+        );
     }
 }
