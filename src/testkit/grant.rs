@@ -20,8 +20,7 @@ use jsonwebtoken::Algorithm;
 use serde_json::{json, Map, Value};
 
 use super::keys;
-use super::server::Shared;
-use crate::sync::lock;
+use super::state::{lock, Registered, Shared};
 
 /// The `client_assertion_type` of RFC 7523 §2.2.
 pub(super) const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -29,32 +28,6 @@ pub(super) const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type
 /// The longest client assertion the mock accepts: `exp` at most this far
 /// ahead of now (and of `iat`).
 pub const MAX_ASSERTION_LIFETIME: Duration = Duration::from_secs(300);
-
-/// A registered client.
-#[derive(Clone)]
-pub(super) enum Registered {
-    /// `client_secret_basic` / `client_secret_post` with this secret.
-    Secret(String),
-    /// `private_key_jwt` verified with this public JWK.
-    Jwt(Value),
-}
-
-/// Fault injection for the token endpoint.
-#[derive(Default)]
-pub(super) struct Faults {
-    pub(super) remaining: usize,
-    pub(super) status: u16,
-    /// `Retry-After` (seconds) on each injected failure.
-    pub(super) retry_after: Option<u64>,
-}
-
-/// Token-endpoint state of one issuer.
-#[derive(Default)]
-pub(super) struct GrantState {
-    pub(super) clients: std::collections::HashMap<String, Registered>,
-    pub(super) seen_jti: HashSet<String>,
-    pub(super) faults: Faults,
-}
 
 fn now() -> u64 {
     SystemTime::now()

@@ -1,131 +1,23 @@
-//! [`MockIssuer`], its configuration, and the server task it owns.
+//! [`MockIssuer`]: starting the server task, and the handle's controls
+//! (keys, outages and delays, registered clients, request counters).
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
 use serde_json::Value;
-use tokio::task::JoinHandle;
 
-use super::grant::{GrantState, Registered};
+use super::config::{JwtClientKey, MockIssuerConfig, DEFAULT_TOKEN_LIFETIME};
 use super::keys::{self, KeyStore, Pool};
-use super::server::{self, Shared, DEFAULT_CACHE_CONTROL};
+use super::server;
+use super::state::{lock, Handle, Registered, Shared};
 use super::token::TokenBuilder;
-use crate::sync::lock;
 
 /// What the test kit's builders use: plain HTTP to loopback IP literals.
 fn loopback_http() -> crate::issuer::HttpConfig {
     crate::issuer::HttpConfig::default().allow_loopback_http()
-}
-
-/// The audience put in tokens unless configured otherwise.
-pub const DEFAULT_AUDIENCE: &str = "orders-api";
-
-/// The `expires_in` of tokens from the token endpoint unless
-/// [`MockIssuer::set_token_lifetime`] changes it.
-pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(300);
-
-/// The public key a `private_key_jwt` client is registered with
-/// ([`MockIssuer::register_jwt_client`]).
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub enum JwtClientKey {
-    /// A public JWK (with `kid`, `kty` and its members).
-    Jwk(Value),
-    /// A key of this issuer, by kid (see [`MockIssuer::new_client_key`]).
-    Kid(String),
-}
-
-impl From<Value> for JwtClientKey {
-    fn from(jwk: Value) -> Self {
-        JwtClientKey::Jwk(jwk)
-    }
-}
-
-impl From<&str> for JwtClientKey {
-    fn from(kid: &str) -> Self {
-        JwtClientKey::Kid(kid.to_owned())
-    }
-}
-
-impl From<String> for JwtClientKey {
-    fn from(kid: String) -> Self {
-        JwtClientKey::Kid(kid)
-    }
-}
-
-/// Configuration for [`MockIssuer::start_with`].
-///
-/// ```
-/// use oauth2_guard::testkit::{Algorithm, MockIssuerConfig};
-///
-/// let config = MockIssuerConfig::new()
-///     .audience("billing-api")
-///     .signing_alg(Algorithm::ES256)
-///     .hmac_secret(b"a-shared-secret-of-at-least-32-bytes!");
-/// # let _ = config;
-/// ```
-#[derive(Clone)]
-pub struct MockIssuerConfig {
-    audience: String,
-    signing_alg: Algorithm,
-    hmac_secret: Option<Vec<u8>>,
-}
-
-impl MockIssuerConfig {
-    /// Defaults: audience `"orders-api"`, signing with `RS256`, a random
-    /// 32-byte HMAC secret.
-    pub fn new() -> Self {
-        MockIssuerConfig {
-            audience: DEFAULT_AUDIENCE.to_owned(),
-            signing_alg: Algorithm::RS256,
-            hmac_secret: None,
-        }
-    }
-
-    /// The default `aud` of issued tokens.
-    #[must_use]
-    pub fn audience(mut self, audience: &str) -> Self {
-        self.audience = audience.to_owned();
-        self
-    }
-
-    /// The algorithm of the initial signing key. An `HS*` algorithm makes the
-    /// shared secret the signing key, and the JWKS starts empty.
-    #[must_use]
-    pub fn signing_alg(mut self, alg: Algorithm) -> Self {
-        self.signing_alg = alg;
-        self
-    }
-
-    /// The shared secret for `HS256`/`HS384`/`HS512` tokens (never published).
-    #[must_use]
-    pub fn hmac_secret(mut self, secret: &[u8]) -> Self {
-        self.hmac_secret = Some(secret.to_vec());
-        self
-    }
-}
-
-impl Default for MockIssuerConfig {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl fmt::Debug for MockIssuerConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MockIssuerConfig")
-            .field("audience", &self.audience)
-            .field("signing_alg", &self.signing_alg)
-            .field(
-                "hmac_secret",
-                &self.hmac_secret.as_ref().map(|_| "<redacted>"),
-            )
-            .finish()
-    }
 }
 
 /// A fake OpenID Provider serving discovery and a JWKS on `127.0.0.1`, and
@@ -137,23 +29,12 @@ impl fmt::Debug for MockIssuerConfig {
 /// See the [module documentation](super) for an example.
 #[derive(Clone)]
 pub struct MockIssuer {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    shared: Arc<Shared>,
-    task: JoinHandle<()>,
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    handle: Handle,
 }
 
 impl fmt::Debug for MockIssuer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let shared = &self.inner.shared;
+        let shared = self.shared();
         f.debug_struct("MockIssuer")
             .field("issuer", &shared.issuer)
             .field("audience", &shared.audience)
@@ -191,23 +72,13 @@ impl MockIssuer {
         let hmac_secret = config
             .hmac_secret
             .unwrap_or_else(|| rand::random::<[u8; 32]>().to_vec());
-        let shared = Arc::new(Shared {
-            issuer: format!("http://{addr}"),
-            audience: config.audience,
+        let shared = Arc::new(Shared::new(
+            format!("http://{addr}"),
+            config.audience,
             hmac_secret,
-            keys: Mutex::new(KeyStore::new(config.signing_alg)),
-            outage: AtomicBool::new(false),
-            outage_retry_after: Mutex::new(None),
-            jwks_delay: Mutex::new(Duration::ZERO),
-            cache_control: Mutex::new(Some(DEFAULT_CACHE_CONTROL.to_owned())),
-            jwks_fetches: AtomicUsize::new(0),
-            discovery_fetches: AtomicUsize::new(0),
-            requests: Mutex::new(HashMap::new()),
-            token_requests: AtomicUsize::new(0),
-            token_delay: Mutex::new(Duration::ZERO),
-            token_lifetime: Mutex::new(DEFAULT_TOKEN_LIFETIME),
-            grant: Mutex::new(GrantState::default()),
-        });
+            KeyStore::new(config.signing_alg),
+            DEFAULT_TOKEN_LIFETIME,
+        ));
         let app = server::router(shared.clone());
         let task = tokio::spawn(async move {
             if let Err(error) = axum::serve(listener, app).await {
@@ -215,12 +86,12 @@ impl MockIssuer {
             }
         });
         MockIssuer {
-            inner: Arc::new(Inner { shared, task }),
+            handle: Handle::new(shared, task),
         }
     }
 
-    pub(super) fn shared(&self) -> &Shared {
-        &self.inner.shared
+    fn shared(&self) -> &Shared {
+        self.handle.shared()
     }
 
     /// `http://127.0.0.1:PORT`, without a trailing slash; the `issuer` in
@@ -298,7 +169,7 @@ impl MockIssuer {
 
     /// A builder for a token signed with the current signing key.
     pub fn token(&self) -> TokenBuilder {
-        TokenBuilder::new(self.clone())
+        TokenBuilder::new(self.handle.clone())
     }
 
     /// The kid of the current signing key.

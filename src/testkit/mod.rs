@@ -102,20 +102,27 @@
 //! module outside tests. `Debug` output never shows private keys or the
 //! HMAC secret.
 
+// Module map: `a <- b` means `b` uses `a`; the graph has no cycles.
+//   keys <- state                   key pool and store <- Shared, GrantState, Handle, lock
+//   state, keys <- grant <- server  the token endpoint <- the router and other handlers
+//   state, keys <- token            TokenBuilder (holds a state::Handle, not a MockIssuer)
+//   config, server, token <- issuer MockIssuer (also uses state and keys)
+//   leaves: config (MockIssuerConfig, JwtClientKey), request, hooks
+mod config;
 mod grant;
 pub mod hooks;
 mod issuer;
 mod keys;
 mod request;
 mod server;
+mod state;
 #[cfg(test)]
 mod tests;
 mod token;
 
+pub use config::{JwtClientKey, MockIssuerConfig, DEFAULT_AUDIENCE, DEFAULT_TOKEN_LIFETIME};
 pub use grant::MAX_ASSERTION_LIFETIME;
-pub use issuer::{
-    JwtClientKey, MockIssuer, MockIssuerConfig, DEFAULT_AUDIENCE, DEFAULT_TOKEN_LIFETIME,
-};
+pub use issuer::MockIssuer;
 pub use jsonwebtoken::Algorithm;
 pub use request::bearer_request;
 pub use token::{TokenBuilder, DEFAULT_CLIENT_ID, DEFAULT_LIFETIME, DEFAULT_SUBJECT};

@@ -3,10 +3,8 @@
 //!
 //! Handlers never panic and never hold a lock across an `.await`.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
@@ -16,59 +14,31 @@ use axum::routing::{any, get};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use super::grant::{self, GrantState};
-use super::keys::KeyStore;
-use crate::sync::lock;
+use super::grant;
+use super::state::{lock, Shared};
 
-/// Default `Cache-Control` of the JWKS response.
-pub(super) const DEFAULT_CACHE_CONTROL: &str = "public, max-age=300";
-
-/// State shared by the issuer handles and the server task.
-///
-/// No `Debug`: it holds the HMAC secret.
-pub(super) struct Shared {
-    pub(super) issuer: String,
-    pub(super) audience: String,
-    pub(super) hmac_secret: Vec<u8>,
-    pub(super) keys: Mutex<KeyStore>,
-    pub(super) outage: AtomicBool,
-    /// `Retry-After` (seconds) on outage answers.
-    pub(super) outage_retry_after: Mutex<Option<u64>>,
-    pub(super) jwks_delay: Mutex<Duration>,
-    pub(super) cache_control: Mutex<Option<String>>,
-    pub(super) jwks_fetches: AtomicUsize,
-    pub(super) discovery_fetches: AtomicUsize,
-    pub(super) requests: Mutex<HashMap<String, usize>>,
-    pub(super) token_requests: AtomicUsize,
-    pub(super) token_delay: Mutex<Duration>,
-    pub(super) token_lifetime: Mutex<Duration>,
-    pub(super) grant: Mutex<GrantState>,
-}
-
-impl Shared {
-    /// The discovery document (OpenID Connect Discovery 1.0 / RFC 8414).
-    pub(super) fn discovery(&self) -> Value {
-        let iss = &self.issuer;
-        json!({
-            "issuer": iss,
-            "jwks_uri": format!("{iss}/jwks"),
-            "token_endpoint": format!("{iss}/token"),
-            "introspection_endpoint": format!("{iss}/introspect"),
-            "authorization_endpoint": format!("{iss}/authorize"),
-            "response_types_supported": ["code"],
-            "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": [
-                "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"
-            ],
-            "grant_types_supported": ["client_credentials", "authorization_code"],
-            "token_endpoint_auth_methods_supported": [
-                "client_secret_basic", "client_secret_post", "private_key_jwt"
-            ],
-            "token_endpoint_auth_signing_alg_values_supported": [
-                "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"
-            ],
-        })
-    }
+/// The discovery document (OpenID Connect Discovery 1.0 / RFC 8414).
+fn discovery_document(shared: &Shared) -> Value {
+    let iss = &shared.issuer;
+    json!({
+        "issuer": iss,
+        "jwks_uri": format!("{iss}/jwks"),
+        "token_endpoint": format!("{iss}/token"),
+        "introspection_endpoint": format!("{iss}/introspect"),
+        "authorization_endpoint": format!("{iss}/authorize"),
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": [
+            "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"
+        ],
+        "grant_types_supported": ["client_credentials", "authorization_code"],
+        "token_endpoint_auth_methods_supported": [
+            "client_secret_basic", "client_secret_post", "private_key_jwt"
+        ],
+        "token_endpoint_auth_signing_alg_values_supported": [
+            "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"
+        ],
+    })
 }
 
 /// The router of one mock issuer.
@@ -113,7 +83,7 @@ async fn discovery(State(shared): State<Arc<Shared>>, method: Method) -> Respons
     if shared.outage.load(Ordering::SeqCst) {
         return unavailable(&shared);
     }
-    Json(shared.discovery()).into_response()
+    Json(discovery_document(&shared)).into_response()
 }
 
 async fn jwks(State(shared): State<Arc<Shared>>, method: Method) -> Response {

@@ -6,9 +6,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 
-use super::issuer::MockIssuer;
 use super::keys;
-use crate::sync::lock;
+use super::state::{lock, Handle};
 
 /// The default `sub` of issued tokens.
 pub const DEFAULT_SUBJECT: &str = "user-1";
@@ -17,7 +16,11 @@ pub const DEFAULT_CLIENT_ID: &str = "test-client";
 /// The default lifetime of issued tokens.
 pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(300);
 
-/// Builds one signed access token; get one from [`MockIssuer::token`].
+/// Builds one signed access token; get one from
+/// [`MockIssuer::token`](super::MockIssuer::token).
+///
+/// An outstanding builder keeps its issuer's server running, as a
+/// [`MockIssuer`](super::MockIssuer) clone does.
 ///
 /// Defaults — claims: `iss` = the issuer URL, `sub` = `"user-1"`,
 /// `aud` = the issuer's default audience, `iat` = now, `exp` = now + 300 s,
@@ -29,7 +32,7 @@ pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(300);
 /// removes whatever was set before it.
 #[must_use = "a TokenBuilder does nothing until `sign` is called"]
 pub struct TokenBuilder {
-    issuer: MockIssuer,
+    issuer: Handle,
     alg: Option<Algorithm>,
     kid: Option<String>,
     header_kid: Option<Option<String>>,
@@ -63,12 +66,12 @@ fn secs(d: Duration) -> i64 {
 }
 
 impl TokenBuilder {
-    pub(super) fn new(issuer: MockIssuer) -> Self {
+    pub(super) fn new(issuer: Handle) -> Self {
         let now = now();
         let mut claims = Map::new();
-        claims.insert("iss".into(), issuer.issuer_url().into());
+        claims.insert("iss".into(), issuer.shared().issuer.clone().into());
         claims.insert("sub".into(), DEFAULT_SUBJECT.into());
-        claims.insert("aud".into(), issuer.default_audience().into());
+        claims.insert("aud".into(), issuer.shared().audience.clone().into());
         claims.insert("iat".into(), now.into());
         claims.insert(
             "exp".into(),
@@ -123,7 +126,7 @@ impl TokenBuilder {
     /// Sets an extra header parameter (`crit`, `jku`, `x5u`, `jwk`, ...).
     /// Applied last, so it can also override `alg`, `kid` or `typ`; an
     /// overridden `alg` is the one the token is signed with (see
-    /// [`MockIssuer::sign_raw`] for `none` and mismatched algorithms).
+    /// [`MockIssuer::sign_raw`](super::MockIssuer::sign_raw) for `none` and mismatched algorithms).
     pub fn header(mut self, name: &str, value: Value) -> Self {
         self.extra_header.insert(name.to_owned(), value);
         self
@@ -223,7 +226,7 @@ impl TokenBuilder {
             &Value::Object(self.claims),
             alg,
             material,
-            self.issuer.hmac_secret(),
+            &self.issuer.shared().hmac_secret,
         )
     }
 }
