@@ -48,7 +48,8 @@ use crate::error::ConfigError;
 /// (RFC 7518 §3.2).
 const MIN_HMAC_SECRET_BYTES: usize = 32;
 use crate::jwks::parse::KeySet;
-use crate::jwks::store::{AbortOnDrop, KeyStore, Source};
+use crate::jwks::store::{KeyStore, Source};
+use crate::task::AbortOnDrop;
 use crate::verify::validate::{self, Profile};
 
 /// A configured issuer. Cheap to clone; the background key refresh stops

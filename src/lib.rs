@@ -45,6 +45,8 @@ mod jwks;
 pub mod layer;
 pub mod manual;
 pub mod presets;
+mod sync;
+mod task;
 mod verify;
 
 pub use claims::{ClaimPath, ClaimsError, Fingerprint, OneOrMany, StandardClaims, VerifiedClaims};

@@ -2,7 +2,7 @@
 //! `client_secret_post` and `private_key_jwt` (RFC 7523).
 
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
@@ -14,6 +14,7 @@ use url::Url;
 use super::error::TokenError;
 use super::secret::{SecretReader, SecretSource};
 use crate::error::ConfigError;
+use crate::sync::lock;
 
 /// The `client_assertion_type` of RFC 7523 §2.2.
 pub(crate) const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -140,7 +141,7 @@ impl ClientAuth {
             .read()
             .map_err(|e| TokenError::credentials("the private key cannot be read", Some(e)))?;
         {
-            let cached = parsed.lock().unwrap_or_else(PoisonError::into_inner);
+            let cached = lock(parsed);
             if let Some((p, k)) = cached.as_ref() {
                 if *p == pem {
                     return Ok(k.clone());
@@ -161,7 +162,7 @@ impl ClientAuth {
             )
         })?;
         let encoding = Arc::new(encoding);
-        *parsed.lock().unwrap_or_else(PoisonError::into_inner) = Some((pem, encoding.clone()));
+        *lock(parsed) = Some((pem, encoding.clone()));
         Ok(encoding)
     }
 

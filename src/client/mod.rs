@@ -102,16 +102,22 @@
 //! latency.
 
 mod auth;
+mod builder;
 mod error;
+mod fetch;
 mod layer;
+mod refresher;
+mod retry;
 mod secret;
 mod source;
+mod state;
+mod token;
 
 pub use auth::ASSERTION_LIFETIME;
+pub use builder::{ClientCredentialsBuilder, DEFAULT_INVALID_TOKEN_COOLDOWN, DEFAULT_MAX_MARGIN};
 pub use error::{BearerError, SendError, TokenError};
 pub use layer::{BearerLayer, BearerService, ResponseFuture};
+pub use retry::RetryConfig;
 pub use secret::{SecretFn, SecretSource};
-pub use source::{
-    AccessToken, ClientCredentials, ClientCredentialsBuilder, RetryConfig,
-    DEFAULT_INVALID_TOKEN_COOLDOWN, DEFAULT_MAX_MARGIN,
-};
+pub use source::ClientCredentials;
+pub use token::AccessToken;

@@ -3,8 +3,10 @@
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
+
+use crate::sync::lock;
 
 /// A callback that returns the current secret (see [`SecretSource::from_fn`]).
 pub type SecretFn = Arc<dyn Fn() -> io::Result<String> + Send + Sync>;
@@ -130,7 +132,7 @@ impl SecretReader {
                 let modified = meta.modified()?;
                 let recent = modified.elapsed().map_or(true, |age| age < COARSE_MTIME);
                 {
-                    let cached = self.file.lock().unwrap_or_else(PoisonError::into_inner);
+                    let cached = lock(&self.file);
                     if let Some(stamp) = cached.as_ref() {
                         if !recent && stamp.modified == modified && stamp.len == meta.len() {
                             return Ok(stamp.value.clone());
@@ -138,7 +140,7 @@ impl SecretReader {
                     }
                 }
                 let value: Arc<str> = std::fs::read_to_string(path)?.trim().into();
-                let mut cached = self.file.lock().unwrap_or_else(PoisonError::into_inner);
+                let mut cached = lock(&self.file);
                 let changed = cached.as_ref().is_some_and(|s| s.value != value);
                 if changed {
                     tracing::info!(path = %path.display(), "client credential file changed; using the new value");

@@ -186,7 +186,8 @@ pub enum ConfigError {
         /// The issuer.
         issuer: String,
     },
-    /// A client secret or private key could not be read or used.
+    /// A client id, secret or private key is missing, could not be read,
+    /// or cannot be used.
     #[error("client credential unusable: {reason}")]
     Credentials {
         /// Why (never the secret itself).
@@ -194,5 +195,15 @@ pub enum ConfigError {
         /// The I/O error of a file or callback source.
         #[source]
         source: Option<std::io::Error>,
+    },
+    /// A free-form parameter setting was given a name the crate sets itself
+    /// (for a token request: `grant_type`, `client_*`, `scope`, `resource`,
+    /// each set by its own method).
+    #[error("`{setting}` cannot set `{name}`: it is set by its own setting")]
+    ReservedParameter {
+        /// The setting (`extra_param`).
+        setting: &'static str,
+        /// The reserved parameter name.
+        name: &'static str,
     },
 }

@@ -15,12 +15,12 @@ use url::Url;
 
 use super::parse::{KeySet, VerifyingKey};
 use crate::http::HttpClient;
+use crate::sync::lock;
 
 mod config;
 mod refresh;
 
 pub use config::RefreshConfig;
-pub(crate) use refresh::AbortOnDrop;
 
 /// Where keys come from.
 // One per issuer, built once: the size difference costs nothing.
@@ -206,7 +206,7 @@ impl KeyStore {
         // Subscribe first: a fetch that ends after this point wakes us.
         let mut rx = self.generation.subscribe();
         let demanded = {
-            let mut gate = self.lock_gate();
+            let mut gate = lock(&self.gate);
             if gate.in_flight {
                 false
             } else if gate
@@ -237,17 +237,11 @@ impl KeyStore {
         self.next_attempt
             .store((next - self.epoch).as_millis() as u64, Ordering::Relaxed);
     }
-
-    /// The gate's lock. Poisoning cannot leave it inconsistent (two plain
-    /// fields, each written in one statement), so a poisoned lock is used as is.
-    fn lock_gate(&self) -> std::sync::MutexGuard<'_, Gate> {
-        self.gate
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
 }
 
 /// Refresh state shared by the unknown-kid path and the refresh task.
+/// Poisoning cannot leave it inconsistent (two plain fields, each written in
+/// one statement), so [`lock`] uses a poisoned lock as is.
 struct Gate {
     in_flight: bool,
     last_demand: Option<Instant>,

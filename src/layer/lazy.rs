@@ -5,13 +5,14 @@
 //! failures, the discovery budget) and the discovery task.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use tokio::sync::watch;
 
 use crate::issuer::{Issuer, IssuerBuilder};
+use crate::sync::lock;
 
 mod config;
 
@@ -130,6 +131,8 @@ impl State {
 pub(crate) struct Lazy {
     config: LazyIssuers,
     ready: ArcSwap<Vec<Issuer>>,
+    /// Consistent after every statement, so a panic elsewhere while it was
+    /// held does not make it unusable ([`lock`] ignores poisoning).
     state: Mutex<State>,
 }
 
@@ -157,12 +160,6 @@ impl Lazy {
         }
     }
 
-    /// The state is consistent after every statement, so a panic elsewhere
-    /// while it was held does not make it unusable.
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     pub(crate) fn ready(&self, iss: &str) -> Option<Issuer> {
         self.ready.load().iter().find(|i| i.name() == iss).cloned()
     }
@@ -176,7 +173,7 @@ impl Lazy {
         let Some(builder) = (self.config.factory)(iss) else {
             return LazyPick::Refuse;
         };
-        let mut state = self.lock();
+        let mut state = lock(&self.state);
         if let Some(i) = self.ready(iss) {
             return LazyPick::Ready(i);
         }
@@ -238,7 +235,7 @@ impl Lazy {
         let spawned = runtime.spawn(discover(recorder, builder));
         if let Some(Slot::Building {
             id: current, task, ..
-        }) = self.lock().slots.get_mut(iss)
+        }) = lock(&self.state).slots.get_mut(iss)
         {
             if *current == id {
                 *task = Task(Some(spawned.abort_handle()));
@@ -267,7 +264,7 @@ impl Lazy {
 
     /// Record how discovery `id` of `iss` ended (`None`: it failed).
     fn record(&self, iss: &str, id: u64, issuer: Option<Issuer>) -> Progress {
-        let mut state = self.lock();
+        let mut state = lock(&self.state);
         match state.slots.get(iss) {
             Some(Slot::Building { id: current, .. }) if *current == id => {}
             // Superseded: its successor records the outcome.
@@ -304,7 +301,7 @@ impl Lazy {
 
     #[cfg(test)]
     fn slots(&self) -> (usize, usize) {
-        let state = self.lock();
+        let state = lock(&self.state);
         (state.slots.len(), state.failed())
     }
 }

@@ -20,7 +20,8 @@ use jsonwebtoken::Algorithm;
 use serde_json::{json, Map, Value};
 
 use super::keys;
-use super::state::{lock, Registered, Shared};
+use super::state::{Registered, Shared};
+use crate::sync::lock;
 
 /// The `client_assertion_type` of RFC 7523 §2.2.
 pub(super) const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";

@@ -12,8 +12,9 @@ use serde_json::Value;
 use super::config::{JwtClientKey, MockIssuerConfig, DEFAULT_TOKEN_LIFETIME};
 use super::keys::{self, KeyStore, Pool};
 use super::server;
-use super::state::{lock, Handle, Registered, Shared};
+use super::state::{Handle, Registered, Shared};
 use super::token::TokenBuilder;
+use crate::sync::lock;
 
 /// What the test kit's builders use: plain HTTP to loopback IP literals.
 fn loopback_http() -> crate::issuer::HttpConfig {

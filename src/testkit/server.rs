@@ -15,7 +15,8 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use super::grant;
-use super::state::{lock, Shared};
+use super::state::Shared;
+use crate::sync::lock;
 
 /// The discovery document (OpenID Connect Discovery 1.0 / RFC 8414).
 fn discovery_document(shared: &Shared) -> Value {

@@ -7,7 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -17,12 +17,6 @@ use super::keys::KeyStore;
 
 /// Default `Cache-Control` of the JWKS response.
 pub(super) const DEFAULT_CACHE_CONTROL: &str = "public, max-age=300";
-
-/// Locks `m`, ignoring poisoning: a test that panicked while holding a lock
-/// must not turn every later request into a second panic.
-pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 /// State shared by the issuer handles and the server task.
 ///

@@ -7,7 +7,8 @@ use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 
 use super::keys;
-use super::state::{lock, Handle};
+use super::state::Handle;
+use crate::sync::lock;
 
 /// The default `sub` of issued tokens.
 pub const DEFAULT_SUBJECT: &str = "user-1";

@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use super::{KeyStore, Source, NEVER};
 use crate::error::{FetchError, FetchErrorKind, JwksError};
 use crate::jwks::parse::KeySet;
+use crate::sync::lock;
 
 impl KeyStore {
     /// The first fetch, for `build().await`. Returns the interval until the
@@ -115,10 +116,10 @@ impl KeyStore {
                     "key refresh demanded during the JWKS endpoint's Retry-After; not calling it yet"
                 );
                 // The demand is answered "no refresh" (its waiter times out).
-                self.lock_gate().in_flight = false;
+                lock(&self.gate).in_flight = false;
                 continue;
             }
-            self.lock_gate().in_flight = true;
+            lock(&self.gate).in_flight = true;
             let started = Instant::now();
             match self.refresh().await {
                 Ok(Fetched {
@@ -178,7 +179,7 @@ impl KeyStore {
             // `Retry-After`, known) before the gate opens, so a request that
             // finds no fetch under way and re-checks sees the new set.
             self.set_next_attempt(next);
-            self.lock_gate().in_flight = false;
+            lock(&self.gate).in_flight = false;
             self.generation.send_modify(|g| *g = g.wrapping_add(1));
         }
     }
@@ -199,16 +200,6 @@ struct Fetched {
     interval: Duration,
     /// Whether the set holds at least one usable key.
     usable: bool,
-}
-
-/// Aborts a task when dropped: the refresh task lives exactly as long as
-/// the issuer that owns it.
-pub(crate) struct AbortOnDrop(pub(crate) tokio::task::AbortHandle);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 /// `now + d` on tokio's clock, saturating at [`MAX_DELAY`](crate::http::MAX_DELAY)
