@@ -15,17 +15,15 @@ struct NeedsTenant {
 async fn unfit_claims_take_the_layers_answer() {
     let mut h = Harness::new().await;
     // Keys given directly: no HTTP to the mock is needed for this case.
-    let issuer = h.idp.issuer_builder()
+    let issuer = h
+        .idp
+        .issuer_builder()
         .audience("orders-api")
         .static_jwks(h.idp.jwks_json().to_string())
         .build()
         .await
         .expect("issuer");
-    let layer = AuthLayer::builder()
-        .issuer(issuer)
-        .realm("orders")
-        .build()
-        .expect("layer");
+    let layer = orders_layer(issuer);
     h.app = Router::new()
         .route(
             "/x",
@@ -50,10 +48,7 @@ async fn unfit_claims_take_the_layers_answer() {
     ];
     for (name, token) in cases {
         for path in ["/x", "/opt"] {
-            let req = Request::get(path)
-                .header(header::AUTHORIZATION, bearer(&token))
-                .body(Body::empty())
-                .unwrap();
+            let req = get_with_auth(path, bearer(&token));
             let start = Instant::now();
             let res = h.app.clone().oneshot(req).await.unwrap();
             let took = start.elapsed();
