@@ -11,6 +11,8 @@
 //!
 //! See `docs/security.md` for the catalogue as a table.
 #![cfg(all(feature = "testkit", feature = "axum"))]
+mod common;
+
 #[path = "attacks/http.rs"]
 mod http_attacks;
 
@@ -19,8 +21,6 @@ mod jwks;
 #[path = "attacks/lazy.rs"]
 mod lazy;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::{body::Body, routing::get, Router};
@@ -37,6 +37,11 @@ use oauth2_guard::{AuthLayer, Reason, Rejection};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
+use common::logs::{assert_no_token_in, LogCapture, ScanMin, REJECTED_EVENT};
+use common::{
+    bearer, challenge, get_with_auth, now, ok_app, orders_issuer, orders_layer, reason_of,
+};
+
 #[path = "attacks/cookie.rs"]
 mod cookie;
 #[path = "attacks/extractors.rs"]
@@ -48,24 +53,11 @@ const MAX_WALL: Duration = Duration::from_secs(1);
 const P256_N: &str = "FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551";
 const P384_N: &str = "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973";
 
-#[derive(Clone, Default)]
-struct Buf(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buf {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(data);
-        Ok(data.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// One MockIssuer, one app behind the layer, a log buffer, and every token sent.
 struct Harness {
     idp: MockIssuer,
     app: Router,
-    logs: Buf,
+    logs: LogCapture,
     _guard: tracing::subscriber::DefaultGuard,
     sent: Vec<String>,
     cases: usize,
@@ -73,29 +65,12 @@ struct Harness {
 
 impl Harness {
     async fn new() -> Self {
-        let logs = Buf::default();
-        let writer = logs.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish();
-        let guard = tracing::subscriber::set_default(subscriber);
+        // Thread-local: the tests run on a current-thread runtime, so the
+        // layer's events and its refresh task's are all on this thread.
+        let logs = LogCapture::default();
+        let guard = logs.set_thread_default(tracing::Level::TRACE);
         let idp = MockIssuer::start().await;
-        let issuer = idp
-            .issuer_builder()
-            .audience("orders-api")
-            .build()
-            .await
-            .expect("issuer");
-        let layer = AuthLayer::builder()
-            .issuer(issuer)
-            .realm("orders")
-            .build()
-            .expect("layer");
-        let app = Router::new()
-            .route("/x", get(|| async { "ok" }))
-            .layer(layer);
+        let app = ok_app(orders_layer(orders_issuer(&idp).await));
         Harness {
             idp,
             app,
@@ -123,10 +98,7 @@ impl Harness {
     }
 
     async fn send_header(&mut self, value: http::HeaderValue) -> (http::Response<Body>, Duration) {
-        let req = Request::get("/x")
-            .header(header::AUTHORIZATION, value)
-            .body(Body::empty())
-            .unwrap();
+        let req = get_with_auth("/x", value);
         let start = Instant::now();
         let res = self.app.clone().oneshot(req).await.unwrap();
         (res, start.elapsed())
@@ -159,50 +131,32 @@ impl Harness {
             _ => (StatusCode::UNAUTHORIZED, "invalid_token"),
         };
         assert_eq!(res.status(), status, "{name}");
-        let challenge = res
-            .headers()
-            .get(header::WWW_AUTHENTICATE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
+        let challenge = challenge(&res);
         assert!(challenge.starts_with("Bearer"), "{name}: {challenge}");
         assert!(
             challenge.contains(&format!("error=\"{code}\"")),
             "{name}: {challenge}"
         );
-        let got = res.extensions().get::<Rejection>().map(Rejection::reason);
-        assert_eq!(got, Some(reason), "{name}");
+        assert_eq!(reason_of(&res), Some(reason), "{name}");
         assert!(took < MAX_WALL, "{name}: took {took:?}");
     }
 
     /// No token sent by this test appears in the captured logs, and the
     /// capture did see the layer's events.
     fn finish(self) {
-        let logs = String::from_utf8_lossy(&self.logs.0.lock().unwrap()).into_owned();
+        let logs = self.logs.text();
         assert!(
-            logs.contains("request rejected"),
+            logs.contains(REJECTED_EVENT),
             "log capture saw no rejection events"
         );
-        for token in &self.sent {
-            assert!(!logs.contains(token.as_str()), "a token reached the logs");
-            if let Some((_, sig)) = token.rsplit_once('.') {
-                if sig.len() >= 16 {
-                    assert!(!logs.contains(sig), "a token signature reached the logs");
-                }
-            }
-        }
+        // Every token however short; signatures from 16 characters.
+        let min = ScanMin {
+            token: 0,
+            signature: 16,
+        };
+        assert_no_token_in(&logs, &self.sent, min);
         assert!(self.cases > 0);
     }
-}
-
-fn bearer(token: &str) -> http::HeaderValue {
-    http::HeaderValue::from_str(&format!("Bearer {token}")).expect("token is a valid header value")
-}
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
 }
 
 fn enc(v: &Value) -> String {

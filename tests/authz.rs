@@ -3,18 +3,21 @@
 //! with `tower::ServiceExt::oneshot` on an axum Router and MockIssuer tokens.
 #![cfg(all(feature = "testkit", feature = "axum"))]
 
+mod common;
+
 use axum::body::Body;
 use axum::routing::{get, post};
 use axum::{Extension, Router};
-use http::{Request, Response, StatusCode};
+use http::{header, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use oauth2_guard::authz::{HasScope, RequireRole, RequireScope, WIRING_ERROR};
 use oauth2_guard::presets::{Auth0, Cognito, Entra, Keycloak, Okta};
 use oauth2_guard::testkit::{Algorithm, MockIssuer};
-use oauth2_guard::HttpConfig;
 use oauth2_guard::{AuthLayer, ClaimPath, ConfigError, IssuerBuilder, LazyIssuers, VerifiedClaims};
 use serde_json::json;
 use tower::ServiceExt;
+
+use common::{bearer, loopback, orders_issuer, orders_layer};
 
 oauth2_guard::scope!(OrdersWrite = "orders:write");
 
@@ -27,7 +30,7 @@ async fn whoami(Extension(c): Extension<VerifiedClaims>) -> String {
 async fn send(app: &Router, method: &str, path: &str, token: Option<&str>) -> Response<Body> {
     let mut req = Request::builder().method(method).uri(path);
     if let Some(t) = token {
-        req = req.header("authorization", format!("Bearer {t}"));
+        req = req.header(header::AUTHORIZATION, bearer(t));
     }
     app.clone()
         .oneshot(req.body(Body::empty()).unwrap())
@@ -45,11 +48,6 @@ fn www(res: &Response<Body>) -> Option<&str> {
         .map(|v| v.to_str().unwrap())
 }
 
-/// The test kit's IdPs serve plain HTTP on 127.0.0.1: the explicit opt-in.
-fn loopback() -> HttpConfig {
-    HttpConfig::default().allow_loopback_http()
-}
-
 async fn layer_for(builder: IssuerBuilder) -> Result<AuthLayer, ConfigError> {
     AuthLayer::builder()
         .issuer(builder.build().await?)
@@ -58,9 +56,7 @@ async fn layer_for(builder: IssuerBuilder) -> Result<AuthLayer, ConfigError> {
 }
 
 async fn mock_layer(idp: &MockIssuer) -> AuthLayer {
-    layer_for(idp.issuer_builder().audience("orders-api"))
-        .await
-        .unwrap()
+    orders_layer(orders_issuer(idp).await)
 }
 
 fn guarded(layer: AuthLayer) -> Router {
@@ -285,14 +281,8 @@ async fn guard_without_layer_is_a_500_naming_the_mistake() {
 #[tokio::test]
 async fn optional_layer_then_guard_is_401_not_403() {
     let idp = MockIssuer::start().await;
-    let issuer = idp
-        .issuer_builder()
-        .audience("orders-api")
-        .build()
-        .await
-        .unwrap();
     let layer = AuthLayer::builder()
-        .issuer(issuer)
+        .issuer(orders_issuer(&idp).await)
         .realm("orders")
         .optional()
         .build()
@@ -417,10 +407,9 @@ async fn multi_issuer_keys_are_never_mixed_and_unknown_iss_costs_nothing() {
     // Distinct keys: the pool is shared, so give B another RSA key.
     let b_kid = b.rotate(Algorithm::RS256);
     assert_ne!(b_kid, a.signing_kid());
-    let issuer = |m: &MockIssuer| m.issuer_builder().audience("orders-api").build();
     let layer = AuthLayer::builder()
-        .issuer(issuer(&a).await.unwrap())
-        .issuer(issuer(&b).await.unwrap())
+        .issuer(orders_issuer(&a).await)
+        .issuer(orders_issuer(&b).await)
         .build()
         .unwrap();
     let app = Router::new().route("/", get(whoami)).layer(layer);
@@ -481,13 +470,7 @@ async fn lazy_issuers_discover_once_are_bounded_and_never_contact_strangers() {
     })
     .max_issuers(1);
     let layer = AuthLayer::builder()
-        .issuer(
-            a.issuer_builder()
-                .audience("orders-api")
-                .build()
-                .await
-                .unwrap(),
-        )
+        .issuer(orders_issuer(&a).await)
         .lazy_issuers(lazy)
         .build()
         .unwrap();

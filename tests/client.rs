@@ -1,9 +1,11 @@
 //! Outbound client-credentials tokens against the test kit's token endpoint.
 #![cfg(all(feature = "client", feature = "testkit"))]
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
@@ -19,14 +21,8 @@ use oauth2_guard::{AuthLayer, VerifiedClaims};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-const CLIENT: &str = "checkout";
-const SECRET: &str = "checkout-secret";
-
-async fn idp() -> MockIssuer {
-    let idp = MockIssuer::start().await;
-    idp.register_client(CLIENT, SECRET);
-    idp
-}
+use common::logs::LogCapture;
+use common::{bearer, get_with_auth, idp_with_client, now, serve, CLIENT, SECRET};
 
 fn fast_retry() -> RetryConfig {
     RetryConfig::default()
@@ -59,15 +55,9 @@ fn claims_of(token: &str) -> Value {
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("b64")).expect("json")
 }
 
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
 /// A service protected by the core layer for `audience`; answers with the
 /// caller's client id.
+// Its own audience and a scope check: not `common::orders_issuer`/`ok_app`.
 async fn service(idp: &MockIssuer, audience: &str) -> Router {
     let issuer = idp
         .issuer_builder()
@@ -91,7 +81,7 @@ async fn service(idp: &MockIssuer, audience: &str) -> Router {
 
 #[tokio::test]
 async fn token_is_reused_across_calls() {
-    let idp = idp().await;
+    let idp = idp_with_client().await;
     let source = source(&idp).await;
     let first = source.token().await.unwrap();
     for _ in 0..50 {
@@ -111,7 +101,7 @@ async fn token_is_reused_across_calls() {
 
 #[tokio::test]
 async fn refreshed_in_the_background_before_expiry() {
-    let idp = idp().await;
+    let idp = idp_with_client().await;
     idp.set_token_lifetime(Duration::from_secs(3));
     let source = idp
         .client_credentials_builder(CLIENT)
@@ -139,7 +129,7 @@ async fn refreshed_in_the_background_before_expiry() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hundred_concurrent_cold_callers_make_one_request() {
-    let idp = idp().await;
+    let idp = idp_with_client().await;
     idp.set_token_delay(Duration::from_millis(200));
     let source = source(&idp).await;
     let tasks: Vec<_> = (0..100)
@@ -158,14 +148,14 @@ async fn hundred_concurrent_cold_callers_make_one_request() {
 
 #[tokio::test]
 async fn server_errors_are_retried_with_backoff() {
-    let idp = idp().await;
+    let idp = idp_with_client().await;
     let source = source(&idp).await;
     idp.fail_next_token_requests(2, 503);
     source.token().await.expect("third attempt succeeds");
     assert_eq!(idp.token_requests(), 3);
 
     // Bounded: a persistent outage ends after max_attempts.
-    let idp = self::idp().await;
+    let idp = idp_with_client().await;
     let source = source_with(&idp, |b| b.retry(fast_retry().max_attempts(3))).await;
     idp.fail_next_token_requests(100, 500);
     let err = source.token().await.unwrap_err();
@@ -179,7 +169,7 @@ async fn server_errors_are_retried_with_backoff() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_client_is_typed_and_not_retried() {
-    let idp = idp().await;
+    let idp = idp_with_client().await;
     idp.set_token_delay(Duration::from_millis(100));
     let source = idp
         .client_credentials_builder(CLIENT)
@@ -222,7 +212,7 @@ async fn invalid_client_is_typed_and_not_retried() {
 
 #[tokio::test]
 async fn injected_oauth_errors_are_typed_and_not_retried() {
-    let idp = idp().await;
+    let idp = idp_with_client().await;
     let source = source(&idp).await;
     idp.fail_next_token_requests(1, 400);
     let err = source.token().await.unwrap_err();
@@ -232,7 +222,7 @@ async fn injected_oauth_errors_are_typed_and_not_retried() {
 
 #[tokio::test]
 async fn rotated_secret_on_disk_is_used_by_the_next_fetch() {
-    let idp = idp().await;
+    let idp = idp_with_client().await;
     let dir = std::env::temp_dir().join(format!("oauth2-guard-client-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("checkout-secret");
@@ -281,7 +271,7 @@ async fn basic_auth_form_encodes_id_and_secret() {
 
 #[tokio::test]
 async fn client_secret_post_and_callback_source() {
-    let idp = idp().await;
+    let idp = idp_with_client().await;
     let asked = Arc::new(AtomicUsize::new(0));
     let counter = asked.clone();
     let source = idp
@@ -447,18 +437,13 @@ fn rand_u64() -> u64 {
 
 #[tokio::test]
 async fn token_for_b_is_refused_by_c() {
-    let idp = idp().await;
+    let idp = idp_with_client().await;
     let for_b = source(&idp).await; // resource = orders-api
     let token = for_b.token().await.unwrap();
     let call = |app: Router, token: String| async move {
-        app.oneshot(
-            Request::get("/orders")
-                .header(header::AUTHORIZATION, format!("Bearer {token}"))
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap()
+        app.oneshot(get_with_auth("/orders", bearer(&token)))
+            .await
+            .unwrap()
     };
     let b = service(&idp, "orders-api").await;
     assert_eq!(
@@ -506,15 +491,13 @@ async fn flaky_downstream() -> (String, Arc<Mutex<Vec<String>>>) {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/orders", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+    let url = format!("http://{}/orders", serve(app).await);
     (url, seen)
 }
 
 #[tokio::test]
 async fn reqwest_send_retries_once_on_invalid_token() {
-    let idp = idp().await;
+    let idp = idp_with_client().await;
     let source = source(&idp).await;
     let (url, seen) = flaky_downstream().await;
     let http = reqwest::Client::new();
@@ -541,7 +524,7 @@ async fn reqwest_send_retries_once_on_invalid_token() {
 #[tokio::test]
 async fn tower_layer_sets_a_sensitive_bearer_header() {
     use tower::{service_fn, Layer as _};
-    let idp = idp().await;
+    let idp = idp_with_client().await;
     let source = source(&idp).await;
     let calls = Arc::new(AtomicUsize::new(0));
     let counter = calls.clone();
@@ -579,7 +562,7 @@ async fn tower_layer_sets_a_sensitive_bearer_header() {
 
 #[tokio::test]
 async fn unreadable_credentials_fail_at_build() {
-    let idp = idp().await;
+    let idp = idp_with_client().await;
     let err = idp
         .client_credentials_builder(CLIENT)
         .client_secret(SecretSource::File(
@@ -613,32 +596,14 @@ async fn unreadable_credentials_fail_at_build() {
     );
 }
 
-/// Collects formatted `tracing` output.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn each_fetch_is_logged_without_token_or_secret() {
     // A global subscriber: a thread-local one misses events when other
     // tests race to register the same callsites.
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    tracing::subscriber::set_global_default(subscriber).expect("only this test sets it");
+    let captured = LogCapture::default();
+    captured
+        .set_global_default(tracing::Level::DEBUG)
+        .expect("only this test sets it");
     tracing::callsite::rebuild_interest_cache();
 
     let idp = MockIssuer::start().await;
@@ -659,7 +624,7 @@ async fn each_fetch_is_logged_without_token_or_secret() {
         .await
         .unwrap();
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = String::from_utf8(captured.bytes()).unwrap();
     let obtained = logs
         .lines()
         .find(|l| l.contains("client-credentials token obtained") && l.contains("client_id=audit"))
@@ -688,7 +653,7 @@ async fn each_fetch_is_logged_without_token_or_secret() {
 
 #[tokio::test]
 async fn failed_background_refresh_keeps_the_valid_token() {
-    let idp = idp().await;
+    let idp = idp_with_client().await;
     idp.set_token_lifetime(Duration::from_secs(4));
     let source = source_with(&idp, |b| {
         b.refresh_margin(Duration::from_secs(3))
@@ -724,7 +689,7 @@ async fn failed_background_refresh_keeps_the_valid_token() {
 
 #[tokio::test]
 async fn short_retry_after_is_waited_out_then_retried() {
-    let idp = idp().await;
+    let idp = idp_with_client().await;
     let source = source_with(&idp, |b| {
         b.retry(fast_retry().max_backoff(Duration::from_secs(2)))
     })
@@ -746,7 +711,7 @@ async fn short_retry_after_is_waited_out_then_retried() {
 
 #[tokio::test]
 async fn long_retry_after_fails_fast_and_holds_requests_back() {
-    let idp = idp().await;
+    let idp = idp_with_client().await;
     // The server asks for 30 s; we honour at most 2 s of it.
     let source = source_with(&idp, |b| {
         b.retry(fast_retry().max_retry_after(Duration::from_secs(2)))
@@ -786,7 +751,7 @@ async fn long_retry_after_fails_fast_and_holds_requests_back() {
 
 #[tokio::test]
 async fn background_refresh_respects_retry_after() {
-    let idp = idp().await;
+    let idp = idp_with_client().await;
     idp.set_token_lifetime(Duration::from_secs(6));
     let source = source_with(&idp, |b| {
         b.refresh_margin(Duration::from_secs(5))
@@ -814,7 +779,7 @@ async fn background_refresh_respects_retry_after() {
 
 #[tokio::test]
 async fn absurd_retry_after_neither_panics_nor_overflows() {
-    let idp = idp().await;
+    let idp = idp_with_client().await;
     let source = source_with(&idp, |b| {
         b.retry(fast_retry().max_retry_after(Duration::MAX))
     })

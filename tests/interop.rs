@@ -26,6 +26,8 @@
 //!   endpoint, authenticates with `client_secret_basic` and
 //!   `client_secret_post`, reuses its token, and the token passes the layer.
 
+mod common;
+
 use std::collections::{BTreeMap, HashSet};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -36,10 +38,13 @@ use std::time::{Duration, Instant};
 
 use axum::{body::Body, routing::get, Extension, Json, Router};
 use base64::Engine as _;
-use http::{header, Request, Response, StatusCode};
-use oauth2_guard::{AuthLayer, Issuer, Reason, RefreshConfig, Rejection, VerifiedClaims};
+use http::{Response, StatusCode};
+use oauth2_guard::{Issuer, Reason, RefreshConfig, VerifiedClaims};
 use serde_json::{json, Value};
 use tower::ServiceExt as _;
+
+// The provider runs on `http://127.0.0.1:PORT`: `loopback()` is the explicit opt-in.
+use common::{bearer, challenge, get_with_auth, loopback, orders_layer, reason_of};
 
 const ORDERS: &str = "urn:oauth2-guard:orders";
 const OTHER: &str = "urn:oauth2-guard:other";
@@ -47,11 +52,6 @@ const OTHER: &str = "urn:oauth2-guard:other";
 const SUBPROCESS_TIMEOUT: Duration = Duration::from_secs(60);
 /// Bound on every HTTP request to the provider.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// The provider runs on `http://127.0.0.1:PORT`: the explicit opt-in.
-fn loopback_http() -> oauth2_guard::HttpConfig {
-    oauth2_guard::HttpConfig::default().allow_loopback_http()
-}
 
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -249,7 +249,7 @@ impl Provider {
     async fn guard_issuer(&self, refresh: RefreshConfig) -> Issuer {
         let issuer = Issuer::builder(&self.issuer)
             // The provider serves plain HTTP on 127.0.0.1: opted into explicitly.
-            .http(loopback_http())
+            .http(loopback())
             .audience(ORDERS)
             .strict_rfc9068(true)
             .refresh(refresh)
@@ -290,12 +290,9 @@ impl Drop for Provider {
 
 /// The protected route: the handler answers with what it saw of the
 /// verified claims.
+// Look-alike of attacks/jwks.rs's `fingerprint_app`: this handler answers more claims.
 fn app(issuer: Issuer) -> Router {
-    let layer = AuthLayer::builder()
-        .issuer(issuer)
-        .realm("orders")
-        .build()
-        .expect("AuthLayer::build");
+    let layer = orders_layer(issuer);
     Router::new()
         .route(
             "/orders",
@@ -314,12 +311,8 @@ fn app(issuer: Issuer) -> Router {
 }
 
 async fn call(app: &Router, token: &str) -> Response<Body> {
-    let request = Request::get("/orders")
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .body(Body::empty())
-        .expect("request");
     app.clone()
-        .oneshot(request)
+        .oneshot(get_with_auth("/orders", bearer(token)))
         .await
         .expect("the router is infallible")
 }
@@ -330,13 +323,6 @@ async fn json_body(response: Response<Body>) -> Value {
         .expect("body")
         .to_bytes();
     serde_json::from_slice(&bytes).expect("handler answers JSON")
-}
-
-fn rejection_reason(response: &Response<Body>) -> Option<Reason> {
-    response
-        .extensions()
-        .get::<Rejection>()
-        .map(Rejection::reason)
 }
 
 /// The unverified JOSE header of a compact JWT (test bookkeeping only).
@@ -376,7 +362,7 @@ async fn client_credentials(alg: &str) {
         response.status(),
         StatusCode::OK,
         "real {alg} token refused: {:?}",
-        rejection_reason(&response)
+        reason_of(&response)
     );
     let seen = json_body(response).await;
     assert_eq!(seen["client_id"], client.as_str());
@@ -401,12 +387,8 @@ async fn client_credentials(alg: &str) {
         .expect("token for other");
     let response = call(&app, &other).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(rejection_reason(&response), Some(Reason::WrongAudience));
-    let challenge = response
-        .headers()
-        .get(header::WWW_AUTHENTICATE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
+    assert_eq!(reason_of(&response), Some(Reason::WrongAudience));
+    let challenge = challenge(&response);
     assert!(
         challenge.starts_with("Bearer realm=\"orders\"")
             && challenge.contains("error=\"invalid_token\""),
@@ -470,7 +452,7 @@ async fn pkce_user_token() {
         response.status(),
         StatusCode::OK,
         "real PKCE token refused: {:?}",
-        rejection_reason(&response)
+        reason_of(&response)
     );
     let seen = json_body(response).await;
     assert_eq!(seen["sub"], "alice");
@@ -579,7 +561,7 @@ async fn key_rotation_under_load() {
                     *t.accepted.entry(kid).or_default() += 1;
                 } else if still_valid {
                     t.refused_valid
-                        .push((kid, status.as_u16(), rejection_reason(&response)));
+                        .push((kid, status.as_u16(), reason_of(&response)));
                 } else {
                     t.refused_unpublished += 1;
                 }
@@ -676,7 +658,7 @@ async fn key_rotation_under_load() {
     // cached verification or not.
     let response = call(&app, &old_token).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(rejection_reason(&response), Some(Reason::UnknownKey));
+    assert_eq!(reason_of(&response), Some(Reason::UnknownKey));
 }
 
 /// The crate's own `ClientCredentials` source against the real provider:
@@ -695,7 +677,7 @@ async fn client_credentials_source_against_provider() {
         let secret = format!("secret-{client}");
         let builder = ClientCredentials::builder(client)
             .issuer(idp.issuer.clone())
-            .http(loopback_http())
+            .http(loopback())
             .resource(ORDERS)
             .scope("orders:read");
         let builder = if post {
@@ -717,7 +699,7 @@ async fn client_credentials_source_against_provider() {
             response.status(),
             StatusCode::OK,
             "{client}: {:?}",
-            rejection_reason(&response)
+            reason_of(&response)
         );
         let seen = json_body(response).await;
         assert_eq!(seen["client_id"], client);

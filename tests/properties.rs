@@ -4,16 +4,20 @@
 //! 5xx, and never lets the request through. 256 cases per property.
 #![cfg(all(feature = "testkit", feature = "axum"))]
 
+mod common;
+
 use std::sync::OnceLock;
 
-use axum::{body::Body, routing::get, Router};
+use axum::Router;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use http::{header, Request, StatusCode};
+use http::StatusCode;
 use oauth2_guard::testkit::MockIssuer;
-use oauth2_guard::{AuthLayer, Rejection};
+use oauth2_guard::Rejection;
 use proptest::prelude::*;
 use tower::ServiceExt;
+
+use common::{bearer, get_with_auth, ok_app, orders_issuer, orders_layer};
 
 struct World {
     rt: tokio::runtime::Runtime,
@@ -31,23 +35,8 @@ fn world() -> &'static World {
             .unwrap();
         let (idp, app) = rt.block_on(async {
             let idp = MockIssuer::start().await;
-            let issuer = idp
-                .issuer_builder()
-                .audience("orders-api")
-                .build()
-                .await
-                .unwrap();
-            let layer = AuthLayer::builder()
-                .issuer(issuer)
-                .realm("orders")
-                .build()
-                .unwrap();
-            (
-                idp,
-                Router::new()
-                    .route("/x", get(|| async { "ok" }))
-                    .layer(layer),
-            )
+            let app = ok_app(orders_layer(orders_issuer(&idp).await));
+            (idp, app)
         });
         World { rt, app, _idp: idp }
     })
@@ -55,10 +44,7 @@ fn world() -> &'static World {
 
 fn send(value: http::HeaderValue) -> (StatusCode, Option<Rejection>) {
     let w = world();
-    let req = Request::get("/x")
-        .header(header::AUTHORIZATION, value)
-        .body(Body::empty())
-        .unwrap();
+    let req = get_with_auth("/x", value);
     let res = w.rt.block_on(w.app.clone().oneshot(req)).unwrap();
     (res.status(), res.extensions().get::<Rejection>().cloned())
 }
@@ -87,7 +73,7 @@ proptest! {
 
     #[test]
     fn arbitrary_token_strings(token in "[A-Za-z0-9._~+/=-]{1,600}") {
-        refused(http::HeaderValue::from_str(&format!("Bearer {token}")).unwrap())?;
+        refused(bearer(&token))?;
     }
 
     #[test]
@@ -97,6 +83,6 @@ proptest! {
         s in proptest::collection::vec(any::<u8>(), 0..300),
     ) {
         let token = format!("{}.{}.{}", URL_SAFE_NO_PAD.encode(h), URL_SAFE_NO_PAD.encode(p), URL_SAFE_NO_PAD.encode(s));
-        refused(http::HeaderValue::from_str(&format!("Bearer {token}")).unwrap())?;
+        refused(bearer(&token))?;
     }
 }

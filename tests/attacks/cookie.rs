@@ -7,22 +7,13 @@ use oauth2_guard::layer::BearerSource;
 #[tokio::test]
 async fn duplicate_token_cookies() {
     let mut h = Harness::new().await;
-    let issuer = h
-        .idp
-        .issuer_builder()
-        .audience("orders-api")
-        .build()
-        .await
-        .expect("issuer");
     let layer = AuthLayer::builder()
-        .issuer(issuer)
+        .issuer(orders_issuer(&h.idp).await)
         .realm("orders")
         .token_source(BearerSource::new().with_cookie("at"))
         .build()
         .expect("layer");
-    h.app = Router::new()
-        .route("/x", get(|| async { "ok" }))
-        .layer(layer);
+    h.app = ok_app(layer);
     let victim = h.idp.token().subject("victim").sign();
     let attacker = h.idp.token().subject("attacker").sign();
     h.sent.extend([victim.clone(), attacker.clone()]);

@@ -23,11 +23,7 @@ async fn unfit_claims_take_the_layers_answer() {
         .build()
         .await
         .expect("issuer");
-    let layer = AuthLayer::builder()
-        .issuer(issuer)
-        .realm("orders")
-        .build()
-        .expect("layer");
+    let layer = orders_layer(issuer);
     h.app = Router::new()
         .route(
             "/x",
@@ -52,10 +48,7 @@ async fn unfit_claims_take_the_layers_answer() {
     ];
     for (name, token) in cases {
         for path in ["/x", "/opt"] {
-            let req = Request::get(path)
-                .header(header::AUTHORIZATION, bearer(&token))
-                .body(Body::empty())
-                .unwrap();
+            let req = get_with_auth(path, bearer(&token));
             let start = Instant::now();
             let res = h.app.clone().oneshot(req).await.unwrap();
             let took = start.elapsed();

@@ -7,50 +7,32 @@
 //! `localhost`, which the loopback opt-in does not cover (IP literals only).
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Body;
 use axum::response::IntoResponse;
-use axum::routing::get;
 use axum::{Json, Router};
-use http::{header, Request, StatusCode};
+use http::{header, StatusCode};
 use oauth2_guard::testkit::MockIssuer;
 use oauth2_guard::HttpConfig;
+use oauth2_guard::Reason;
 use oauth2_guard::{AuthLayer, ConfigError, FetchErrorKind, Issuer, LazyIssuers};
-use oauth2_guard::{Reason, Rejection};
 use serde_json::json;
 use tower::ServiceExt;
 
+use crate::common::{
+    bearer, bind_loopback, get_with_auth, loopback, ok_app, orders_issuer, reason_of, serve,
+    serve_on,
+};
+
 /// Every test finishes well within this, or fails.
 const BOUND: Duration = Duration::from_secs(20);
-
-/// The test kit's HTTP settings: plain HTTP to loopback IP literals allowed.
-fn loopback() -> HttpConfig {
-    HttpConfig::default().allow_loopback_http()
-}
 
 async fn bounded<F: Future>(f: F) -> F::Output {
     tokio::time::timeout(BOUND, f)
         .await
         .expect("test exceeded its time bound")
-}
-
-/// Serve `app` on an ephemeral port of 127.0.0.1.
-async fn serve(listener: tokio::net::TcpListener, app: Router) -> SocketAddr {
-    let addr = listener.local_addr().expect("local addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    addr
-}
-
-async fn bind() -> tokio::net::TcpListener {
-    tokio::net::TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .expect("bind 127.0.0.1:0")
 }
 
 /// A server answering every request with `status` and `Location: location`;
@@ -63,7 +45,7 @@ async fn redirector(status: StatusCode, location: String) -> (String, Arc<Atomic
         let location = location.clone();
         async move { (status, [(header::LOCATION, location)]).into_response() }
     });
-    let addr = serve(bind().await, app).await;
+    let addr = serve(app).await;
     (format!("http://{addr}"), hits)
 }
 
@@ -74,21 +56,11 @@ fn port_of(url: &str) -> u16 {
         .expect("URL with a port")
 }
 
-fn app(layer: AuthLayer) -> Router {
-    Router::new()
-        .route("/x", get(|| async { "ok" }))
-        .layer(layer)
-}
-
 /// Status and rejection reason of one request with `token`.
 async fn call(app: &Router, token: &str) -> (StatusCode, Option<Reason>) {
-    let req = Request::get("/x")
-        .header(header::AUTHORIZATION, super::bearer(token))
-        .body(Body::empty())
-        .expect("request");
+    let req = get_with_auth("/x", bearer(token));
     let res = app.clone().oneshot(req).await.expect("infallible");
-    let reason = res.extensions().get::<Rejection>().map(Rejection::reason);
-    (res.status(), reason)
+    (res.status(), reason_of(&res))
 }
 
 fn initial_keys_kind(err: ConfigError) -> FetchErrorKind {
@@ -133,7 +105,7 @@ async fn jwks_redirect_off_policy_is_refused_even_with_a_caller_client() {
             .http(caller)
             .build_deferred()
             .expect("lazy issuer");
-        let app = app(AuthLayer::new(lazy.clone()));
+        let app = ok_app(AuthLayer::new(lazy.clone()));
         let mut after_fetch = 0;
         while after_fetch < 5 {
             let (status, reason) = call(&app, &forged).await;
@@ -163,7 +135,7 @@ async fn jwks_redirect_within_policy_is_followed_by_a_caller_client() {
             .build()
             .await
             .expect("redirect within the policy");
-        let (status, _) = call(&app(AuthLayer::new(issuer)), &idp.token().sign()).await;
+        let (status, _) = call(&ok_app(AuthLayer::new(issuer)), &idp.token().sign()).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(idp.jwks_fetches(), 1);
     })
@@ -175,10 +147,8 @@ async fn jwks_redirect_within_policy_is_followed_by_a_caller_client() {
 #[cfg(feature = "client")]
 mod token_redirect {
     use super::*;
+    use crate::common::{idp_with_client, CLIENT, SECRET};
     use oauth2_guard::client::{ClientCredentials, TokenError};
-
-    const CLIENT: &str = "checkout";
-    const SECRET: &str = "checkout-secret";
 
     fn redirect_kind(err: TokenError) -> FetchErrorKind {
         match err {
@@ -190,8 +160,7 @@ mod token_redirect {
     /// A 307 from the token endpoint to another listener that would accept
     /// the credentials; returns the front's URL, its hit count and the other.
     async fn setup() -> (String, Arc<AtomicUsize>, MockIssuer) {
-        let evil = MockIssuer::start().await;
-        evil.register_client(CLIENT, SECRET);
+        let evil = idp_with_client().await;
         let (front, hits) = redirector(StatusCode::TEMPORARY_REDIRECT, evil.token_endpoint()).await;
         (format!("{front}/token"), hits, evil)
     }
@@ -352,7 +321,7 @@ async fn careless_tenant_prefix_check_cannot_be_fooled_by_userinfo() {
         // The attacker runs an IdP whose discovery names the crafted issuer
         // `http://sso.example.com@127.0.0.1:PORT` and publishes its own keys.
         let evil_keys = MockIssuer::start().await;
-        let listener = bind().await;
+        let listener = bind_loopback().await;
         let crafted = format!(
             "http://sso.example.com@{}",
             listener.local_addr().expect("addr")
@@ -367,16 +336,18 @@ async fn careless_tenant_prefix_check_cannot_be_fooled_by_userinfo() {
             let doc = doc.clone();
             async move { Json(doc) }
         });
-        serve(listener, discovery).await;
+        serve_on(listener, discovery);
         // A tenant check by prefix: trusts anything that "starts with" the SSO.
         let lazy = LazyIssuers::new(|iss: &str| {
             iss.starts_with("http://sso.example.com")
                 .then(|| Issuer::builder(iss).audience("orders-api").http(loopback()))
         });
-        let app = app(AuthLayer::builder()
-            .lazy_issuers(lazy)
-            .build()
-            .expect("layer"));
+        let app = ok_app(
+            AuthLayer::builder()
+                .lazy_issuers(lazy)
+                .build()
+                .expect("layer"),
+        );
         let forged = evil_keys.token().issuer(&crafted).sign();
         let (status, reason) = call(&app, &forged).await;
         assert_ne!(status, StatusCode::OK, "forged tenant token accepted");
@@ -396,10 +367,10 @@ async fn careless_tenant_prefix_check_cannot_be_fooled_by_userinfo() {
 #[cfg(feature = "client")]
 mod forced_refresh {
     use super::*;
+    use crate::common::{idp_with_client, CLIENT, SECRET};
+    use axum::body::Body;
+    use http::Request;
     use oauth2_guard::client::ClientCredentials;
-
-    const CLIENT: &str = "checkout";
-    const SECRET: &str = "checkout-secret";
 
     const CHALLENGE: &str = r#"Bearer realm="orders", error="invalid_token""#;
 
@@ -408,8 +379,7 @@ mod forced_refresh {
             oauth2_guard::client::ClientCredentialsBuilder,
         ) -> oauth2_guard::client::ClientCredentialsBuilder,
     ) -> (MockIssuer, ClientCredentials) {
-        let idp = MockIssuer::start().await;
-        idp.register_client(CLIENT, SECRET);
+        let idp = idp_with_client().await;
         let source = configure(
             ClientCredentials::builder(CLIENT)
                 .token_endpoint(idp.token_endpoint())
@@ -436,7 +406,7 @@ mod forced_refresh {
                     .into_response()
             }
         });
-        let addr = serve(bind().await, app).await;
+        let addr = serve(app).await;
         (format!("http://{addr}/orders"), hits)
     }
 
@@ -532,14 +502,10 @@ async fn plain_http_loopback_needs_the_opt_in() {
             .build()
             .await
             .expect("loopback opt-in");
-        let (status, _) = call(&app(AuthLayer::new(issuer)), &idp.token().sign()).await;
+        let (status, _) = call(&ok_app(AuthLayer::new(issuer)), &idp.token().sign()).await;
         assert_eq!(status, StatusCode::OK);
         // The test kit's own builder carries the opt-in.
-        idp.issuer_builder()
-            .audience("orders-api")
-            .build()
-            .await
-            .expect("MockIssuer::issuer_builder");
+        orders_issuer(&idp).await;
 
         // The opt-in covers loopback IP literals, not names.
         for (url, ok) in [

@@ -4,7 +4,9 @@
 use super::*;
 
 use axum::Extension;
-use oauth2_guard::{ConfigError, FetchErrorKind, Issuer, RefreshConfig, VerifiedClaims};
+use oauth2_guard::{ConfigError, FetchErrorKind, Issuer, VerifiedClaims};
+
+use crate::common::{fast_backoff, polling_issuer};
 
 /// A published set that a refresh must treat as authoritative although it
 /// holds no key this crate can use.
@@ -49,8 +51,7 @@ async fn refuse_unavailable(h: &mut Harness, name: &str, token: &str) {
         "{name}: {:?}",
         res.extensions().get::<Rejection>()
     );
-    let got = res.extensions().get::<Rejection>().map(Rejection::reason);
-    assert_eq!(got, Some(Reason::KeysUnavailable), "{name}");
+    assert_eq!(reason_of(&res), Some(Reason::KeysUnavailable), "{name}");
     assert!(res.headers().contains_key(header::RETRY_AFTER), "{name}");
     assert!(
         !res.headers().contains_key(header::WWW_AUTHENTICATE),
@@ -60,12 +61,9 @@ async fn refuse_unavailable(h: &mut Harness, name: &str, token: &str) {
 }
 
 /// `/x` behind a layer for `issuer`, answering the verified token's fingerprint.
+// Look-alike of interop.rs's `app` and client.rs's `service`: each handler reads other claims.
 fn fingerprint_app(issuer: Issuer) -> Router {
-    let layer = AuthLayer::builder()
-        .issuer(issuer)
-        .realm("orders")
-        .build()
-        .expect("layer");
+    let layer = orders_layer(issuer);
     Router::new()
         .route(
             "/x",
@@ -74,24 +72,6 @@ fn fingerprint_app(issuer: Issuer) -> Router {
             }),
         )
         .layer(layer)
-}
-
-/// An issuer for the harness's IdP that polls its keys every 100 ms.
-async fn polling_issuer(h: &Harness) -> Issuer {
-    h.idp.set_cache_control(None);
-    h.idp
-        .issuer_builder()
-        .audience("orders-api")
-        .refresh(
-            RefreshConfig::default()
-                .min_interval(Duration::from_millis(100))
-                .default_interval(Duration::from_millis(100))
-                .backoff_base(Duration::from_millis(50))
-                .backoff_max(Duration::from_millis(200)),
-        )
-        .build()
-        .await
-        .expect("issuer")
 }
 
 /// The IdP removes its key and publishes a set with no usable key; an
@@ -114,7 +94,7 @@ async fn unusable_set_from_unknown_kid_refresh_revokes_removed_keys() {
         assert_eq!(h.idp.jwks_fetches(), fetches + 1, "{case}: one refresh");
         refuse_unavailable(&mut h, &format!("{case}: cached token"), &cached).await;
         refuse_unavailable(&mut h, &format!("{case}: uncached token"), &uncached).await;
-        let logs = String::from_utf8_lossy(&h.logs.0.lock().unwrap()).into_owned();
+        let logs = h.logs.text();
         assert!(
             logs.lines()
                 .any(|l| l.contains("ERROR") && l.contains(&h.iss())),
@@ -130,7 +110,7 @@ async fn unusable_set_from_unknown_kid_refresh_revokes_removed_keys() {
 async fn unusable_set_from_scheduled_refresh_revokes_removed_keys() {
     for (case, keys) in unusable_sets("rsa-1") {
         let mut h = Harness::new().await;
-        let issuer = polling_issuer(&h).await;
+        let issuer = polling_issuer(&h.idp, fast_backoff()).await;
         h.app = fingerprint_app(issuer.clone());
         let cached = h.idp.token().sign();
         h.accept(&format!("{case}: control"), &cached).await;
@@ -191,11 +171,7 @@ async fn startup_without_usable_key() {
             .idp
             .issuer_builder()
             .audience("orders-api")
-            .refresh(
-                RefreshConfig::default()
-                    .backoff_base(Duration::from_millis(50))
-                    .backoff_max(Duration::from_millis(200)),
-            )
+            .refresh(fast_backoff())
             .build_deferred()
             .expect("lazy issuer");
         h.app = fingerprint_app(lazy.clone());
@@ -292,14 +268,7 @@ async fn ecdsa_twin_spellings_share_one_fingerprint() {
         (Algorithm::ES256, P256_N, h.idp.add_key(Algorithm::ES256)),
         (Algorithm::ES384, P384_N, h.idp.add_key(Algorithm::ES384)),
     ];
-    h.app = fingerprint_app(
-        h.idp
-            .issuer_builder()
-            .audience("orders-api")
-            .build()
-            .await
-            .expect("issuer"),
-    );
+    h.app = fingerprint_app(orders_issuer(&h.idp).await);
     for (alg, n_hex, kid) in keys {
         let n = hex(n_hex);
         let twins = |token: &str| {

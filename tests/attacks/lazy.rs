@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::routing::get;
 use axum::Router;
 use http::{header, Request, Response, StatusCode};
 use oauth2_guard::testkit::MockIssuer;
@@ -15,7 +14,10 @@ use oauth2_guard::{AuthLayer, Issuer, LazyIssuers, Reason, Rejection};
 use serde_json::json;
 use tower::ServiceExt;
 
-use super::{bearer, enc, now};
+use super::enc;
+use crate::common::{
+    bearer, bind_loopback, get_with_auth, loopback, now, ok_app, reason_of, serve,
+};
 
 /// Every request here is bounded by this (a hung request is a failure, not a hang).
 const BOUND: Duration = Duration::from_secs(10);
@@ -31,22 +33,11 @@ fn unsigned(iss: &str) -> String {
 }
 
 fn app(lazy: LazyIssuers) -> Router {
-    let layer = AuthLayer::builder().lazy_issuers(lazy).build().unwrap();
-    Router::new()
-        .route("/x", get(|| async { "ok" }))
-        .layer(layer)
+    ok_app(AuthLayer::builder().lazy_issuers(lazy).build().unwrap())
 }
 
 fn request(token: &str) -> Request<Body> {
-    Request::get("/x")
-        .header(header::AUTHORIZATION, bearer(token))
-        .body(Body::empty())
-        .unwrap()
-}
-
-/// Every issuer here is on 127.0.0.1: plain HTTP by explicit opt-in.
-fn loopback() -> oauth2_guard::HttpConfig {
-    oauth2_guard::HttpConfig::default().allow_loopback_http()
+    get_with_auth("/x", bearer(token))
 }
 
 async fn send(app: &Router, token: &str) -> Response<Body> {
@@ -66,15 +57,9 @@ async fn send_and_drop(app: &Router, token: &str, after: Duration) {
     );
 }
 
-fn reason(res: &Response<Body>) -> Option<Reason> {
-    res.extensions().get::<Rejection>().map(Rejection::reason)
-}
-
 /// A loopback listener that accepts connections and never answers; counts them.
 async fn black_hole() -> (String, Arc<AtomicUsize>) {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .unwrap();
+    let listener = bind_loopback().await;
     let base = format!("http://{}", listener.local_addr().unwrap());
     let accepted = Arc::new(AtomicUsize::new(0));
     let count = accepted.clone();
@@ -91,10 +76,6 @@ async fn black_hole() -> (String, Arc<AtomicUsize>) {
 /// A loopback HTTP server that answers every request 404 at once; counts
 /// the discovery documents asked for.
 async fn not_found() -> (String, Arc<AtomicUsize>) {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
     let asked = Arc::new(AtomicUsize::new(0));
     let count = asked.clone();
     let router = Router::new().fallback(move |req: Request<Body>| {
@@ -106,9 +87,7 @@ async fn not_found() -> (String, Arc<AtomicUsize>) {
             StatusCode::NOT_FOUND
         }
     });
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
+    let base = format!("http://{}", serve(router).await);
     (base, asked)
 }
 
@@ -146,7 +125,7 @@ async fn abandoned_discoveries_of_fake_tenants_do_not_lock_out_real_ones() {
     assert!(accepted.load(Ordering::SeqCst) >= 1);
 
     let res = send(&app, &real.token().sign()).await;
-    assert_eq!(res.status(), StatusCode::OK, "{:?}", reason(&res));
+    assert_eq!(res.status(), StatusCode::OK, "{:?}", reason_of(&res));
     assert_eq!(send(&app, &real.token().sign()).await.status(), 200);
     assert_eq!(real.discovery_fetches(), 1);
 }
@@ -169,7 +148,7 @@ async fn abandoned_discovery_of_a_listed_tenant_is_not_a_failure() {
     )
     .await;
     let res = send(&app, &listed.token().sign()).await;
-    assert_eq!(res.status(), StatusCode::OK, "{:?}", reason(&res));
+    assert_eq!(res.status(), StatusCode::OK, "{:?}", reason_of(&res));
     assert_eq!(send(&app, &listed.token().sign()).await.status(), 200);
     assert_eq!(
         listed.discovery_fetches(),
@@ -202,7 +181,7 @@ async fn flood_of_unsigned_tokens_costs_a_bounded_number_of_discoveries() {
             .get(header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        responses.push((res.status(), reason(&res), retry));
+        responses.push((res.status(), reason_of(&res), retry));
     }
     let took = start.elapsed();
     for (status, reason, retry) in &responses {
