@@ -51,7 +51,9 @@ mod verify;
 
 pub use claims::{ClaimPath, ClaimsError, Fingerprint, OneOrMany, StandardClaims, VerifiedClaims};
 pub use crypto::backend_name as signature_backend;
-pub use error::{ConfigError, FetchError, FetchErrorKind, JwksError, Reason, Rejection};
+pub use error::{
+    ConfigError, FetchError, FetchErrorKind, HttpClientError, JwksError, Reason, Rejection,
+};
 pub use issuer::{AudienceCheck, HttpConfig, Issuer, IssuerBuilder, RefreshConfig};
 pub use jsonwebtoken::Algorithm;
 pub use layer::{AuthLayer, AuthLayerBuilder, AuthService, CacheConfig, LazyIssuers, PostVerify};

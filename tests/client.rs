@@ -591,7 +591,7 @@ async fn unreadable_credentials_fail_at_build() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, oauth2_guard::ConfigError::OutOfRange { .. }),
+        matches!(err, oauth2_guard::ConfigError::MissingSetting { .. }),
         "{err:?}"
     );
 }

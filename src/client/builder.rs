@@ -234,7 +234,7 @@ impl ClientCredentialsBuilder {
     ///   cannot sign client assertions;
     /// - [`ConfigError::ReservedParameter`]: `extra_param` given
     ///   `grant_type`, a `client_*` parameter, `scope` or `resource`;
-    /// - [`ConfigError::OutOfRange`]: no token endpoint configured;
+    /// - [`ConfigError::MissingSetting`]: no token endpoint configured;
     /// - [`ConfigError::InvalidUrl`], [`ConfigError::InsecureUrl`],
     ///   [`ConfigError::Discovery`], [`ConfigError::NoTokenEndpoint`]: the
     ///   endpoint or its discovery;
@@ -288,9 +288,9 @@ impl ClientCredentialsBuilder {
                 }
             }
             None => {
-                return Err(ConfigError::OutOfRange {
+                return Err(ConfigError::MissingSetting {
                     setting: "token endpoint",
-                    reason: "set issuer (discovery) or token_endpoint",
+                    hint: "set issuer (discovery) or token_endpoint",
                 })
             }
         };

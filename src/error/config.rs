@@ -174,12 +174,22 @@ pub enum ConfigError {
     /// Two issuers with the same `iss` were added to one layer.
     #[error("issuer `{0}` configured twice")]
     DuplicateIssuer(String),
-    /// The HTTP client could not be built.
+    /// The HTTP client could not be built (the TLS backend failed to load);
+    /// the cause is the [`source`](std::error::Error::source).
     #[error("HTTP client could not be built")]
-    HttpClient(#[source] FetchError),
+    HttpClient(#[source] HttpClientError),
     /// No Tokio runtime is running; issuers need one for their refresh task.
     #[error("no Tokio runtime: issuers must be built inside a Tokio runtime")]
     NoRuntime,
+    /// A required setting was not given (for example neither an issuer to
+    /// discover nor a token endpoint for client credentials).
+    #[error("`{setting}` is required: {hint}")]
+    MissingSetting {
+        /// What is missing.
+        setting: &'static str,
+        /// How to provide it.
+        hint: &'static str,
+    },
     /// The discovery document has no `token_endpoint` (client credentials).
     #[error("discovery document of `{issuer}` has no token_endpoint")]
     NoTokenEndpoint {
@@ -206,4 +216,21 @@ pub enum ConfigError {
         /// The reserved parameter name.
         name: &'static str,
     },
+}
+
+/// Why the HTTP client could not be built: opaque, the underlying client
+/// library's error is its [`source`](std::error::Error::source).
+#[derive(Debug)]
+pub struct HttpClientError(pub(crate) reqwest::Error);
+
+impl std::fmt::Display for HttpClientError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the HTTP client library refused its configuration")
+    }
+}
+
+impl std::error::Error for HttpClientError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
 }

@@ -30,6 +30,9 @@ pub enum FetchErrorKind {
     /// 3 redirects; or a token request was answered with a redirect at all.
     /// Not retried.
     Redirect,
+    /// The discovery document was well-formed JSON but unusable: it named
+    /// another issuer, had no `jwks_uri`, or named one the HTTPS policy refuses.
+    InvalidMetadata,
 }
 
 /// A failure to fetch discovery metadata, a JWKS or a token.
@@ -115,6 +118,9 @@ impl fmt::Display for FetchError {
                 write!(f, "key set at {} holds no usable signing key", self.url)
             }
             FetchErrorKind::Transport => write!(f, "transport error fetching {}", self.url),
+            FetchErrorKind::InvalidMetadata => {
+                write!(f, "discovery metadata of {} cannot be used", self.url)
+            }
             FetchErrorKind::Redirect => write!(
                 f,
                 "{} answered a redirect that was refused (HTTPS policy, or a token request)",

@@ -13,6 +13,6 @@ mod config;
 mod fetch;
 mod reason;
 
-pub use config::ConfigError;
+pub use config::{ConfigError, HttpClientError};
 pub use fetch::{FetchError, FetchErrorKind, JwksError};
 pub use reason::{Reason, Rejection};

@@ -193,11 +193,7 @@ impl HttpConfig {
             .redirect(redirect)
             .user_agent(concat!("oauth2-guard/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| {
-                ConfigError::HttpClient(
-                    FetchError::new(FetchErrorKind::Transport, "").with_source(e),
-                )
-            })
+            .map_err(|e| ConfigError::HttpClient(crate::error::HttpClientError(e)))
     }
 }
 

@@ -48,11 +48,12 @@ impl KeyStore {
             None => {
                 self.discover().await.map_err(|e| match e {
                     crate::error::ConfigError::Discovery { source, .. } => source,
-                    other => FetchError::new(FetchErrorKind::InvalidJson, &*self.issuer)
+                    other => FetchError::new(FetchErrorKind::InvalidMetadata, &*self.issuer)
                         .with_source(other),
                 })?;
-                url.get()
-                    .ok_or_else(|| FetchError::new(FetchErrorKind::InvalidJson, &*self.issuer))?
+                url.get().ok_or_else(|| {
+                    FetchError::new(FetchErrorKind::InvalidMetadata, &*self.issuer)
+                })?
             }
         };
         let fetched = http.get(url).await?;
