@@ -1,3 +1,5 @@
+// Over 500 lines because it is one type and its builder: about half of it is
+// the builder's rustdoc (every setting with its default and reason).
 //! An issuer: who may sign tokens for this service, with which keys, and how
 //! its tokens are checked.
 //!
