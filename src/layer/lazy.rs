@@ -165,6 +165,22 @@ impl Lazy {
     }
 
     /// No I/O: a discovery, when one is started, runs in a task of its own.
+    /// Whether `max_issuers` are discovered already; if so, says so (with
+    /// what is done about `iss`) in one WARN event.
+    fn at_limit(&self, iss: &str, action: &'static str) -> bool {
+        let full = self.ready.load().len() >= self.config.max;
+        if full {
+            tracing::warn!(
+                target: "oauth2_guard::auth",
+                issuer = iss,
+                max = self.config.max,
+                action,
+                "lazy issuer limit reached"
+            );
+        }
+        full
+    }
+
     pub(crate) fn pick(self: &Arc<Self>, iss: &str) -> LazyPick {
         if let Some(i) = self.ready(iss) {
             return LazyPick::Ready(i);
@@ -191,13 +207,7 @@ impl Lazy {
             Some(Slot::Failed(at)) => return LazyPick::Unavailable(self.cooldown_left(*at)),
             None => {}
         }
-        if self.ready.load().len() >= self.config.max {
-            tracing::warn!(
-                target: "oauth2_guard::auth",
-                issuer = iss,
-                max = self.config.max,
-                "lazy issuer limit reached; refusing a new issuer"
-            );
+        if self.at_limit(iss, "refusing a new issuer") {
             return LazyPick::Refuse;
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
@@ -278,14 +288,8 @@ impl Lazy {
             state.insert_failed(iss, now, self.config.max_failed, self.config.retry_after);
             return Progress::Failed(now);
         };
-        if self.ready.load().len() >= self.config.max {
-            // Several discoveries ran at once and the others filled the cap.
-            tracing::warn!(
-                target: "oauth2_guard::auth",
-                issuer = iss,
-                max = self.config.max,
-                "lazy issuer limit reached; dropping a discovered issuer"
-            );
+        // Several discoveries may have run at once and the others filled the cap.
+        if self.at_limit(iss, "dropping a discovered issuer") {
             return Progress::Finished;
         }
         self.ready.rcu(|v| {
