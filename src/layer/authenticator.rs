@@ -31,22 +31,23 @@ impl Authenticator {
             Err(rejection) => return Some(Verdict::Rejected(log(rejection))),
         };
         Some(match self.verifier.verify(&token) {
-            Verdict::Verified(claims) => Verdict::of(self.finish(Ok(claims))),
-            Verdict::Rejected(rejection) => Verdict::of(self.finish(Err(rejection))),
+            Verdict::Verified(claims) => Verdict::of(self.accept(claims)),
+            Verdict::Rejected(rejection) => Verdict::Rejected(log(rejection)),
             Verdict::Pending(pending) => {
                 let this = Arc::clone(self);
-                Verdict::Pending(Box::pin(async move { this.finish(pending.await) }))
+                Verdict::Pending(Box::pin(async move {
+                    match pending.await {
+                        Ok(claims) => this.accept(claims),
+                        Err(rejection) => Err(log(rejection)),
+                    }
+                }))
             }
         })
     }
 
     /// The post-verification hooks (on every verified token, cached or not),
-    /// then one log event: a rejection at its level, a success at DEBUG.
-    fn finish(
-        &self,
-        verified: Result<VerifiedClaims, Rejection>,
-    ) -> Result<VerifiedClaims, Rejection> {
-        let claims = verified.map_err(log)?;
+    /// then one log event: a refusal at its level, a success at DEBUG.
+    fn accept(&self, claims: VerifiedClaims) -> Result<VerifiedClaims, Rejection> {
         for hook in &self.hooks {
             if let Err(mut r) = hook.check(&claims) {
                 r.issuer.get_or_insert_with(|| claims.issuer_arc().clone());

@@ -87,6 +87,7 @@ impl std::fmt::Debug for JwtVerifier {
 }
 
 impl Verifier for JwtVerifier {
+    #[inline]
     fn verify(&self, token: &str) -> Verdict {
         if let Some(entry) = self.0.cache.as_ref().and_then(|c| c.get(token)) {
             return Verdict::Verified(entry.claims);
