@@ -19,6 +19,7 @@
 //! | size | 16 KiB, checked before decoding | decoding cost is bounded before anything is parsed |
 //! | JWE | refused with reason `encrypted` | encrypted access tokens are for a different deployment model |
 //! | `jku`, `jwk`, `x5u`, `x5c` headers | ignored | keys come only from the configured issuer; an attacker-chosen URL is never fetched |
+//! | `cnf` claim (a key or certificate binding: `jkt`, `x5t#S256`, `jwk`, …) | refused with reason `sender_constrained` | a bearer presentation proves no possession; accepting it would make a stolen bound token usable (RFC 9449 §7.2, RFC 8705 §3). DPoP and mTLS proofs are checked once the crate supports them |
 //!
 //! # Keys
 //!

@@ -42,6 +42,8 @@ use common::{
     bearer, challenge, get_with_auth, now, ok_app, orders_issuer, orders_layer, reason_of,
 };
 
+#[path = "attacks/bound.rs"]
+mod bound;
 #[path = "attacks/cookie.rs"]
 mod cookie;
 #[path = "attacks/extractors.rs"]

@@ -54,6 +54,12 @@ pub enum Reason {
     InvalidClaim,
     /// The token was revoked (a post-verification hook refused it).
     Revoked,
+    /// The token is sender-constrained: its `cnf` claim binds it to a key
+    /// (DPoP, RFC 9449 `jkt`; RFC 7800 `jwk`/`kid`/`jku`) or a client
+    /// certificate (RFC 8705 `x5t#S256`), and the request did not prove
+    /// possession of it. Presented as a plain bearer token it is refused
+    /// (RFC 9449 §7.2): accepting it would make the binding worthless.
+    SenderConstrained,
     /// The issuer's keys are not available (never loaded, stale past the
     /// configured bound, or the issuer's current key set holds no usable
     /// key). A server-side condition: 503, never 401.
@@ -81,6 +87,7 @@ impl Reason {
             Reason::WrongAudience => "wrong_audience",
             Reason::InvalidClaim => "invalid_claim",
             Reason::Revoked => "revoked",
+            Reason::SenderConstrained => "sender_constrained",
             Reason::KeysUnavailable => "keys_unavailable",
         }
     }

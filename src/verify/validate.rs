@@ -397,6 +397,16 @@ fn check_claims(
             _ => return Err(Reason::InvalidClaim),
         }
     }
+    // A token bound to a key or certificate is only as good as the proof of
+    // possession; the only token source today is RFC 6750 Bearer, which
+    // proves nothing, so any confirmation method refuses it (RFC 9449 §7.2,
+    // RFC 8705 §3). An empty `cnf` binds to nothing.
+    match payload.get("cnf") {
+        None => {}
+        Some(Value::Object(methods)) if methods.is_empty() => {}
+        Some(Value::Object(_)) => return Err(Reason::SenderConstrained),
+        Some(_) => return Err(Reason::InvalidClaim),
+    }
     Ok((exp, audiences))
 }
 

@@ -36,6 +36,18 @@ fn claims_checks() {
     assert!(check_claims(&map(ok), "https://idp", &p, now).is_ok());
     let cases = [
         (
+            json!({"iss": "https://idp", "aud": "api", "exp": now + 10, "cnf": {"jkt": "x"}}),
+            Reason::SenderConstrained,
+        ),
+        (
+            json!({"iss": "https://idp", "aud": "api", "exp": now + 10, "cnf": {"x5t#S256": "x"}}),
+            Reason::SenderConstrained,
+        ),
+        (
+            json!({"iss": "https://idp", "aud": "api", "exp": now + 10, "cnf": ["jkt"]}),
+            Reason::InvalidClaim,
+        ),
+        (
             json!({"iss": "https://idp/", "aud": "api", "exp": now + 10}),
             Reason::WrongIssuer,
         ),
