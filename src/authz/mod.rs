@@ -113,7 +113,7 @@ pub const fn is_scope_token(s: &str) -> bool {
     true
 }
 
-fn scope_token(s: &str) -> Result<String, ConfigError> {
+pub(crate) fn scope_token(s: &str) -> Result<String, ConfigError> {
     if is_scope_token(s) {
         Ok(s.to_owned())
     } else {

@@ -25,6 +25,7 @@ use crate::verify::validate::DEFAULT_MAX_TOKEN_BYTES;
 /// | `cache` | [`CacheConfig::default`] | 10 000 tokens / 32 MiB |
 /// | `optional` | off | zero trust: every request needs a token |
 /// | `max_token_bytes` | 16 KiB | checked before any decoding |
+/// | `resource_metadata` | none | RFC 9728 §5.1 `resource_metadata` in 401 and `insufficient_scope` challenges only when you serve the document ([`ProtectedResourceMetadata`](super::ProtectedResourceMetadata)) |
 pub struct AuthLayerBuilder {
     issuers: Vec<Issuer>,
     lazy: Option<LazyIssuers>,
@@ -35,6 +36,7 @@ pub struct AuthLayerBuilder {
     hooks: Vec<Box<dyn PostVerify>>,
     optional: bool,
     max_token_bytes: usize,
+    resource_metadata: Option<String>,
 }
 
 impl std::fmt::Debug for AuthLayerBuilder {
@@ -60,6 +62,7 @@ impl AuthLayerBuilder {
             hooks: Vec::new(),
             optional: false,
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
+            resource_metadata: None,
         }
     }
 
@@ -120,11 +123,22 @@ impl AuthLayerBuilder {
         self
     }
 
+    /// Point clients at this RFC 9728 protected-resource metadata URL: 401
+    /// and 403 `insufficient_scope` challenges end with
+    /// `resource_metadata="<url>"` (RFC 9728 §5.1). Usually
+    /// [`ProtectedResourceMetadata::well_known_url`](super::ProtectedResourceMetadata::well_known_url).
+    /// Checked by [`build`](Self::build): an absolute `https` URL without
+    /// userinfo, fragment, quote or backslash.
+    pub fn resource_metadata(mut self, url: impl Into<String>) -> Self {
+        self.resource_metadata = Some(url.into());
+        self
+    }
+
     /// Build the layer.
     ///
     /// # Errors
-    /// No issuer, the same issuer twice, an unusable realm, or a
-    /// [`LazyIssuers`] setting out of range.
+    /// No issuer, the same issuer twice, an unusable realm or
+    /// `resource_metadata` URL, or a [`LazyIssuers`] setting out of range.
     pub fn build(self) -> Result<AuthLayer, ConfigError> {
         if self.issuers.is_empty() && self.lazy.is_none() {
             return Err(ConfigError::NoIssuer);
@@ -143,7 +157,10 @@ impl AuthLayerBuilder {
                 reason: "must be at least 64",
             });
         }
-        let challenge = Challenge::new(self.realm.as_deref(), self.detail)?;
+        let mut challenge = Challenge::new(self.realm.as_deref(), self.detail)?;
+        if let Some(url) = &self.resource_metadata {
+            challenge = challenge.with_resource_metadata(url)?;
+        }
         let verifier = JwtVerifier::new(
             self.issuers,
             self.lazy.map(Lazy::new),

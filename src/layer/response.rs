@@ -41,10 +41,18 @@ where
 /// The `WWW-Authenticate` challenge of RFC 6750 §3 for `rejection`.
 ///
 /// `realm` must already be validated (no `"` or `\`); see [`Challenge::new`].
+///
+/// With [`with_resource_metadata`](Self::with_resource_metadata), the RFC
+/// 9728 §5.1 `resource_metadata="<url>"` parameter ends every 401 challenge
+/// and every 403 `insufficient_scope` challenge: those are the answers after
+/// which a client needs to know where to get a (better) token. It is left
+/// out of 400 `invalid_request` (the request is malformed, a new token does
+/// not help) and of 503 (no challenge at all).
 #[derive(Debug, Clone)]
 pub struct Challenge {
     realm: Option<Arc<str>>,
     detail: ErrorDetail,
+    resource_metadata: Option<Arc<str>>,
 }
 
 impl Challenge {
@@ -67,7 +75,23 @@ impl Challenge {
         Ok(Self {
             realm: realm.map(Into::into),
             detail,
+            resource_metadata: None,
         })
+    }
+
+    /// Also point clients at the RFC 9728 protected-resource metadata
+    /// document at `url` (see
+    /// [`ProtectedResourceMetadata::well_known_url`](super::ProtectedResourceMetadata::well_known_url)).
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidUrl`] when `url` is not absolute, has userinfo
+    /// or a fragment, or holds a quote, a backslash or a non-visible
+    /// character (it is sent in a quoted header parameter);
+    /// [`ConfigError::InsecureUrl`] when it is not `https`.
+    pub fn with_resource_metadata(mut self, url: &str) -> Result<Self, ConfigError> {
+        super::metadata::check_public_url(url, crate::http::UrlRole::Endpoint)?;
+        self.resource_metadata = Some(url.into());
+        Ok(self)
     }
 
     /// No realm.
@@ -75,6 +99,7 @@ impl Challenge {
         Self {
             realm: None,
             detail,
+            resource_metadata: None,
         }
     }
 
@@ -94,6 +119,7 @@ impl Challenge {
             v.push_str(scopes);
             v.push('"');
         }
+        self.push_resource_metadata(&mut v);
         HeaderValue::from_str(&v)
             .unwrap_or_else(|_| HeaderValue::from_static("Bearer error=\"insufficient_scope\""))
     }
@@ -102,6 +128,15 @@ impl Challenge {
         if let Some(realm) = &self.realm {
             v.push_str(" realm=\"");
             v.push_str(realm);
+            v.push('"');
+        }
+    }
+
+    fn push_resource_metadata(&self, v: &mut String) {
+        if let Some(url) = &self.resource_metadata {
+            sep(v);
+            v.push_str("resource_metadata=\"");
+            v.push_str(url);
             v.push('"');
         }
     }
@@ -124,6 +159,9 @@ impl Challenge {
                 v.push(')');
             }
             v.push('"');
+        }
+        if reason.status() == http::StatusCode::UNAUTHORIZED {
+            self.push_resource_metadata(&mut v);
         }
         // Every piece is a fixed ASCII string or a validated realm.
         HeaderValue::from_str(&v).ok()
@@ -173,10 +211,7 @@ impl Rfc6750Response {
 impl Default for Rfc6750Response {
     fn default() -> Self {
         Self {
-            challenge: Challenge {
-                realm: None,
-                detail: ErrorDetail::Terse,
-            },
+            challenge: Challenge::bare(ErrorDetail::Terse),
         }
     }
 }
@@ -261,6 +296,45 @@ mod tests {
             r#"Bearer realm="orders", error="insufficient_scope", error_description="The access token lacks the required scope", scope="orders:write""#
         );
         assert!(Challenge::new(Some("a\"b"), ErrorDetail::Terse).is_err());
+    }
+
+    #[test]
+    fn resource_metadata_in_401_and_insufficient_scope_only() {
+        let rm = "https://api.example.com/.well-known/oauth-protected-resource";
+        let c = Challenge::new(None, ErrorDetail::Terse)
+            .unwrap()
+            .with_resource_metadata(rm)
+            .unwrap();
+        assert_eq!(
+            header(&c, Reason::MissingToken).unwrap(),
+            format!(r#"Bearer resource_metadata="{rm}""#)
+        );
+        assert_eq!(
+            header(&c, Reason::BadSignature).unwrap(),
+            format!(
+                r#"Bearer error="invalid_token", error_description="The access token is invalid", resource_metadata="{rm}""#
+            )
+        );
+        assert_eq!(
+            c.insufficient_scope("").to_str().unwrap(),
+            format!(
+                r#"Bearer error="insufficient_scope", error_description="The access token lacks the required scope", resource_metadata="{rm}""#
+            )
+        );
+        assert_eq!(
+            header(&c, Reason::InvalidRequest).unwrap(),
+            r#"Bearer error="invalid_request", error_description="Malformed authorization request""#
+        );
+        assert_eq!(header(&c, Reason::KeysUnavailable), None);
+        for bad in [
+            "http://api.example.com/",
+            "https://a.example/\"x\"",
+            "rel/ative",
+        ] {
+            assert!(Challenge::bare(ErrorDetail::Terse)
+                .with_resource_metadata(bad)
+                .is_err());
+        }
     }
 
     #[test]
