@@ -81,3 +81,13 @@
 //! bounded in entries and bytes, never past `exp`, and void as soon as the
 //! signing key leaves the JWKS. Post-verification hooks (revocation) run on
 //! every request, cache hits included.
+//!
+//! # Protected-resource metadata (RFC 9728)
+//!
+//! | behaviour | default | reason |
+//! |---|---|---|
+//! | the document (`layer::ProtectedResourceMetadata`) | not served; `router()` serves it at `/.well-known/oauth-protected-resource{/path of resource}` only, public, `Cache-Control: public, max-age=3600` | the unsuffixed URL is the host root's metadata: a client checks that `resource` is the identifier it derived the URL from (§3.3) |
+//! | `resource`, `authorization_servers`, `resource_documentation` | `https` only; no userinfo or fragment; no query in `resource` or an issuer | clients compare `resource` byte for byte and fetch the others: nothing to spoof with `user@host`, nothing sent in clear text |
+//! | `bearer_methods_supported` | `["header"]`, not configurable | the layer reads only the `Authorization` header; query and body tokens leak (RFC 6750 §5.3) |
+//! | DPoP / mTLS fields | never emitted | advertising a binding the crate does not verify would be a false promise |
+//! | `resource_metadata` in `WWW-Authenticate` | only with `AuthLayerBuilder::resource_metadata`; then in 401 and 403 `insufficient_scope` answers, not 400/503 | the answers after which a client needs another token; the URL is checked for quotes and backslashes as it is sent in a quoted parameter |

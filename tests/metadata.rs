@@ -246,7 +246,8 @@ async fn invalid_resource_metadata_urls_are_config_errors() {
 
 #[test]
 fn invalid_resources_are_config_errors() {
-    let cases: &[(&str, fn(&ConfigError) -> bool)] = &[
+    type Check = fn(&ConfigError) -> bool;
+    let cases: &[(&str, Check)] = &[
         ("http://api.example.com", |e| {
             matches!(e, ConfigError::InsecureUrl { .. })
         }),
