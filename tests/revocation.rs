@@ -284,6 +284,8 @@ async fn handler_answers_400_to_bad_input() {
         r#"{"sub": "a", "expires_at": 1}"#.to_owned(),
         r#"{"sub": "a", "issued_before": -1}"#.to_owned(),
         r#"{"jti": "a", "scope": "x"}"#.to_owned(),
+        format!(r#"{{"jti": "a", "expires_at": {}}}"#, u64::MAX),
+        format!(r#"{{"sub": "a", "issued_before": {}}}"#, u64::MAX),
     ];
     for body in &cases {
         let res = send(&app, post_json(&admin, body)).await;

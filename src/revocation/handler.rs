@@ -58,7 +58,9 @@ fn revoke(list: &RevocationList, body: &[u8]) -> Response {
         Ok(r) => r,
         Err(_) => return bad_request("the body is not a revocation object"),
     };
-    let at = |secs: u64| UNIX_EPOCH + Duration::from_secs(secs);
+    // Unix seconds from the client; `SystemTime + Duration` panics when it
+    // overflows, so an out-of-range time is a 400 instead.
+    let at = |secs: u64| UNIX_EPOCH.checked_add(Duration::from_secs(secs));
     let now = SystemTime::now();
     let result = match req {
         Request {
@@ -68,7 +70,10 @@ fn revoke(list: &RevocationList, body: &[u8]) -> Response {
             client_id: None,
             issued_before: None,
         } => {
-            let exp = expires_at.map_or_else(|| now + list.config().max_token_lifetime_value(), at);
+            let lifetime = list.config().max_token_lifetime_value();
+            let Some(exp) = expires_at.map_or_else(|| now.checked_add(lifetime), at) else {
+                return bad_request(OUT_OF_RANGE);
+            };
             list.revoke_jti(&jti, exp)
         }
         Request {
@@ -77,19 +82,23 @@ fn revoke(list: &RevocationList, body: &[u8]) -> Response {
             sub: Some(sub),
             client_id: None,
             issued_before,
-        } => list.revoke_subject_before(&sub, issued_before.map_or(now, at)),
+        } => match issued_before.map_or(Some(now), at) {
+            Some(t) => list.revoke_subject_before(&sub, t),
+            None => return bad_request(OUT_OF_RANGE),
+        },
         Request {
             jti: None,
             expires_at: None,
             sub: None,
             client_id: Some(client),
             issued_before,
-        } => list.revoke_client_before(&client, issued_before.map_or(now, at)),
-        _ => {
-            return bad_request(
-                "exactly one of `jti` (with `expires_at`), `sub` or `client_id` (with `issued_before`)",
-            )
-        }
+        } => match issued_before.map_or(Some(now), at) {
+            Some(t) => list.revoke_client_before(&client, t),
+            None => return bad_request(OUT_OF_RANGE),
+        },
+        _ => return bad_request(
+            "exactly one of `jti` (with `expires_at`), `sub` or `client_id` (with `issued_before`)",
+        ),
     };
     match result {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
@@ -101,6 +110,8 @@ fn revoke(list: &RevocationList, body: &[u8]) -> Response {
         Err(e) => bad_request(&e.to_string()),
     }
 }
+
+const OUT_OF_RANGE: &str = "the time is out of range";
 
 fn bad_request(description: &str) -> Response {
     (

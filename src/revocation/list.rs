@@ -135,8 +135,7 @@ fn secs_floor(t: SystemTime) -> u64 {
 /// Unix seconds, rounded up.
 fn secs_ceil(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| {
-        d.as_secs()
-            .saturating_add(u64::from(d.subsec_nanos() > 0))
+        d.as_secs().saturating_add(u64::from(d.subsec_nanos() > 0))
     })
 }
 
@@ -270,7 +269,10 @@ impl RevocationList {
     ) -> Result<(), RevocationError> {
         check_id(kind, id)?;
         let before = secs_ceil(issued_before);
-        let lifetime = secs_ceil(UNIX_EPOCH + self.inner.config.max_token_lifetime);
+        let max = self.inner.config.max_token_lifetime;
+        let lifetime = max
+            .as_secs()
+            .saturating_add(u64::from(max.subsec_nanos() > 0));
         let entry = Before {
             before,
             expires: before.saturating_add(lifetime),
@@ -495,6 +497,17 @@ mod tests {
             l.is_revoked(&claims(json!({"sub": "alice", "iat": t}))),
             "an earlier time does not shorten the revocation"
         );
+    }
+
+    #[test]
+    fn huge_lifetimes_and_times_do_not_panic() {
+        let l =
+            RevocationList::with_config(RevocationConfig::new().max_token_lifetime(Duration::MAX));
+        let far = UNIX_EPOCH + Duration::from_secs(i64::MAX as u64 / 2);
+        l.revoke_subject_before("alice", SystemTime::now()).unwrap();
+        l.revoke_client_before("app", far).unwrap();
+        l.revoke_jti("a", far).unwrap();
+        assert_eq!(l.prune(), 3);
     }
 
     #[test]
