@@ -103,17 +103,19 @@ impl Snapshot {
                 }
             }
         }
-        let by = |map: &HashMap<Box<str>, Before>, id: Option<&str>| {
+        // Each claim is read only when its map has entries: most lists hold
+        // `jti`s only, and `client_id()` may try four claims.
+        let by = |map: &HashMap<Box<str>, Before>, id: fn(&VerifiedClaims) -> Option<&str>| {
             if map.is_empty() {
                 return false;
             }
-            match id.and_then(|id| map.get(id)) {
+            match id(claims).and_then(|id| map.get(id)) {
                 // No usable `iat`: its age is unknown, so it is refused.
                 Some(b) => iat(claims).is_none_or(|iat| iat < b.before),
                 None => false,
             }
         };
-        by(&self.subjects, claims.subject()) || by(&self.clients, claims.client_id())
+        by(&self.subjects, VerifiedClaims::subject) || by(&self.clients, VerifiedClaims::client_id)
     }
 }
 
