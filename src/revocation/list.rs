@@ -60,6 +60,8 @@ impl RevocationConfig {
         self
     }
 
+    /// For the handler's default `jti` expiry.
+    #[cfg(feature = "axum")]
     pub(crate) const fn max_token_lifetime_value(&self) -> Duration {
         self.max_token_lifetime
     }
