@@ -4,6 +4,8 @@
 //! Rows (one group, one run, so the ratios are comparable):
 //! - `inner_only`: the trivial inner service without the layer (baseline);
 //! - `layer_cache_hit_rs256`: the layer, the token already in the verified-token cache;
+//! - `layer_cache_hit_rs256_revocation_check`: the same, plus a
+//!   `RevocationList` of 10 000 other `jti`s as a post-verify hook;
 //! - `layer_fresh_{rs256,es256,eddsa}`: the layer with the cache disabled, so
 //!   every request parses and verifies the token;
 //! - `decode_{rs256,es256,eddsa}`: `jsonwebtoken::decode` of the same token with
@@ -16,12 +18,13 @@
 
 use std::convert::Infallible;
 use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use futures_util::FutureExt as _;
 use http::{header, Request, Response};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use oauth2_guard::revocation::RevocationList;
 use oauth2_guard::testkit::MockIssuer;
 use oauth2_guard::{AuthLayer, CacheConfig, Issuer};
 use serde_json::{Map, Value};
@@ -150,11 +153,29 @@ fn bench(c: &mut Criterion) {
     };
     let mut cached = layer(CacheConfig::default()).layer(inner());
     let mut uncached = layer(CacheConfig::disabled()).layer(inner());
+    let revocations = RevocationList::new();
+    let exp = SystemTime::now() + Duration::from_secs(3600);
+    for i in 0..10_000 {
+        revocations
+            .revoke_jti(&format!("other-{i}"), exp)
+            .expect("revoked");
+    }
+    let mut cached_revocation = AuthLayer::builder()
+        .issuer(f.issuer.clone())
+        .post_verify(revocations.clone())
+        .build()
+        .expect("layer")
+        .layer(inner());
     let mut bare = inner();
 
     // Sanity: every path accepts every token before anything is timed.
     for (name, alg, token, key) in &f.tokens {
         assert_eq!(drive(&mut cached, request(token)), 200, "cached {name}");
+        assert_eq!(
+            drive(&mut cached_revocation, request(token)),
+            200,
+            "revocation {name}"
+        );
         assert_eq!(drive(&mut uncached, request(token)), 200, "uncached {name}");
         assert!(
             jsonwebtoken::decode::<Claims>(token, key, &validation(*alg, &f.iss)).is_ok(),
@@ -179,6 +200,13 @@ fn bench(c: &mut Criterion) {
         b.iter_batched(
             || request(rs256),
             |req| drive(&mut cached, req),
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("layer_cache_hit_rs256_revocation_check", |b| {
+        b.iter_batched(
+            || request(rs256),
+            |req| drive(&mut cached_revocation, req),
             BatchSize::SmallInput,
         )
     });

@@ -8,6 +8,7 @@
 //! | [`presets`] | Keycloak, Auth0, Okta, Cognito and Entra ID issuers |
 //! | [`layer`] | [`AuthLayer`], its service and response future, RFC 6750 responses, token sources, [`LazyIssuers`] |
 //! | [`authz`] | scope and role guards ([`authz::RequireScope`], [`authz::RequireRole`]), [`authz::HasScope`], [`authz::MissingAuthLayer`] |
+//! | [`revocation`] | [`revocation::RevocationList`]: an in-memory deny-list of `jti`s, subjects and clients, checked on every request; its axum admin handler |
 //! | [`extract`] | axum extractors: [`extract::Claims`], [`VerifiedClaims`] (feature `axum`) |
 //! | [`client`] | outbound client-credentials tokens (feature `client`) |
 //! | [`testkit`] | [`testkit::MockIssuer`], the token builder and [`testkit::bearer_request`] (feature `testkit`) |
@@ -45,6 +46,7 @@ mod jwks;
 pub mod layer;
 pub mod manual;
 pub mod presets;
+pub mod revocation;
 mod sync;
 mod task;
 mod verify;

@@ -91,3 +91,21 @@
 //! | `bearer_methods_supported` | `["header"]`, not configurable | the layer reads only the `Authorization` header; query and body tokens leak (RFC 6750 §5.3) |
 //! | DPoP / mTLS fields | never emitted | advertising a binding the crate does not verify would be a false promise |
 //! | `resource_metadata` in `WWW-Authenticate` | only with `AuthLayerBuilder::resource_metadata`; then in 401 and 403 `insufficient_scope` answers, not 400/503 | the answers after which a client needs another token; the URL is checked for quotes and backslashes as it is sent in a quoted parameter |
+//!
+//! # Revocation list
+//!
+//! [`RevocationList`](crate::revocation::RevocationList) is checked after
+//! verification on every request, cache hits included, so a revocation
+//! takes effect on the next request even for a token verified a second ago.
+//!
+//! | choice | why |
+//! |---|---|
+//! | entries on `jti`, `sub`, `client_id` — never token bytes | an ES256 token has a second valid spelling (see above) |
+//! | a `jti` entry lives until the `expires_at` it was given (the token's `exp`; the handler defaults to now + the max token lifetime) | after that the token is refused as expired anyway |
+//! | a subject/client entry lives until `issued_before` + max token lifetime (24 h by default) | the longest a token issued before then can still be valid; a longer-lived token would be accepted again once its entry is pruned, so set it ≥ your IdP's longest lifetime |
+//! | entries kept 5 min past that | the layer's clock-skew leeway is at most 5 min |
+//! | `issued_before` rounded up to the whole second | `iat` has whole seconds: a token minted earlier in the same second is caught |
+//! | no `iat` + a matching subject/client entry → refused | the token's age is unknown; accepting it would let it escape "everything before T" |
+//! | full list (100 000 live entries) → `RevocationError::Full`, no eviction | evicting would silently accept a revoked token again; the caller learns the entry was not stored |
+//! | pruned on every write and by `prune()` | the list never grows past what can still match a valid token |
+//! | `ArcSwap` snapshot, copy-on-write under a writer-only mutex | the request path takes no lock and allocates nothing; revocations are rare, requests are not |

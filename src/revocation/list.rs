@@ -1,0 +1,542 @@
+//! The list itself: an immutable snapshot behind `ArcSwap`, replaced whole by
+//! writers.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use arc_swap::ArcSwap;
+use serde_json::Value;
+
+use super::{EntryKind, RevocationError, MAX_ID_LEN};
+use crate::claims::VerifiedClaims;
+use crate::error::{Reason, Rejection};
+use crate::layer::PostVerify;
+use crate::sync::lock;
+
+/// Limits of a [`RevocationList`]; see the [module docs](super#defaults)
+/// for each default and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RevocationConfig {
+    max_token_lifetime: Duration,
+    leeway: Duration,
+    capacity: usize,
+}
+
+impl Default for RevocationConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RevocationConfig {
+    /// The defaults: 24 h, 5 min, 100 000 entries.
+    pub const fn new() -> Self {
+        Self {
+            max_token_lifetime: Duration::from_secs(24 * 3600),
+            leeway: Duration::from_secs(300),
+            capacity: 100_000,
+        }
+    }
+
+    /// The longest lifetime of an access token from your IdP: a subject or
+    /// client entry for "issued before T" expires at T + this.
+    pub const fn max_token_lifetime(mut self, d: Duration) -> Self {
+        self.max_token_lifetime = d;
+        self
+    }
+
+    /// How long an entry is kept after the last token it can match expired
+    /// (the layer's clock-skew leeway, or more).
+    pub const fn leeway(mut self, d: Duration) -> Self {
+        self.leeway = d;
+        self
+    }
+
+    /// The most live entries the list holds.
+    pub const fn capacity(mut self, n: usize) -> Self {
+        self.capacity = n;
+        self
+    }
+
+    /// For the handler's default `jti` expiry.
+    #[cfg(feature = "axum")]
+    pub(crate) const fn max_token_lifetime_value(&self) -> Duration {
+        self.max_token_lifetime
+    }
+}
+
+/// "Tokens issued before `before` are revoked", kept until `expires`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Before {
+    before: u64,
+    expires: u64,
+}
+
+/// One immutable state of the list. Times are Unix seconds.
+#[derive(Debug, Clone, Default)]
+struct Snapshot {
+    /// jti → expiry.
+    jtis: HashMap<Box<str>, u64>,
+    subjects: HashMap<Box<str>, Before>,
+    clients: HashMap<Box<str>, Before>,
+}
+
+impl Snapshot {
+    fn len(&self) -> usize {
+        self.jtis.len() + self.subjects.len() + self.clients.len()
+    }
+
+    /// Drops every entry whose expiry + `leeway` is before `now`.
+    fn prune(&mut self, now: u64, leeway: u64) {
+        let live = |expires: u64| expires.saturating_add(leeway) >= now;
+        self.jtis.retain(|_, e| live(*e));
+        self.subjects.retain(|_, b| live(b.expires));
+        self.clients.retain(|_, b| live(b.expires));
+    }
+
+    /// The request-path check: look-ups only, no allocation.
+    fn is_revoked(&self, claims: &VerifiedClaims) -> bool {
+        if !self.jtis.is_empty() {
+            if let Some(jti) = claims.jti() {
+                if self.jtis.contains_key(jti) {
+                    return true;
+                }
+            }
+        }
+        // Each claim is read only when its map has entries: most lists hold
+        // `jti`s only, and `client_id()` may try four claims.
+        let by = |map: &HashMap<Box<str>, Before>, id: fn(&VerifiedClaims) -> Option<&str>| {
+            if map.is_empty() {
+                return false;
+            }
+            match id(claims).and_then(|id| map.get(id)) {
+                // No usable `iat`: its age is unknown, so it is refused.
+                Some(b) => iat(claims).is_none_or(|iat| iat < b.before),
+                None => false,
+            }
+        };
+        by(&self.subjects, VerifiedClaims::subject) || by(&self.clients, VerifiedClaims::client_id)
+    }
+}
+
+/// `iat` as Unix seconds (fractions dropped), if it is a number ≥ 0.
+fn iat(claims: &VerifiedClaims) -> Option<u64> {
+    match claims.get("iat")? {
+        Value::Number(n) => n
+            .as_u64()
+            .or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
+        _ => None,
+    }
+}
+
+/// Unix seconds, rounded down.
+fn secs_floor(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// Unix seconds, rounded up.
+fn secs_ceil(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| {
+        d.as_secs().saturating_add(u64::from(d.subsec_nanos() > 0))
+    })
+}
+
+fn check_id(kind: EntryKind, id: &str) -> Result<(), RevocationError> {
+    if id.is_empty() {
+        return Err(RevocationError::EmptyId { kind });
+    }
+    if id.len() > MAX_ID_LEN {
+        return Err(RevocationError::IdTooLong {
+            kind,
+            len: id.len(),
+        });
+    }
+    Ok(())
+}
+
+struct Inner {
+    snapshot: ArcSwap<Snapshot>,
+    /// Taken by writers only, so two writers do not lose each other's entry.
+    writer: Mutex<()>,
+    config: RevocationConfig,
+}
+
+/// An in-memory deny-list of tokens; see the [module docs](super).
+///
+/// Cloning is cheap and every clone sees the same list.
+#[derive(Clone)]
+pub struct RevocationList {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for RevocationList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Identifiers are not secrets, but a list of them is noise: counts only.
+        let snap = self.inner.snapshot.load();
+        f.debug_struct("RevocationList")
+            .field("jtis", &snap.jtis.len())
+            .field("subjects", &snap.subjects.len())
+            .field("clients", &snap.clients.len())
+            .field("config", &self.inner.config)
+            .finish()
+    }
+}
+
+impl Default for RevocationList {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RevocationList {
+    /// An empty list with the default [`RevocationConfig`].
+    pub fn new() -> Self {
+        Self::with_config(RevocationConfig::new())
+    }
+
+    /// An empty list with `config`.
+    pub fn with_config(config: RevocationConfig) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                snapshot: ArcSwap::from_pointee(Snapshot::default()),
+                writer: Mutex::new(()),
+                config,
+            }),
+        }
+    }
+
+    /// The list's limits.
+    pub fn config(&self) -> RevocationConfig {
+        self.inner.config
+    }
+
+    /// Revokes the token with this `jti`, keeping the entry until
+    /// `expires_at` (the token's `exp`) plus the leeway. Revoking the same
+    /// `jti` again keeps the later expiry.
+    ///
+    /// # Errors
+    /// [`RevocationError::EmptyId`], [`RevocationError::IdTooLong`], or
+    /// [`RevocationError::Full`].
+    pub fn revoke_jti(&self, jti: &str, expires_at: SystemTime) -> Result<(), RevocationError> {
+        check_id(EntryKind::Jti, jti)?;
+        let expires = secs_ceil(expires_at);
+        self.write(SystemTime::now(), |s| match s.jtis.get_mut(jti) {
+            Some(e) => {
+                *e = (*e).max(expires);
+                false
+            }
+            None => {
+                s.jtis.insert(jti.into(), expires);
+                true
+            }
+        })
+    }
+
+    /// Revokes every token of subject `sub` issued (`iat`) before
+    /// `issued_before` (rounded up to the whole second). The entry is kept
+    /// until `issued_before` + [`max_token_lifetime`](RevocationConfig::max_token_lifetime)
+    /// plus the leeway. Revoking the same subject again keeps the later time.
+    ///
+    /// # Errors
+    /// [`RevocationError::EmptyId`], [`RevocationError::IdTooLong`], or
+    /// [`RevocationError::Full`].
+    pub fn revoke_subject_before(
+        &self,
+        sub: &str,
+        issued_before: SystemTime,
+    ) -> Result<(), RevocationError> {
+        self.revoke_before(EntryKind::Subject, sub, issued_before)
+    }
+
+    /// Revokes every token issued to client `client_id` (the token's
+    /// `client_id`, `azp`, `cid` or `appid`) before `issued_before`; same
+    /// rules as [`revoke_subject_before`](Self::revoke_subject_before).
+    ///
+    /// # Errors
+    /// [`RevocationError::EmptyId`], [`RevocationError::IdTooLong`], or
+    /// [`RevocationError::Full`].
+    pub fn revoke_client_before(
+        &self,
+        client_id: &str,
+        issued_before: SystemTime,
+    ) -> Result<(), RevocationError> {
+        self.revoke_before(EntryKind::Client, client_id, issued_before)
+    }
+
+    fn revoke_before(
+        &self,
+        kind: EntryKind,
+        id: &str,
+        issued_before: SystemTime,
+    ) -> Result<(), RevocationError> {
+        check_id(kind, id)?;
+        let before = secs_ceil(issued_before);
+        let max = self.inner.config.max_token_lifetime;
+        let lifetime = max
+            .as_secs()
+            .saturating_add(u64::from(max.subsec_nanos() > 0));
+        let entry = Before {
+            before,
+            expires: before.saturating_add(lifetime),
+        };
+        self.write(SystemTime::now(), |s| {
+            let map = match kind {
+                EntryKind::Client => &mut s.clients,
+                _ => &mut s.subjects,
+            };
+            match map.get_mut(id) {
+                Some(b) => {
+                    *b = Before {
+                        before: b.before.max(entry.before),
+                        expires: b.expires.max(entry.expires),
+                    };
+                    false
+                }
+                None => {
+                    map.insert(id.into(), entry);
+                    true
+                }
+            }
+        })
+    }
+
+    /// Copy, prune, apply `add` (which says whether it added an entry),
+    /// check the capacity, swap in.
+    fn write(
+        &self,
+        now: SystemTime,
+        add: impl FnOnce(&mut Snapshot) -> bool,
+    ) -> Result<(), RevocationError> {
+        let _writer = lock(&self.inner.writer);
+        let mut next = Snapshot::clone(&self.inner.snapshot.load());
+        next.prune(secs_floor(now), self.inner.config.leeway.as_secs());
+        let added = add(&mut next);
+        let capacity = self.inner.config.capacity;
+        if added && next.len() > capacity {
+            // Nothing is stored; the pruned copy is dropped with the entry.
+            return Err(RevocationError::Full { capacity });
+        }
+        self.inner.snapshot.store(Arc::new(next));
+        Ok(())
+    }
+
+    /// Removes the entries that can no longer match a valid token and
+    /// returns how many are left. Writes prune too; call this from a timer if
+    /// the list is rarely written.
+    pub fn prune(&self) -> usize {
+        self.prune_at(SystemTime::now())
+    }
+
+    fn prune_at(&self, now: SystemTime) -> usize {
+        let _writer = lock(&self.inner.writer);
+        let current = self.inner.snapshot.load_full();
+        let mut next = Snapshot::clone(&current);
+        next.prune(secs_floor(now), self.inner.config.leeway.as_secs());
+        let len = next.len();
+        if len != current.len() {
+            self.inner.snapshot.store(Arc::new(next));
+        }
+        len
+    }
+
+    /// Whether `claims` match an entry. Lock-free, no allocation.
+    pub fn is_revoked(&self, claims: &VerifiedClaims) -> bool {
+        self.inner.snapshot.load().is_revoked(claims)
+    }
+
+    /// The number of entries (expired ones included until the next write or
+    /// [`prune`](Self::prune)).
+    pub fn len(&self) -> usize {
+        self.inner.snapshot.load().len()
+    }
+
+    /// Whether the list has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl PostVerify for RevocationList {
+    fn check(&self, claims: &VerifiedClaims) -> Result<(), Rejection> {
+        if self.is_revoked(claims) {
+            Err(Rejection::from_reason(Reason::Revoked))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::claims::{Fingerprint, Verified};
+    use jsonwebtoken::Algorithm;
+    use serde_json::json;
+
+    fn claims(payload: Value) -> VerifiedClaims {
+        let Value::Object(payload) = payload else {
+            unreachable!("an object literal")
+        };
+        VerifiedClaims::new(Verified {
+            issuer: "https://idp.example.com".into(),
+            payload,
+            expires_at: 4_000_000_000,
+            audiences: vec!["orders-api".into()],
+            roles: vec![],
+            algorithm: Algorithm::RS256,
+            key_id: None,
+            fingerprint: Fingerprint::of("t"),
+        })
+    }
+
+    fn at(secs: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    fn list() -> RevocationList {
+        RevocationList::with_config(
+            RevocationConfig::new()
+                .leeway(Duration::from_secs(10))
+                .max_token_lifetime(Duration::from_secs(100))
+                .capacity(3),
+        )
+    }
+
+    #[test]
+    fn writes_prune_entries_past_expiry_plus_leeway() {
+        let l = list();
+        let now = secs_floor(SystemTime::now());
+        // Written "now", so kept: pruning happens relative to the write time.
+        l.revoke_jti("a", at(now - 5)).unwrap();
+        l.revoke_subject_before("s", at(now - 95)).unwrap(); // expires now + 5
+        assert_eq!(l.len(), 2);
+        // Still within expiry + leeway.
+        assert_eq!(l.prune_at(at(now + 5)), 2);
+        // jti: now - 5 + 10 < now + 6; subject: now + 5 + 10 ≥ now + 6.
+        assert_eq!(l.prune_at(at(now + 6)), 1);
+        assert_eq!(l.prune_at(at(now + 16)), 0);
+        assert!(l.is_empty());
+    }
+
+    #[test]
+    fn a_write_prunes_before_checking_the_capacity() {
+        let l = list();
+        let now = secs_floor(SystemTime::now());
+        let old = now - 11; // expired + leeway passed at write time
+        l.write(at(now - 20), |s| {
+            s.jtis.insert("old1".into(), old);
+            s.jtis.insert("old2".into(), old);
+            s.jtis.insert("old3".into(), old);
+            true
+        })
+        .unwrap();
+        assert_eq!(l.len(), 3);
+        l.revoke_jti("new", at(now + 60)).unwrap();
+        assert_eq!(l.len(), 1, "the three expired entries were pruned");
+    }
+
+    #[test]
+    fn full_list_refuses_without_evicting() {
+        let l = list();
+        let exp = SystemTime::now() + Duration::from_secs(60);
+        for id in ["a", "b", "c"] {
+            l.revoke_jti(id, exp).unwrap();
+        }
+        assert_eq!(
+            l.revoke_jti("d", exp),
+            Err(RevocationError::Full { capacity: 3 })
+        );
+        assert_eq!(l.len(), 3);
+        assert!(l.is_revoked(&claims(json!({"jti": "a"}))));
+        assert!(!l.is_revoked(&claims(json!({"jti": "d"}))));
+        // Re-revoking an existing id adds nothing, so it still succeeds.
+        l.revoke_jti("a", exp + Duration::from_secs(60)).unwrap();
+    }
+
+    #[test]
+    fn readers_keep_their_snapshot_writers_publish_a_new_one() {
+        let l = list();
+        let before = l.inner.snapshot.load_full();
+        l.revoke_jti("a", SystemTime::now() + Duration::from_secs(60))
+            .unwrap();
+        // The old snapshot is untouched (copy-on-write) ...
+        assert_eq!(before.len(), 0);
+        assert!(!before.is_revoked(&claims(json!({"jti": "a"}))));
+        // ... and every clone sees the new one.
+        let clone = l.clone();
+        assert!(clone.is_revoked(&claims(json!({"jti": "a"}))));
+        assert!(!Arc::ptr_eq(&before, &l.inner.snapshot.load_full()));
+    }
+
+    #[test]
+    fn before_entries_compare_iat_and_refuse_without_iat() {
+        let l = list();
+        // Recent enough that the entries are live (T + 100 s lifetime).
+        let t = secs_floor(SystemTime::now()) - 50;
+        l.revoke_subject_before("alice", at(t)).unwrap();
+        l.revoke_client_before("app", at(t)).unwrap();
+        let c = |v| l.is_revoked(&claims(v));
+        assert!(c(json!({"sub": "alice", "iat": t - 1})));
+        assert!(c(json!({"sub": "alice", "iat": (t as f64) - 0.1})));
+        assert!(!c(json!({"sub": "alice", "iat": t})));
+        assert!(!c(json!({"sub": "bob", "iat": 1})));
+        assert!(c(json!({"sub": "alice"})), "no iat: refused");
+        assert!(c(json!({"sub": "alice", "iat": "1"})), "non-numeric iat");
+        assert!(c(json!({"azp": "app", "iat": t - 1})));
+        assert!(!c(json!({"azp": "app", "iat": t})));
+        assert!(!c(json!({"iat": 1})));
+    }
+
+    #[test]
+    fn issued_before_rounds_up_and_later_revocations_win() {
+        let l = list();
+        let t = secs_floor(SystemTime::now()) - 50;
+        l.revoke_subject_before("alice", at(t) + Duration::from_millis(300))
+            .unwrap();
+        assert!(l.is_revoked(&claims(json!({"sub": "alice", "iat": t}))));
+        l.revoke_subject_before("alice", at(t - 20)).unwrap();
+        assert!(
+            l.is_revoked(&claims(json!({"sub": "alice", "iat": t}))),
+            "an earlier time does not shorten the revocation"
+        );
+    }
+
+    #[test]
+    fn huge_lifetimes_and_times_do_not_panic() {
+        let l =
+            RevocationList::with_config(RevocationConfig::new().max_token_lifetime(Duration::MAX));
+        let far = UNIX_EPOCH + Duration::from_secs(i64::MAX as u64 / 2);
+        l.revoke_subject_before("alice", SystemTime::now()).unwrap();
+        l.revoke_client_before("app", far).unwrap();
+        l.revoke_jti("a", far).unwrap();
+        assert_eq!(l.prune(), 3);
+    }
+
+    #[test]
+    fn bad_ids_are_typed_errors() {
+        let l = list();
+        let t = SystemTime::now();
+        assert_eq!(
+            l.revoke_jti("", t),
+            Err(RevocationError::EmptyId {
+                kind: EntryKind::Jti
+            })
+        );
+        assert_eq!(
+            l.revoke_subject_before("", t),
+            Err(RevocationError::EmptyId {
+                kind: EntryKind::Subject
+            })
+        );
+        assert_eq!(
+            l.revoke_client_before(&"x".repeat(MAX_ID_LEN + 1), t),
+            Err(RevocationError::IdTooLong {
+                kind: EntryKind::Client,
+                len: MAX_ID_LEN + 1
+            })
+        );
+        assert!(l.is_empty());
+    }
+}

@@ -1,0 +1,158 @@
+//! An in-memory revocation deny-list, checked on every request — cache hits
+//! included.
+//!
+//! [`RevocationList`] holds three kinds of entries:
+//!
+//! | entry | refuses | added with |
+//! |---|---|---|
+//! | a `jti` | that one token | [`RevocationList::revoke_jti`] |
+//! | a subject (`sub`) and a time T | every token of that subject with `iat` < T | [`RevocationList::revoke_subject_before`] |
+//! | a client (`client_id`, `azp`, `cid`, `appid`) and a time T | every token issued to that client with `iat` < T | [`RevocationList::revoke_client_before`] |
+//!
+//! It implements [`PostVerify`](crate::PostVerify): install it with
+//! [`AuthLayerBuilder::post_verify`](crate::AuthLayerBuilder::post_verify) and
+//! a revoked token is refused with 401 and [`Reason::Revoked`](crate::Reason::Revoked)
+//! from the next request on, even if it sits in the verified-token cache.
+//! The list is cheap to clone (an `Arc`): keep one clone in the layer and one
+//! wherever you revoke (an admin route, a message consumer, ...).
+//!
+//! ```
+//! use std::time::{Duration, SystemTime};
+//! use oauth2_guard::revocation::RevocationList;
+//!
+//! # fn main() -> Result<(), oauth2_guard::revocation::RevocationError> {
+//! let list = RevocationList::new();
+//! // One stolen token: keep the entry until the token would have expired anyway.
+//! let exp = SystemTime::now() + Duration::from_secs(600);
+//! list.revoke_jti("4f1c-9a2e", exp)?;
+//! // A compromised account: every token issued to it until now.
+//! list.revoke_subject_before("alice", SystemTime::now())?;
+//! assert_eq!(list.len(), 2);
+//! // Then: AuthLayer::builder().issuer(issuer).post_verify(list.clone())
+//! # Ok(()) }
+//! ```
+//!
+//! With the `axum` feature, [`handler`] is a ready `POST` endpoint for it;
+//! mount it on an admin route behind a scope guard:
+//!
+//! ```no_run
+//! # #[cfg(feature = "axum")]
+//! # fn app(layer: oauth2_guard::AuthLayer) -> axum::Router {
+//! use axum::Router;
+//! use oauth2_guard::authz::RequireScope;
+//! use oauth2_guard::revocation::{self, RevocationList};
+//!
+//! let list = RevocationList::new();
+//! let layer = layer; // built with `.post_verify(list.clone())`
+//! Router::new()
+//!     .route("/admin/revocations", revocation::handler(list.clone()))
+//!     .route_layer(RequireScope::new("orders:admin"))
+//!     .layer(layer)
+//! # }
+//! ```
+//!
+//! # Defaults
+//!
+//! | setting | default | why |
+//! |---|---|---|
+//! | [`max_token_lifetime`](RevocationConfig::max_token_lifetime) | 24 h | a subject or client entry for "issued before T" can only match tokens that are still valid, that is until T + the longest lifetime your IdP gives an access token; it is also the expiry of a `jti` entry posted to the [`handler`] without `expires_at`. Set it to at least your IdP's longest access-token lifetime: a token living longer than that is accepted again once its entry is pruned |
+//! | [`leeway`](RevocationConfig::leeway) | 5 min | the layer accepts a token up to its clock-skew leeway (at most 5 min) after `exp`, so an entry is kept that much longer than the token it matches |
+//! | [`capacity`](RevocationConfig::capacity) | 100 000 entries | bounds memory; when the list is full after pruning, a new entry is refused with [`RevocationError::Full`] instead of evicting an older one, because eviction would silently accept a revoked token again |
+//! | token without `iat`, matched by a subject or client entry | refused | its age cannot be told, and accepting it would let a token minted without `iat` escape "revoke everything before T" |
+//! | `issued_before` | rounded up to the whole second | `iat` has whole seconds: a token issued earlier in the same second as the revocation is refused (a new token issued in that second is refused too; the client gets another) |
+//!
+//! # Cost
+//!
+//! The request path loads the current snapshot with `arc_swap` and does up
+//! to three hash look-ups: no lock, no I/O, no allocation. Writers (rare)
+//! copy the snapshot, prune expired entries, add theirs and swap it in,
+//! under a mutex only writers take.
+//!
+//! # Security
+//!
+//! Key revocations on `jti`, `sub` or `client_id`, never on the token bytes
+//! or a hash of them: an ES256 token has a second valid spelling (see the
+//! [manual](crate::manual)). The list lives in this process only: with
+//! several replicas, feed every replica's list (for example from a message
+//! bus) — a shared backend is future work.
+
+mod list;
+
+#[cfg(feature = "axum")]
+mod handler;
+
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub use handler::handler;
+pub use list::{RevocationConfig, RevocationList};
+
+use std::fmt;
+
+/// What a revocation entry names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EntryKind {
+    /// A single token, by its `jti`.
+    Jti,
+    /// Every token of a subject (`sub`).
+    Subject,
+    /// Every token issued to a client (`client_id`).
+    Client,
+}
+
+impl EntryKind {
+    /// The claim name: `jti`, `sub` or `client_id`.
+    pub const fn claim(self) -> &'static str {
+        match self {
+            EntryKind::Jti => "jti",
+            EntryKind::Subject => "sub",
+            EntryKind::Client => "client_id",
+        }
+    }
+}
+
+/// Why a revocation was not recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RevocationError {
+    /// The identifier was empty: it would match nothing (an empty `jti`) or
+    /// is certainly a caller's mistake.
+    EmptyId {
+        /// Which identifier.
+        kind: EntryKind,
+    },
+    /// The identifier is longer than [`MAX_ID_LEN`] bytes.
+    IdTooLong {
+        /// Which identifier.
+        kind: EntryKind,
+        /// Its length in bytes.
+        len: usize,
+    },
+    /// The list holds [`RevocationConfig::capacity`] live entries. Nothing
+    /// was evicted: evicting would accept a revoked token again.
+    Full {
+        /// The configured capacity.
+        capacity: usize,
+    },
+}
+
+/// The longest identifier accepted, in bytes.
+pub const MAX_ID_LEN: usize = 1024;
+
+impl fmt::Display for RevocationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RevocationError::EmptyId { kind } => write!(f, "empty `{}`", kind.claim()),
+            RevocationError::IdTooLong { kind, len } => write!(
+                f,
+                "`{}` is {len} bytes, longer than {MAX_ID_LEN}",
+                kind.claim()
+            ),
+            RevocationError::Full { capacity } => {
+                write!(f, "revocation list full ({capacity} live entries)")
+            }
+        }
+    }
+}
+
+impl std::error::Error for RevocationError {}
