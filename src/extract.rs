@@ -225,12 +225,11 @@ mod tests {
 
     use axum::body::Body;
     use http::{header, Request};
-    use jsonwebtoken::Algorithm;
-    use serde_json::{json, Value};
+    use serde_json::json;
     use tracing_subscriber::layer::SubscriberExt;
 
     use super::*;
-    use crate::claims::{Fingerprint, Verified};
+    use crate::claims::Fingerprint;
     use crate::error::{Reason, Rejection};
     use crate::layer::{Challenge, ErrorDetail, LayerChallenge};
 
@@ -267,21 +266,7 @@ mod tests {
         }
     }
 
-    fn verified(payload: Value) -> VerifiedClaims {
-        let Value::Object(payload) = payload else {
-            unreachable!("an object literal")
-        };
-        VerifiedClaims::new(Verified {
-            issuer: "https://idp.example.com".into(),
-            payload,
-            expires_at: 4_000_000_000,
-            audiences: vec!["orders-api".into()],
-            roles: vec![],
-            algorithm: Algorithm::RS256,
-            key_id: Some("k1".into()),
-            fingerprint: Fingerprint::of("the-token"),
-        })
-    }
+    use crate::claims::test_claims as verified;
 
     /// What the `AuthLayer` leaves in a request it authenticated.
     fn authenticated_parts() -> Parts {

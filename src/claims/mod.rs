@@ -274,26 +274,33 @@ pub struct ClaimsError {
     source: Arc<serde_json::Error>,
 }
 
+/// Verified claims made from a JSON object, for the crate's unit tests (the
+/// proof type cannot be made any other way): issuer
+/// `https://idp.example.com`, audience `orders-api`, RS256, kid `k1`,
+/// fingerprint of `"the-token"`.
+#[cfg(test)]
+pub(crate) fn test_claims(payload: Value) -> VerifiedClaims {
+    let Value::Object(payload) = payload else {
+        panic!("test claims must be a JSON object")
+    };
+    VerifiedClaims::new(Verified {
+        issuer: "https://idp.example.com".into(),
+        payload,
+        expires_at: 4_000_000_000,
+        audiences: vec!["orders-api".into()],
+        roles: vec![],
+        algorithm: Algorithm::RS256,
+        key_id: Some("k1".into()),
+        fingerprint: Fingerprint::of("the-token"),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
-    pub(crate) fn claims(payload: Value) -> VerifiedClaims {
-        let Value::Object(payload) = payload else {
-            panic!("object")
-        };
-        VerifiedClaims::new(Verified {
-            issuer: "https://idp".into(),
-            payload,
-            expires_at: 4_000_000_000,
-            audiences: vec!["api".into()],
-            roles: vec![],
-            algorithm: Algorithm::RS256,
-            key_id: Some("k1".into()),
-            fingerprint: Fingerprint::of("t"),
-        })
-    }
+    pub(crate) use super::test_claims as claims;
 
     #[test]
     fn fingerprint_is_short_hex_and_debug_has_no_values() {

@@ -371,25 +371,9 @@ impl PostVerify for RevocationList {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::claims::{Fingerprint, Verified};
-    use jsonwebtoken::Algorithm;
     use serde_json::json;
 
-    fn claims(payload: Value) -> VerifiedClaims {
-        let Value::Object(payload) = payload else {
-            unreachable!("an object literal")
-        };
-        VerifiedClaims::new(Verified {
-            issuer: "https://idp.example.com".into(),
-            payload,
-            expires_at: 4_000_000_000,
-            audiences: vec!["orders-api".into()],
-            roles: vec![],
-            algorithm: Algorithm::RS256,
-            key_id: None,
-            fingerprint: Fingerprint::of("t"),
-        })
-    }
+    use crate::claims::test_claims as claims;
 
     fn at(secs: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(secs)
