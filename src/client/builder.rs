@@ -241,7 +241,8 @@ impl ClientCredentialsBuilder {
     /// - [`ConfigError::HttpClient`]: the HTTP client cannot be built;
     /// - [`ConfigError::NoRuntime`]: no Tokio runtime.
     pub async fn build(self) -> Result<ClientCredentials, ConfigError> {
-        let http = self.http.build()?;
+        let tokens = self.http.build_token_client()?;
+        let http = &tokens.http;
         if self.client_id.is_empty() {
             return Err(ConfigError::Credentials {
                 reason: "the client id is empty",
@@ -281,7 +282,7 @@ impl ClientCredentialsBuilder {
         let endpoint = match self.endpoint {
             Some(Endpoint::Direct(url)) => http.check_url(&url)?,
             Some(Endpoint::Issuer(issuer)) => {
-                let meta = ProviderMetadata::discover(&http, &issuer).await?;
+                let meta = ProviderMetadata::discover(http, &issuer).await?;
                 match meta.token_endpoint.as_deref() {
                     Some(url) => http.check_url(url)?,
                     None => return Err(ConfigError::NoTokenEndpoint { issuer }),
@@ -316,7 +317,7 @@ impl ClientCredentialsBuilder {
             audience_label,
             margin: self.margin,
             retry: self.retry.at_least_one_attempt(),
-            http,
+            http: tokens,
         };
         let shared = Shared::new(request, self.invalid_token_cooldown);
         Ok(ClientCredentials::start(shared, &runtime))

@@ -14,7 +14,7 @@ use super::error::TokenError;
 use super::retry::{AfterFailure, RetryConfig};
 use super::state::{Cached, RetryAfterHold};
 use super::token::parse_success;
-use crate::http::HttpClient;
+use crate::http::TokenClient;
 
 /// What to ask the token endpoint for, and how: fixed when the source is
 /// built.
@@ -34,7 +34,7 @@ pub(super) struct TokenRequest {
     /// The configured refresh margin (`None`: min(30 s, 10 % of the lifetime)).
     pub(super) margin: Option<Duration>,
     pub(super) retry: RetryConfig,
-    pub(super) http: HttpClient,
+    pub(super) http: TokenClient,
 }
 
 /// An error response (RFC 6749 §5.2).
@@ -127,10 +127,13 @@ impl TokenRequest {
             .await
             .map_err(TokenError::fetch)?;
         let status = response.status();
-        let body =
-            crate::http::read_capped(&mut response, self.http.max_response_bytes, &self.endpoint)
-                .await
-                .map_err(TokenError::fetch)?;
+        let body = crate::http::read_capped(
+            &mut response,
+            self.http.http.max_response_bytes,
+            &self.endpoint,
+        )
+        .await
+        .map_err(TokenError::fetch)?;
         if status.is_success() {
             return parse_success(&body, sent_at, |lifetime| self.margin_for(lifetime));
         }

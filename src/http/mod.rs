@@ -168,18 +168,26 @@ impl HttpConfig {
                 }))?
             }
         };
-        #[cfg(feature = "client")]
+        Ok(HttpClient {
+            client,
+            timeout: self.timeout,
+            max_response_bytes: self.max_response_bytes,
+            plain_http: self.plain_http,
+        })
+    }
+
+    /// The clients of a client-credentials source: [`build`](Self::build)'s
+    /// for discovery, plus one that never follows redirects for the token
+    /// requests. Issuers never post credentials, so only this builds the second.
+    #[cfg(feature = "client")]
+    pub(crate) fn build_token_client(&self) -> Result<TokenClient, ConfigError> {
         let no_redirect = match &self.client {
             Some(c) => c.clone(),
             None => self.own_client(reqwest::redirect::Policy::none())?,
         };
-        Ok(HttpClient {
-            client,
-            #[cfg(feature = "client")]
+        Ok(TokenClient {
+            http: self.build()?,
             no_redirect,
-            timeout: self.timeout,
-            max_response_bytes: self.max_response_bytes,
-            plain_http: self.plain_http,
         })
     }
 
@@ -203,13 +211,57 @@ pub(crate) struct HttpClient {
     /// Discovery and JWKS: follows redirects within the policy (the crate's
     /// own), or as the caller configured it.
     client: reqwest::Client,
-    /// Token (and introspection) requests: never follows redirects (the
-    /// crate's own; a caller's client is checked after the fact).
-    #[cfg(feature = "client")]
-    no_redirect: reqwest::Client,
     pub(crate) timeout: Duration,
     pub(crate) max_response_bytes: usize,
     plain_http: PlainHttp,
+}
+
+/// The HTTP clients of a client-credentials source: the ordinary one for
+/// discovery (and its size cap and URL policy), and one that never follows
+/// redirects, for requests whose bodies carry credentials.
+#[cfg(feature = "client")]
+#[derive(Clone, Debug)]
+pub(crate) struct TokenClient {
+    pub(crate) http: HttpClient,
+    /// The crate's own never follows redirects; a caller's client is checked
+    /// after the fact.
+    no_redirect: reqwest::Client,
+}
+
+#[cfg(feature = "client")]
+impl TokenClient {
+    /// POST a form without following redirects: a 3xx answer, or a response
+    /// from any other URL (a caller's client that followed a redirect), is
+    /// [`FetchErrorKind::Redirect`]. For token and introspection requests,
+    /// whose bodies carry credentials.
+    pub(crate) async fn post_form(
+        &self,
+        url: &Url,
+        form: &[(&str, &str)],
+        authorization: Option<http::HeaderValue>,
+    ) -> Result<reqwest::Response, FetchError> {
+        let mut request = self
+            .no_redirect
+            .post(url.clone())
+            .header(http::header::ACCEPT, "application/json")
+            .timeout(self.http.timeout)
+            .form(form);
+        if let Some(authorization) = authorization {
+            request = request.header(http::header::AUTHORIZATION, authorization);
+        }
+        let response = request.send().await.map_err(|e| map_reqwest(e, url))?;
+        if response.status().is_redirection() {
+            let location = response
+                .headers()
+                .get(http::header::LOCATION)
+                .map(|v| v.to_str().unwrap_or("<not visible ASCII>"));
+            return Err(redirect_error(url, location));
+        }
+        if response.url() != url {
+            return Err(redirect_error(url, Some(response.url().as_str())));
+        }
+        Ok(response)
+    }
 }
 
 /// A fetched JSON document with its freshness hint.
@@ -261,40 +313,6 @@ impl HttpClient {
             value,
             max_age: fetched.max_age,
         })
-    }
-
-    /// POST a form without following redirects: a 3xx answer, or a response
-    /// from any other URL (a caller's client that followed a redirect), is
-    /// [`FetchErrorKind::Redirect`]. For token and introspection requests,
-    /// whose bodies carry credentials.
-    #[cfg(feature = "client")]
-    pub(crate) async fn post_form(
-        &self,
-        url: &Url,
-        form: &[(&str, &str)],
-        authorization: Option<http::HeaderValue>,
-    ) -> Result<reqwest::Response, FetchError> {
-        let mut request = self
-            .no_redirect
-            .post(url.clone())
-            .header(http::header::ACCEPT, "application/json")
-            .timeout(self.timeout)
-            .form(form);
-        if let Some(authorization) = authorization {
-            request = request.header(http::header::AUTHORIZATION, authorization);
-        }
-        let response = request.send().await.map_err(|e| map_reqwest(e, url))?;
-        if response.status().is_redirection() {
-            let location = response
-                .headers()
-                .get(http::header::LOCATION)
-                .map(|v| v.to_str().unwrap_or("<not visible ASCII>"));
-            return Err(redirect_error(url, location));
-        }
-        if response.url() != url {
-            return Err(redirect_error(url, Some(response.url().as_str())));
-        }
-        Ok(response)
     }
 
     /// Read a response body up to the cap; non-2xx statuses are errors.
