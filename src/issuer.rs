@@ -398,7 +398,7 @@ impl IssuerBuilder {
                 let handle =
                     tokio::runtime::Handle::try_current().map_err(|_| ConfigError::NoRuntime)?;
                 let task = handle.spawn(store.clone().run(first_delay));
-                Some(AbortOnDrop(task.abort_handle()))
+                Some(AbortOnDrop::new(task.abort_handle()))
             }
         };
         Ok(Issuer(Arc::new(IssuerInner {

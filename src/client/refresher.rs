@@ -13,7 +13,7 @@ use crate::task::AbortOnDrop;
 /// reference, and stops when the returned handle is dropped.
 pub(super) fn spawn(shared: &Arc<Shared>, runtime: &Handle) -> AbortOnDrop {
     let task = runtime.spawn(run(Arc::downgrade(shared), shared.wake()));
-    AbortOnDrop(task.abort_handle())
+    AbortOnDrop::new(task.abort_handle())
 }
 
 /// Wakes at each token's refresh time, fetches a new one through the single

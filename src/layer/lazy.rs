@@ -13,6 +13,7 @@ use tokio::sync::watch;
 
 use crate::issuer::{Issuer, IssuerBuilder};
 use crate::sync::lock;
+use crate::task::AbortOnDrop;
 
 mod config;
 
@@ -31,30 +32,13 @@ enum Progress {
 /// A discovery to wait for (obtained from [`Lazy::pick`]).
 pub(crate) struct Discovery(watch::Receiver<Progress>);
 
-/// The abort handle of a discovery task: dropping the slot (or the whole
-/// state, with the layer) cancels the discovery.
-struct Task(Option<tokio::task::AbortHandle>);
-
-impl Task {
-    /// The task is ending by itself: nothing to cancel.
-    fn disarm(mut self) {
-        self.0 = None;
-    }
-}
-
-impl Drop for Task {
-    fn drop(&mut self) {
-        if let Some(task) = self.0.take() {
-            task.abort();
-        }
-    }
-}
-
 enum Slot {
     Building {
         id: u64,
         done: watch::Receiver<Progress>,
-        task: Task,
+        /// Dropping the slot (or the whole state, with the layer) cancels
+        /// the discovery; `None` until the task is spawned.
+        task: Option<AbortOnDrop>,
     },
     Failed(Instant),
 }
@@ -164,7 +148,6 @@ impl Lazy {
         self.ready.load().iter().find(|i| i.name() == iss).cloned()
     }
 
-    /// No I/O: a discovery, when one is started, runs in a task of its own.
     /// Whether `max_issuers` are discovered already; if so, says so (with
     /// what is done about `iss`) in one WARN event.
     fn at_limit(&self, iss: &str, action: &'static str) -> bool {
@@ -181,6 +164,7 @@ impl Lazy {
         full
     }
 
+    /// No I/O: a discovery, when one is started, runs in a task of its own.
     pub(crate) fn pick(self: &Arc<Self>, iss: &str) -> LazyPick {
         if let Some(i) = self.ready(iss) {
             return LazyPick::Ready(i);
@@ -229,7 +213,7 @@ impl Lazy {
             Slot::Building {
                 id,
                 done: done.clone(),
-                task: Task(None),
+                task: None,
             },
         );
         drop(state);
@@ -248,7 +232,7 @@ impl Lazy {
         }) = lock(&self.state).slots.get_mut(iss)
         {
             if *current == id {
-                *task = Task(Some(spawned.abort_handle()));
+                *task = Some(AbortOnDrop::new(spawned.abort_handle()));
             }
         }
         LazyPick::Wait(Discovery(done))
@@ -280,7 +264,10 @@ impl Lazy {
             // Superseded: its successor records the outcome.
             _ => return Progress::Finished,
         }
-        if let Some(Slot::Building { task, .. }) = state.slots.remove(iss) {
+        if let Some(Slot::Building {
+            task: Some(task), ..
+        }) = state.slots.remove(iss)
+        {
             task.disarm();
         }
         let Some(issuer) = issuer else {

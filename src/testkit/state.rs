@@ -5,6 +5,7 @@
 //! Only data and accessors live here, so every other module of the test kit
 //! can depend on this one without depending on each other.
 
+use crate::task::AbortOnDrop;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, Mutex};
@@ -107,20 +108,17 @@ pub(super) struct Handle {
 
 struct Inner {
     shared: Arc<Shared>,
-    task: JoinHandle<()>,
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    _task: AbortOnDrop,
 }
 
 impl Handle {
     /// Takes ownership of the server `task` serving `shared`.
     pub(super) fn new(shared: Arc<Shared>, task: JoinHandle<()>) -> Self {
         Handle {
-            inner: Arc::new(Inner { shared, task }),
+            inner: Arc::new(Inner {
+                shared,
+                _task: AbortOnDrop::new(task.abort_handle()),
+            }),
         }
     }
 
