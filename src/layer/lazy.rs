@@ -29,8 +29,9 @@ enum Progress {
     Finished,
 }
 
-/// A discovery to wait for (obtained from [`Lazy::pick`]).
-pub(crate) struct Discovery(watch::Receiver<Progress>);
+/// A discovery to wait for (obtained from [`Lazy::pick`]), with the
+/// configured `retry_after` that a failure's cooldown is counted from.
+pub(crate) struct Discovery(watch::Receiver<Progress>, Duration);
 
 enum Slot {
     Building {
@@ -183,7 +184,7 @@ impl Lazy {
             // A task that ended without recording (it cannot, but if it did)
             // leaves a closed channel: start afresh rather than wait forever.
             Some(Slot::Building { done, .. }) if done.has_changed().is_ok() => {
-                return LazyPick::Wait(Discovery(done.clone()));
+                return LazyPick::Wait(Discovery(done.clone(), self.config.retry_after));
             }
             Some(Slot::Building { .. }) => {
                 state.slots.remove(iss);
@@ -235,25 +236,12 @@ impl Lazy {
                 *task = Some(AbortOnDrop::new(spawned.abort_handle()));
             }
         }
-        LazyPick::Wait(Discovery(done))
-    }
-
-    /// Wait for a discovery to end. `Some(wait)`: it failed, answer 503 with
-    /// `Retry-After: wait`; `None`: look the issuer up again.
-    pub(crate) async fn wait(&self, Discovery(mut done): Discovery) -> Option<Duration> {
-        let progress = match done.wait_for(|p| !matches!(p, Progress::Running)).await {
-            Ok(p) => *p,
-            Err(_) => Progress::Finished,
-        };
-        match progress {
-            Progress::Failed(at) => Some(self.cooldown_left(at)),
-            Progress::Running | Progress::Finished => None,
-        }
+        LazyPick::Wait(Discovery(done, self.config.retry_after))
     }
 
     /// The rest of a failure's cooldown: `retry_after` is the one source.
     fn cooldown_left(&self, failed_at: Instant) -> Duration {
-        self.config.retry_after.saturating_sub(failed_at.elapsed())
+        cooldown_left(self.config.retry_after, failed_at)
     }
 
     /// Record how discovery `id` of `iss` ended (`None`: it failed).
@@ -294,6 +282,26 @@ impl Lazy {
     fn slots(&self) -> (usize, usize) {
         let state = lock(&self.state);
         (state.slots.len(), state.failed())
+    }
+}
+
+fn cooldown_left(retry_after: Duration, failed_at: Instant) -> Duration {
+    retry_after.saturating_sub(failed_at.elapsed())
+}
+
+impl Discovery {
+    /// Wait for the discovery to end. `Some(wait)`: it failed, answer 503
+    /// with `Retry-After: wait`; `None`: look the issuer up again.
+    pub(crate) async fn wait(self) -> Option<Duration> {
+        let Discovery(mut done, retry_after) = self;
+        let progress = match done.wait_for(|p| !matches!(p, Progress::Running)).await {
+            Ok(p) => *p,
+            Err(_) => Progress::Finished,
+        };
+        match progress {
+            Progress::Failed(at) => Some(cooldown_left(retry_after, at)),
+            Progress::Running | Progress::Finished => None,
+        }
     }
 }
 
@@ -401,7 +409,7 @@ mod tests {
             let LazyPick::Wait(discovery) = lazy.pick(&iss) else {
                 panic!("a discovery for {iss}");
             };
-            assert!(lazy.wait(discovery).await.is_some(), "it failed");
+            assert!(discovery.wait().await.is_some(), "it failed");
             let (slots, failed) = lazy.slots();
             assert!(
                 slots <= 8 && slots == failed,
@@ -429,7 +437,7 @@ mod tests {
             let http = crate::issuer::HttpConfig::default().allow_loopback_http();
             Some(Issuer::builder(iss).audience("orders-api").http(http))
         })));
-        let LazyPick::Wait(Discovery(mut done)) = lazy.pick(&iss) else {
+        let LazyPick::Wait(Discovery(mut done, _)) = lazy.pick(&iss) else {
             panic!("a discovery");
         };
         let _accepted = tokio::time::timeout(Duration::from_secs(5), hole.accept())

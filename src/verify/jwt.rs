@@ -206,19 +206,13 @@ impl Inner {
         discovery: Discovery,
         budget: Budget,
     ) -> Verdict {
-        let unknown = parsed
-            .reject(Reason::UnknownIssuer)
-            .with_unverified_issuer(parsed);
         let unavailable = parsed
             .reject(Reason::KeysUnavailable)
             .with_unverified_issuer(parsed);
         let this = Arc::clone(self);
         let token = token.to_owned();
         Verdict::Pending(Box::pin(async move {
-            let Some(lazy) = &this.lazy else {
-                return Err(unknown);
-            };
-            if let Some(wait) = lazy.wait(discovery).await {
+            if let Some(wait) = discovery.wait().await {
                 return Err(unavailable.with_retry_after(wait));
             }
             let budget = Budget {
