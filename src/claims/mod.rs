@@ -103,6 +103,7 @@ struct Inner {
     issuer: Arc<str>,
     payload: Value,
     expires_at: u64,
+    issued_at: Option<u64>,
     audiences: Vec<String>,
     scopes: Vec<String>,
     roles: Vec<String>,
@@ -116,6 +117,8 @@ pub(crate) struct Verified {
     pub(crate) issuer: Arc<str>,
     pub(crate) payload: Map<String, Value>,
     pub(crate) expires_at: u64,
+    /// `iat`, checked as a NumericDate when the token was verified.
+    pub(crate) issued_at: Option<u64>,
     pub(crate) audiences: Vec<String>,
     pub(crate) roles: Vec<String>,
     pub(crate) algorithm: Algorithm,
@@ -129,6 +132,7 @@ impl VerifiedClaims {
         Self(Arc::new(Inner {
             issuer: v.issuer,
             expires_at: v.expires_at,
+            issued_at: v.issued_at,
             audiences: v.audiences,
             scopes,
             roles: v.roles,
@@ -173,6 +177,18 @@ impl VerifiedClaims {
 
     pub(crate) fn exp_unix(&self) -> u64 {
         self.0.expires_at
+    }
+
+    /// When the token was issued (`iat`), if it says so.
+    pub fn issued_at(&self) -> Option<SystemTime> {
+        self.0
+            .issued_at
+            .map(|iat| UNIX_EPOCH + Duration::from_secs(iat))
+    }
+
+    /// `iat` in Unix seconds, as checked when the token was verified.
+    pub(crate) fn iat_unix(&self) -> Option<u64> {
+        self.0.issued_at
     }
 
     /// The scopes the token grants, from `scope` (space-delimited, RFC 9068)
@@ -283,10 +299,15 @@ pub(crate) fn test_claims(payload: Value) -> VerifiedClaims {
     let Value::Object(payload) = payload else {
         panic!("test claims must be a JSON object")
     };
+    // As the verifier would read it (an `iat` it refuses reads as absent).
+    let issued_at = crate::verify::validate::numeric_date(&payload, "iat")
+        .ok()
+        .flatten();
     VerifiedClaims::new(Verified {
         issuer: "https://idp.example.com".into(),
         payload,
         expires_at: 4_000_000_000,
+        issued_at,
         audiences: vec!["orders-api".into()],
         roles: vec![],
         algorithm: Algorithm::RS256,

@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
-use serde_json::Value;
 
 use super::{EntryKind, RevocationError, MAX_ID_LEN};
 use crate::claims::VerifiedClaims;
@@ -113,21 +112,11 @@ impl Snapshot {
             }
             match id(claims).and_then(|id| map.get(id)) {
                 // No usable `iat`: its age is unknown, so it is refused.
-                Some(b) => iat(claims).is_none_or(|iat| iat < b.before),
+                Some(b) => claims.iat_unix().is_none_or(|iat| iat < b.before),
                 None => false,
             }
         };
         by(&self.subjects, VerifiedClaims::subject) || by(&self.clients, VerifiedClaims::client_id)
-    }
-}
-
-/// `iat` as Unix seconds (fractions dropped), if it is a number ≥ 0.
-fn iat(claims: &VerifiedClaims) -> Option<u64> {
-    match claims.get("iat")? {
-        Value::Number(n) => n
-            .as_u64()
-            .or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
-        _ => None,
     }
 }
 

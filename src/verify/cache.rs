@@ -200,6 +200,7 @@ mod tests {
                 issuer: "https://idp.example".into(),
                 payload,
                 expires_at: exp,
+                issued_at: None,
                 audiences: vec!["api".into()],
                 roles: vec![],
                 algorithm: jsonwebtoken::Algorithm::EdDSA,

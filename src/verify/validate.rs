@@ -288,14 +288,14 @@ pub(crate) fn verify(
     if let Err(reason) = signature {
         return Err(reject(&parsed, reason));
     }
-    let (expires_at, audiences) =
-        check_claims(&parsed.payload, issuer, profile, crate::claims::now_unix())
-            .map_err(|reason| reject(&parsed, reason))?;
+    let checked = check_claims(&parsed.payload, issuer, profile, crate::claims::now_unix())
+        .map_err(|reason| reject(&parsed, reason))?;
     let roles = crate::claims::roles_of(&parsed.payload, &profile.roles);
     Ok(VerifiedClaims::new(Verified {
         issuer: issuer.clone(),
-        expires_at,
-        audiences,
+        expires_at: checked.expires_at,
+        issued_at: checked.issued_at,
+        audiences: checked.audiences,
         roles,
         algorithm: alg,
         key_id: parsed.kid.map(Into::into),
@@ -322,7 +322,10 @@ pub(crate) fn verify_signature(
 }
 
 /// A NumericDate (RFC 7519 §2): a JSON number, possibly fractional; never a string.
-fn numeric_date(payload: &Map<String, Value>, name: &str) -> Result<Option<u64>, Reason> {
+pub(crate) fn numeric_date(
+    payload: &Map<String, Value>,
+    name: &str,
+) -> Result<Option<u64>, Reason> {
     match payload.get(name) {
         None => Ok(None),
         Some(Value::Number(n)) => {
@@ -339,12 +342,20 @@ fn numeric_date(payload: &Map<String, Value>, name: &str) -> Result<Option<u64>,
     }
 }
 
+/// What the claim checks read, kept so nothing parses it again.
+#[derive(Debug, PartialEq)]
+struct ClaimsChecked {
+    expires_at: u64,
+    issued_at: Option<u64>,
+    audiences: Vec<String>,
+}
+
 fn check_claims(
     payload: &Map<String, Value>,
     issuer: &str,
     profile: &Profile,
     now: u64,
-) -> Result<(u64, Vec<String>), Reason> {
+) -> Result<ClaimsChecked, Reason> {
     match payload.get("iss") {
         Some(Value::String(iss)) if iss == issuer => {}
         _ => return Err(Reason::WrongIssuer),
@@ -359,10 +370,9 @@ fn check_claims(
             return Err(Reason::NotYetValid);
         }
     }
-    if let Some(iat) = numeric_date(payload, "iat")? {
-        if iat > now.saturating_add(leeway) {
-            return Err(Reason::NotYetValid);
-        }
+    let issued_at = numeric_date(payload, "iat")?;
+    if issued_at.is_some_and(|iat| iat > now.saturating_add(leeway)) {
+        return Err(Reason::NotYetValid);
     }
     let audiences: Vec<String> = match payload.get("aud") {
         Some(Value::String(a)) => vec![a.clone()],
@@ -407,7 +417,11 @@ fn check_claims(
         Some(Value::Object(_)) => return Err(Reason::SenderConstrained),
         Some(_) => return Err(Reason::InvalidClaim),
     }
-    Ok((exp, audiences))
+    Ok(ClaimsChecked {
+        expires_at: exp,
+        issued_at,
+        audiences,
+    })
 }
 
 #[cfg(test)]
