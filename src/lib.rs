@@ -26,6 +26,7 @@
 //! | `aws_lc_rs` | yes | the aws-lc-rs signature backend |
 //! | `rust_crypto` | no | the pure-Rust signature backend (instead of `aws_lc_rs`) |
 //! | `client` | no | the [`client`] module |
+//! | `redis` | no | `revocation::RedisRevocations`: the revocation list shared by every instance through Redis |
 //! | `testkit` | no | the [`testkit`] module |
 //! | `fuzzing` | no | hidden entry points for `cargo fuzz`; not a public API |
 #![forbid(unsafe_code)]
@@ -46,6 +47,8 @@ mod jwks;
 pub mod layer;
 pub mod manual;
 pub mod presets;
+#[cfg(feature = "redis")]
+mod redis;
 pub mod revocation;
 mod sync;
 mod task;

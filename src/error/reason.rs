@@ -64,6 +64,11 @@ pub enum Reason {
     /// configured bound, or the issuer's current key set holds no usable
     /// key). A server-side condition: 503, never 401.
     KeysUnavailable,
+    /// The shared revocation list (Redis) has been out of sync for longer
+    /// than its outage bound and its policy is to refuse rather than accept
+    /// tokens that may have been revoked meanwhile. A server-side condition:
+    /// 503 with `Retry-After`, never 401.
+    RevocationUnavailable,
 }
 
 impl Reason {
@@ -89,6 +94,7 @@ impl Reason {
             Reason::Revoked => "revoked",
             Reason::SenderConstrained => "sender_constrained",
             Reason::KeysUnavailable => "keys_unavailable",
+            Reason::RevocationUnavailable => "revocation_unavailable",
         }
     }
 
@@ -96,7 +102,9 @@ impl Reason {
     pub const fn status(self) -> StatusCode {
         match self {
             Reason::InvalidRequest => StatusCode::BAD_REQUEST,
-            Reason::KeysUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Reason::KeysUnavailable | Reason::RevocationUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             _ => StatusCode::UNAUTHORIZED,
         }
     }
@@ -104,7 +112,7 @@ impl Reason {
     /// The RFC 6750 `error` code, if the response carries one.
     pub const fn error_code(self) -> Option<&'static str> {
         match self {
-            Reason::MissingToken | Reason::KeysUnavailable => None,
+            Reason::MissingToken | Reason::KeysUnavailable | Reason::RevocationUnavailable => None,
             Reason::InvalidRequest => Some("invalid_request"),
             _ => Some("invalid_token"),
         }
@@ -116,7 +124,9 @@ impl Reason {
             Reason::MissingToken => "",
             Reason::InvalidRequest => "Malformed authorization request",
             Reason::Expired => "The access token expired",
-            Reason::KeysUnavailable => "Token verification is temporarily unavailable",
+            Reason::KeysUnavailable | Reason::RevocationUnavailable => {
+                "Token verification is temporarily unavailable"
+            }
             _ => "The access token is invalid",
         }
     }

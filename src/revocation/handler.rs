@@ -10,7 +10,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{RevocationError, RevocationList};
+use super::{RevocationError, RevocationStore};
 
 /// One revocation, as posted. Exactly one of `jti`, `sub`, `client_id`.
 #[derive(Deserialize)]
@@ -23,37 +23,42 @@ struct Request {
     issued_before: Option<u64>,
 }
 
-/// A `POST` route that adds one entry to `list`.
+/// A `POST` route that adds one entry to `store` (the in-memory
+/// [`RevocationList`](super::RevocationList), or with the `redis` feature
+/// [`RedisRevocations`](super::RedisRevocations)).
 ///
 /// The body is one JSON object, one of:
 ///
 /// | body | does |
 /// |---|---|
-/// | `{"jti": "…", "expires_at": <unix seconds>}` | [`RevocationList::revoke_jti`]; without `expires_at`, now + [`max_token_lifetime`](super::RevocationConfig::max_token_lifetime) |
-/// | `{"sub": "…", "issued_before": <unix seconds>}` | [`RevocationList::revoke_subject_before`]; without `issued_before`, now |
-/// | `{"client_id": "…", "issued_before": <unix seconds>}` | [`RevocationList::revoke_client_before`]; without `issued_before`, now |
+/// | `{"jti": "…", "expires_at": <unix seconds>}` | [`revoke_jti`](RevocationStore::revoke_jti); without `expires_at`, now + [`max_token_lifetime`](super::RevocationConfig::max_token_lifetime) |
+/// | `{"sub": "…", "issued_before": <unix seconds>}` | [`revoke_subject_before`](RevocationStore::revoke_subject_before); without `issued_before`, now |
+/// | `{"client_id": "…", "issued_before": <unix seconds>}` | [`revoke_client_before`](RevocationStore::revoke_client_before); without `issued_before`, now |
 ///
 /// Answers 204 once the entry is live (the next request is checked against
 /// it), 400 with `{"error": "invalid_request", "error_description": …}` for a
 /// body that is not one of those (unknown fields included) or an empty or
-/// over-long id, and 503 with `{"error": "revocation_list_full", …}` when the
-/// list is full.
+/// over-long id, 503 with `{"error": "revocation_list_full", …}` when the
+/// list is full, and 503 with `{"error": "revocation_store_unavailable", …}`
+/// when a shared store could not be written (the entry is live on this
+/// instance only: retry).
 ///
 /// # Security
 /// Anyone who can call it can lock users out: mount it behind the
 /// [`AuthLayer`](crate::AuthLayer) and an admin scope guard, as in the
 /// [module example](super).
-pub fn handler<S>(list: RevocationList) -> MethodRouter<S>
+pub fn handler<R, S>(store: R) -> MethodRouter<S>
 where
+    R: RevocationStore + Clone,
     S: Clone + Send + Sync + 'static,
 {
     post(move |body: Bytes| {
-        let list = list.clone();
-        async move { revoke(&list, &body) }
+        let store = store.clone();
+        async move { revoke(&store, &body).await }
     })
 }
 
-fn revoke(list: &RevocationList, body: &[u8]) -> Response {
+async fn revoke<R: RevocationStore>(list: &R, body: &[u8]) -> Response {
     let req: Request = match serde_json::from_slice(body) {
         Ok(r) => r,
         Err(_) => return bad_request("the body is not a revocation object"),
@@ -74,7 +79,7 @@ fn revoke(list: &RevocationList, body: &[u8]) -> Response {
             let Some(exp) = expires_at.map_or_else(|| now.checked_add(lifetime), at) else {
                 return bad_request(OUT_OF_RANGE);
             };
-            list.revoke_jti(&jti, exp)
+            list.revoke_jti(&jti, exp).await
         }
         Request {
             jti: None,
@@ -83,7 +88,7 @@ fn revoke(list: &RevocationList, body: &[u8]) -> Response {
             client_id: None,
             issued_before,
         } => match issued_before.map_or(Some(now), at) {
-            Some(t) => list.revoke_subject_before(&sub, t),
+            Some(t) => list.revoke_subject_before(&sub, t).await,
             None => return bad_request(OUT_OF_RANGE),
         },
         Request {
@@ -93,7 +98,7 @@ fn revoke(list: &RevocationList, body: &[u8]) -> Response {
             client_id: Some(client),
             issued_before,
         } => match issued_before.map_or(Some(now), at) {
-            Some(t) => list.revoke_client_before(&client, t),
+            Some(t) => list.revoke_client_before(&client, t).await,
             None => return bad_request(OUT_OF_RANGE),
         },
         _ => return bad_request(
@@ -105,6 +110,11 @@ fn revoke(list: &RevocationList, body: &[u8]) -> Response {
         Err(e @ RevocationError::Full { .. }) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({"error": "revocation_list_full", "error_description": e.to_string()})),
+        )
+            .into_response(),
+        Err(e @ RevocationError::Unavailable) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"error": "revocation_store_unavailable", "error_description": e.to_string()})),
         )
             .into_response(),
         Err(e) => bad_request(&e.to_string()),

@@ -1,14 +1,14 @@
 //! The list itself: an immutable snapshot behind `ArcSwap`, replaced whole by
 //! writers.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 
-use super::{EntryKind, RevocationError, MAX_ID_LEN};
+use super::snapshot::{secs_ceil, secs_floor, Entry, Snapshot};
+use super::{EntryKind, RevocationError};
 use crate::claims::VerifiedClaims;
 use crate::error::{Reason, Rejection};
 use crate::layer::PostVerify;
@@ -59,90 +59,17 @@ impl RevocationConfig {
         self
     }
 
+    /// For the Redis backend's full load.
+    #[cfg(feature = "redis")]
+    pub(crate) const fn capacity_value(&self) -> usize {
+        self.capacity
+    }
+
     /// For the handler's default `jti` expiry.
-    #[cfg(feature = "axum")]
+    #[cfg(any(feature = "axum", feature = "redis"))]
     pub(crate) const fn max_token_lifetime_value(&self) -> Duration {
         self.max_token_lifetime
     }
-}
-
-/// "Tokens issued before `before` are revoked", kept until `expires`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Before {
-    before: u64,
-    expires: u64,
-}
-
-/// One immutable state of the list. Times are Unix seconds.
-#[derive(Debug, Clone, Default)]
-struct Snapshot {
-    /// jti → expiry.
-    jtis: HashMap<Box<str>, u64>,
-    subjects: HashMap<Box<str>, Before>,
-    clients: HashMap<Box<str>, Before>,
-}
-
-impl Snapshot {
-    fn len(&self) -> usize {
-        self.jtis.len() + self.subjects.len() + self.clients.len()
-    }
-
-    /// Drops every entry whose expiry + `leeway` is before `now`.
-    fn prune(&mut self, now: u64, leeway: u64) {
-        let live = |expires: u64| expires.saturating_add(leeway) >= now;
-        self.jtis.retain(|_, e| live(*e));
-        self.subjects.retain(|_, b| live(b.expires));
-        self.clients.retain(|_, b| live(b.expires));
-    }
-
-    /// The request-path check: look-ups only, no allocation.
-    fn is_revoked(&self, claims: &VerifiedClaims) -> bool {
-        if !self.jtis.is_empty() {
-            if let Some(jti) = claims.jti() {
-                if self.jtis.contains_key(jti) {
-                    return true;
-                }
-            }
-        }
-        // Each claim is read only when its map has entries: most lists hold
-        // `jti`s only, and `client_id()` may try four claims.
-        let by = |map: &HashMap<Box<str>, Before>, id: fn(&VerifiedClaims) -> Option<&str>| {
-            if map.is_empty() {
-                return false;
-            }
-            match id(claims).and_then(|id| map.get(id)) {
-                // No usable `iat`: its age is unknown, so it is refused.
-                Some(b) => claims.iat_unix().is_none_or(|iat| iat < b.before),
-                None => false,
-            }
-        };
-        by(&self.subjects, VerifiedClaims::subject) || by(&self.clients, VerifiedClaims::client_id)
-    }
-}
-
-/// Unix seconds, rounded down.
-fn secs_floor(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
-/// Unix seconds, rounded up.
-fn secs_ceil(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map_or(0, |d| {
-        d.as_secs().saturating_add(u64::from(d.subsec_nanos() > 0))
-    })
-}
-
-fn check_id(kind: EntryKind, id: &str) -> Result<(), RevocationError> {
-    if id.is_empty() {
-        return Err(RevocationError::EmptyId { kind });
-    }
-    if id.len() > MAX_ID_LEN {
-        return Err(RevocationError::IdTooLong {
-            kind,
-            len: id.len(),
-        });
-    }
-    Ok(())
 }
 
 struct Inner {
@@ -201,6 +128,12 @@ impl RevocationList {
         self.inner.config
     }
 
+    /// Unix seconds until which `e` must be kept (its expiry + the leeway).
+    #[cfg(feature = "redis")]
+    pub(crate) fn keep_until(&self, e: &Entry) -> u64 {
+        e.expires.saturating_add(self.inner.config.leeway.as_secs())
+    }
+
     /// Revokes the token with this `jti`, keeping the entry until
     /// `expires_at` (the token's `exp`) plus the leeway. Revoking the same
     /// `jti` again keeps the later expiry.
@@ -209,18 +142,7 @@ impl RevocationList {
     /// [`RevocationError::EmptyId`], [`RevocationError::IdTooLong`], or
     /// [`RevocationError::Full`].
     pub fn revoke_jti(&self, jti: &str, expires_at: SystemTime) -> Result<(), RevocationError> {
-        check_id(EntryKind::Jti, jti)?;
-        let expires = secs_ceil(expires_at);
-        self.write(SystemTime::now(), |s| match s.jtis.get_mut(jti) {
-            Some(e) => {
-                *e = (*e).max(expires);
-                false
-            }
-            None => {
-                s.jtis.insert(jti.into(), expires);
-                true
-            }
-        })
+        self.apply(&self.jti_entry(jti, expires_at)?)
     }
 
     /// Revokes every token of subject `sub` issued (`iat`) before
@@ -260,35 +182,61 @@ impl RevocationList {
         id: &str,
         issued_before: SystemTime,
     ) -> Result<(), RevocationError> {
-        check_id(kind, id)?;
+        self.apply(&self.before_entry(kind, id, issued_before)?)
+    }
+
+    /// The entry [`revoke_jti`](Self::revoke_jti) adds.
+    pub(crate) fn jti_entry(
+        &self,
+        jti: &str,
+        expires_at: SystemTime,
+    ) -> Result<Entry, RevocationError> {
+        Entry::new(EntryKind::Jti, jti, 0, secs_ceil(expires_at))
+    }
+
+    /// The entry a subject or client revocation adds: `issued_before`
+    /// rounded up, kept until then + the max token lifetime.
+    pub(crate) fn before_entry(
+        &self,
+        kind: EntryKind,
+        id: &str,
+        issued_before: SystemTime,
+    ) -> Result<Entry, RevocationError> {
         let before = secs_ceil(issued_before);
         let max = self.inner.config.max_token_lifetime;
         let lifetime = max
             .as_secs()
             .saturating_add(u64::from(max.subsec_nanos() > 0));
-        let entry = Before {
-            before,
-            expires: before.saturating_add(lifetime),
-        };
-        self.write(SystemTime::now(), |s| {
-            let map = match kind {
-                EntryKind::Client => &mut s.clients,
-                _ => &mut s.subjects,
-            };
-            match map.get_mut(id) {
-                Some(b) => {
-                    *b = Before {
-                        before: b.before.max(entry.before),
-                        expires: b.expires.max(entry.expires),
-                    };
-                    false
-                }
-                None => {
-                    map.insert(id.into(), entry);
-                    true
-                }
+        Entry::new(kind, id, before, before.saturating_add(lifetime))
+    }
+
+    /// Adds one entry (merged with an existing one for the same id: the
+    /// later times win).
+    pub(crate) fn apply(&self, entry: &Entry) -> Result<(), RevocationError> {
+        self.write(SystemTime::now(), |s| s.merge(entry))
+    }
+
+    /// Adds many entries in one copy (a full load from a shared store);
+    /// entries that no longer fit are dropped and counted.
+    pub(crate) fn apply_all<'a>(&self, entries: impl IntoIterator<Item = &'a Entry>) -> usize {
+        let _writer = lock(&self.inner.writer);
+        let mut next = Snapshot::clone(&self.inner.snapshot.load());
+        next.prune(
+            secs_floor(SystemTime::now()),
+            self.inner.config.leeway.as_secs(),
+        );
+        let capacity = self.inner.config.capacity;
+        let mut dropped = 0;
+        for entry in entries {
+            let known = next.contains(entry);
+            if !known && next.len() >= capacity {
+                dropped += 1;
+            } else {
+                next.merge(entry);
             }
-        })
+        }
+        self.inner.snapshot.store(Arc::new(next));
+        dropped
     }
 
     /// Copy, prune, apply `add` (which says whether it added an entry),
@@ -360,6 +308,9 @@ impl PostVerify for RevocationList {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::UNIX_EPOCH;
+
+    use crate::revocation::MAX_ID_LEN;
     use serde_json::json;
 
     use crate::claims::test_claims as claims;

@@ -77,6 +77,10 @@
 //! bus) — a shared backend is future work.
 
 mod list;
+#[cfg(feature = "redis")]
+mod redis_store;
+mod snapshot;
+mod store;
 
 #[cfg(feature = "axum")]
 mod handler;
@@ -85,6 +89,13 @@ mod handler;
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub use handler::handler;
 pub use list::{RevocationConfig, RevocationList};
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use redis_store::{
+    OutagePolicy, RedisRevocations, RedisRevocationsBuilder, RedisSetupError, RedisSetupErrorKind,
+    RedisStatus,
+};
+pub use store::RevocationStore;
 
 use std::fmt;
 
@@ -134,6 +145,10 @@ pub enum RevocationError {
         /// The configured capacity.
         capacity: usize,
     },
+    /// A shared store (Redis) could not be written. The entry **is** live
+    /// on this instance, but other instances have not heard of it: retry
+    /// (revoking again is harmless). The cause is logged at `warn`.
+    Unavailable,
 }
 
 /// The longest identifier accepted, in bytes.
@@ -151,6 +166,9 @@ impl fmt::Display for RevocationError {
             RevocationError::Full { capacity } => {
                 write!(f, "revocation list full ({capacity} live entries)")
             }
+            RevocationError::Unavailable => f.write_str(
+                "the shared revocation store is unreachable: revoked on this instance only, retry",
+            ),
         }
     }
 }

@@ -1,0 +1,197 @@
+//! A small Redis connection shared by the crate's Redis-backed parts (the
+//! revocation backend today, a shared introspection cache later): bytes in,
+//! bytes out, every call bounded by a timeout. It knows nothing of what the
+//! bytes mean.
+//!
+//! Commands go through one `redis::aio::ConnectionManager` (multiplexed,
+//! reconnects by itself on the next command after a failure); pub/sub gets a
+//! dedicated connection per subscription, as RESP2 requires.
+
+use std::fmt;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig, PubSub};
+use redis::{AsyncCommands, Client, RedisError};
+
+/// A Redis endpoint: a command connection plus the client that opens
+/// subscriptions.
+#[derive(Clone)]
+pub(crate) struct RedisConn {
+    client: Client,
+    commands: ConnectionManager,
+    timeout: Duration,
+}
+
+impl fmt::Debug for RedisConn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The URL may carry a password: host and database only.
+        let info = self.client.get_connection_info();
+        f.debug_struct("RedisConn")
+            .field("addr", &info.addr().to_string())
+            .field("db", &info.redis_settings().db())
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl RedisConn {
+    /// Parses `url` (`redis://[:password@]host[:port][/db]`) and prepares a
+    /// lazy connection: nothing is dialled until the first command, so this
+    /// succeeds while Redis is down. Every connect and every command is
+    /// bounded by `timeout`; a failed command is not retried here (the
+    /// caller decides), the next one reconnects.
+    ///
+    /// Must be called inside a tokio runtime.
+    pub(crate) fn open(url: &str, timeout: Duration) -> Result<Self, RedisError> {
+        let client = Client::open(url)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout))
+            .set_number_of_retries(0);
+        let commands = ConnectionManager::new_lazy_with_config(client.clone(), config)?;
+        Ok(Self {
+            client,
+            commands,
+            timeout,
+        })
+    }
+
+    /// The value at `key`, if any.
+    #[allow(dead_code)] // for the shared introspection cache
+    pub(crate) async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, RedisError> {
+        self.commands.clone().get(key).await
+    }
+
+    /// Stores `value` at `key`, expiring after `ttl` (rounded up to the
+    /// millisecond, at least 1 ms) in Redis itself.
+    #[allow(dead_code)] // for the shared introspection cache
+    pub(crate) async fn set_with_ttl(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<(), RedisError> {
+        redis::cmd("SET")
+            .arg(key)
+            .arg(value)
+            .arg("PX")
+            .arg(ttl_millis(ttl))
+            .exec_async(&mut self.commands.clone())
+            .await
+    }
+
+    /// Stores `value` at `key` with `ttl` and publishes it on `channel`, in
+    /// one `MULTI`/`EXEC`: a subscriber never hears of a value that was not
+    /// stored.
+    pub(crate) async fn set_with_ttl_and_publish(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+        channel: &str,
+    ) -> Result<(), RedisError> {
+        redis::pipe()
+            .atomic()
+            .cmd("SET")
+            .arg(key)
+            .arg(value)
+            .arg("PX")
+            .arg(ttl_millis(ttl))
+            .ignore()
+            .cmd("PUBLISH")
+            .arg(channel)
+            .arg(value)
+            .ignore()
+            .exec_async(&mut self.commands.clone())
+            .await
+    }
+
+    /// The values of every key matching `pattern` (a `SCAN MATCH` glob),
+    /// `SCAN`ned `batch` keys at a time and read with `MGET`; stops after
+    /// `limit` values and says so with `true`. Keys that expire between the
+    /// `SCAN` and the `MGET` are skipped. Never `KEYS`: the server is never
+    /// blocked for longer than one batch.
+    pub(crate) async fn scan_values(
+        &self,
+        pattern: &str,
+        batch: usize,
+        limit: usize,
+    ) -> Result<(Vec<Vec<u8>>, bool), RedisError> {
+        let mut con = self.commands.clone();
+        let mut cursor: u64 = 0;
+        let mut values = Vec::new();
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(pattern)
+                .arg("COUNT")
+                .arg(batch)
+                .query_async(&mut con)
+                .await?;
+            if !keys.is_empty() {
+                let got: Vec<Option<Vec<u8>>> =
+                    redis::cmd("MGET").arg(&keys).query_async(&mut con).await?;
+                values.extend(got.into_iter().flatten());
+                if values.len() > limit {
+                    values.truncate(limit);
+                    return Ok((values, true));
+                }
+            }
+            if next == 0 {
+                return Ok((values, false));
+            }
+            cursor = next;
+        }
+    }
+
+    /// A new connection subscribed to `channel`, bounded by the timeout.
+    pub(crate) async fn subscribe(&self, channel: &str) -> Result<PubSub, RedisError> {
+        let timed_out = || RedisError::from(std::io::Error::from(std::io::ErrorKind::TimedOut));
+        let mut pubsub = tokio::time::timeout(self.timeout, self.client.get_async_pubsub())
+            .await
+            .map_err(|_| timed_out())??;
+        tokio::time::timeout(self.timeout, pubsub.subscribe(channel))
+            .await
+            .map_err(|_| timed_out())??;
+        Ok(pubsub)
+    }
+
+    /// The configured per-call timeout.
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+}
+
+/// Milliseconds, rounded up, at least 1 (`PX 0` is an error in Redis).
+fn ttl_millis(ttl: Duration) -> u64 {
+    let ms = ttl
+        .as_millis()
+        .saturating_add(u128::from(ttl.subsec_nanos() % 1_000_000 > 0));
+    u64::try_from(ms).unwrap_or(u64::MAX).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttl_is_whole_milliseconds_rounded_up_and_never_zero() {
+        assert_eq!(ttl_millis(Duration::ZERO), 1);
+        assert_eq!(ttl_millis(Duration::from_nanos(1)), 1);
+        assert_eq!(ttl_millis(Duration::from_micros(1500)), 2);
+        assert_eq!(ttl_millis(Duration::from_secs(3)), 3000);
+        assert_eq!(ttl_millis(Duration::MAX), u64::MAX);
+    }
+
+    #[tokio::test]
+    async fn opening_is_lazy_and_debug_hides_the_password() {
+        // Nothing listens there: open still succeeds (lazy), a command fails
+        // within the timeout instead of hanging.
+        let conn =
+            RedisConn::open("redis://:hunter2@127.0.0.1:1/0", Duration::from_millis(300)).unwrap();
+        assert!(!format!("{conn:?}").contains("hunter2"));
+        let res = tokio::time::timeout(Duration::from_secs(3), conn.get("k")).await;
+        assert!(matches!(res, Ok(Err(_))), "an error, in time");
+    }
+}
