@@ -167,7 +167,7 @@ impl RedisConn {
 fn ttl_millis(ttl: Duration) -> u64 {
     let ms = ttl
         .as_millis()
-        .saturating_add(u128::from(ttl.subsec_nanos() % 1_000_000 > 0));
+        .saturating_add(u128::from(!ttl.subsec_nanos().is_multiple_of(1_000_000)));
     u64::try_from(ms).unwrap_or(u64::MAX).max(1)
 }
 

@@ -66,7 +66,7 @@ impl RevocationConfig {
     }
 
     /// For the handler's default `jti` expiry.
-    #[cfg(any(feature = "axum", feature = "redis"))]
+    #[cfg(feature = "axum")]
     pub(crate) const fn max_token_lifetime_value(&self) -> Duration {
         self.max_token_lifetime
     }
@@ -218,6 +218,7 @@ impl RevocationList {
 
     /// Adds many entries in one copy (a full load from a shared store);
     /// entries that no longer fit are dropped and counted.
+    #[cfg(feature = "redis")]
     pub(crate) fn apply_all<'a>(&self, entries: impl IntoIterator<Item = &'a Entry>) -> usize {
         let _writer = lock(&self.inner.writer);
         let mut next = Snapshot::clone(&self.inner.snapshot.load());

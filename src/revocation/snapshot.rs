@@ -43,6 +43,7 @@ impl Snapshot {
         }
     }
 
+    #[cfg(feature = "redis")]
     pub(super) fn contains(&self, e: &Entry) -> bool {
         match e.kind {
             EntryKind::Jti => self.jtis.contains_key(&*e.id),
