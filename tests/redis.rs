@@ -193,6 +193,10 @@ async fn write_as_other_instance(redis: &RedisServer, jti: &str, publish: bool) 
     pipe.exec_async(&mut con).await.expect("written");
 }
 
+/// Revocations measured by the cross-instance test: enough that its p99 is
+/// not simply the slowest one.
+const REVOCATIONS: usize = 200;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs redis-server (installed by .ci/run): cargo test --all-features --test redis -- --ignored"]
 async fn a_jti_revoked_on_one_instance_is_refused_by_the_other_within_100ms() {
@@ -200,7 +204,7 @@ async fn a_jti_revoked_on_one_instance_is_refused_by_the_other_within_100ms() {
     let idp = MockIssuer::start().await;
     let (a, b) = (instance(&redis).await, instance(&redis).await);
     let app_b = app(&idp, &b).await;
-    let tokens: Vec<_> = (0..50)
+    let tokens: Vec<_> = (0..REVOCATIONS)
         .map(|i| idp.token().claim("jti", format!("t-{i}")).sign())
         .collect();
     let other = idp.token().claim("jti", "not-revoked").sign();
@@ -230,12 +234,19 @@ async fn a_jti_revoked_on_one_instance_is_refused_by_the_other_within_100ms() {
         p(0.99),
         lags[lags.len() - 1]
     );
+    // The promise is a p99: on a shared 2-core machine one revocation in a
+    // few hundred can wait for a descheduled thread. None may be lost: the
+    // slowest is still bounded.
     assert!(
-        lags.iter().all(|l| *l <= Duration::from_millis(100)),
-        "every revocation seen within 100 ms: {lags:?}"
+        p(0.99) <= Duration::from_millis(100),
+        "p99 of revoke-on-A → refused-by-B within 100 ms: {lags:?}"
+    );
+    assert!(
+        lags[lags.len() - 1] <= Duration::from_secs(1),
+        "every revocation seen within 1 s: {lags:?}"
     );
     assert_eq!(get_x(&app_b, &other).await.status(), StatusCode::OK);
-    assert_eq!(b.status().entries, 50);
+    assert_eq!(b.status().entries, REVOCATIONS);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
