@@ -64,6 +64,18 @@ pub enum Reason {
     /// configured bound, or the issuer's current key set holds no usable
     /// key). A server-side condition: 503, never 401.
     KeysUnavailable,
+    /// A tenant-template issuer's token whose `iss` is not the template
+    /// filled with the token's own tenant claim (`tid`): a token of one
+    /// tenant naming another tenant's issuer, or without a tenant claim.
+    TenantMismatch,
+    /// The token's tenant is refused by the issuer's
+    /// [`TenantPolicy`](crate::tenant::TenantPolicy) (not on the allow-list,
+    /// refused by the lookup, or excluded).
+    TenantNotAllowed,
+    /// The tenant policy's lookup could not decide about a new tenant in
+    /// time (it timed out, failed, or too many lookups were running). A
+    /// server-side condition: 503 with `Retry-After`, never cached.
+    TenantLookupUnavailable,
 }
 
 impl Reason {
@@ -89,6 +101,9 @@ impl Reason {
             Reason::Revoked => "revoked",
             Reason::SenderConstrained => "sender_constrained",
             Reason::KeysUnavailable => "keys_unavailable",
+            Reason::TenantMismatch => "tenant_mismatch",
+            Reason::TenantNotAllowed => "tenant_not_allowed",
+            Reason::TenantLookupUnavailable => "tenant_lookup_unavailable",
         }
     }
 
@@ -96,7 +111,9 @@ impl Reason {
     pub const fn status(self) -> StatusCode {
         match self {
             Reason::InvalidRequest => StatusCode::BAD_REQUEST,
-            Reason::KeysUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Reason::KeysUnavailable | Reason::TenantLookupUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             _ => StatusCode::UNAUTHORIZED,
         }
     }
@@ -104,7 +121,9 @@ impl Reason {
     /// The RFC 6750 `error` code, if the response carries one.
     pub const fn error_code(self) -> Option<&'static str> {
         match self {
-            Reason::MissingToken | Reason::KeysUnavailable => None,
+            Reason::MissingToken | Reason::KeysUnavailable | Reason::TenantLookupUnavailable => {
+                None
+            }
             Reason::InvalidRequest => Some("invalid_request"),
             _ => Some("invalid_token"),
         }
@@ -116,7 +135,9 @@ impl Reason {
             Reason::MissingToken => "",
             Reason::InvalidRequest => "Malformed authorization request",
             Reason::Expired => "The access token expired",
-            Reason::KeysUnavailable => "Token verification is temporarily unavailable",
+            Reason::KeysUnavailable | Reason::TenantLookupUnavailable => {
+                "Token verification is temporarily unavailable"
+            }
             _ => "The access token is invalid",
         }
     }
