@@ -495,7 +495,8 @@ impl IssuerBuilder {
             None if looks_like_template(&self.issuer) => {
                 return Err(ConfigError::InvalidUrl {
                     url: self.issuer,
-                    reason: "`{…}` in an issuer: a multi-tenant template needs `tenants(claim, policy)`",
+                    reason:
+                        "`{…}` in an issuer: a multi-tenant template needs `tenants(claim, policy)`",
                 })
             }
             None => None,

@@ -21,8 +21,7 @@ pub(crate) struct Tenancy {
 /// the issuer URL it is substituted into.
 pub(crate) fn is_tenant_id(s: &str) -> bool {
     (1..=128).contains(&s.len())
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
         && s != "."
         && s != ".."
@@ -49,14 +48,16 @@ impl Tenancy {
             url: template.to_owned(),
             reason,
         };
-        let (prefix, rest) = template
-            .split_once('{')
-            .ok_or_else(|| invalid("a tenant template needs one `{placeholder}` (e.g. `{tenantid}`)"))?;
+        let (prefix, rest) = template.split_once('{').ok_or_else(|| {
+            invalid("a tenant template needs one `{placeholder}` (e.g. `{tenantid}`)")
+        })?;
         let (name, suffix) = rest
             .split_once('}')
             .ok_or_else(|| invalid("unclosed `{` in the issuer template"))?;
         if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-            return Err(invalid("the placeholder name is ASCII letters, digits and `_`"));
+            return Err(invalid(
+                "the placeholder name is ASCII letters, digits and `_`",
+            ));
         }
         if looks_like_template(prefix) || looks_like_template(suffix) {
             return Err(invalid("an issuer template has exactly one placeholder"));
@@ -132,7 +133,10 @@ mod tests {
         ] {
             assert_eq!(t.tenant_in(bad), None, "{bad}");
         }
-        assert_eq!(&*t.issuer_of("x"), "https://login.microsoftonline.com/x/v2.0");
+        assert_eq!(
+            &*t.issuer_of("x"),
+            "https://login.microsoftonline.com/x/v2.0"
+        );
         for bad in [
             "https://login.microsoftonline.com/v2.0",
             "https://{tenant}.example.com/",
@@ -142,7 +146,10 @@ mod tests {
             "https://login.example.com/{a/",
         ] {
             assert!(
-                matches!(Tenancy::new(bad, "tid".into(), any()), Err(ConfigError::InvalidUrl { .. })),
+                matches!(
+                    Tenancy::new(bad, "tid".into(), any()),
+                    Err(ConfigError::InvalidUrl { .. })
+                ),
                 "{bad}"
             );
         }
@@ -151,7 +158,11 @@ mod tests {
             Err(ConfigError::EmptyClaimName { .. })
         ));
         assert!(matches!(
-            Tenancy::new("https://h/{t}/", "tid".into(), TenantPolicy::allow(Vec::<String>::new())),
+            Tenancy::new(
+                "https://h/{t}/",
+                "tid".into(),
+                TenantPolicy::allow(Vec::<String>::new())
+            ),
             Err(ConfigError::EmptyRequirement { .. })
         ));
         assert!(matches!(

@@ -19,7 +19,10 @@ const LOOKUP_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(1
 /// claim is checked afterwards, by [`bind`]); else the template itself,
 /// so the claims check refuses it (or [`bind`] does).
 pub(super) fn verify_as(tenancy: &Tenancy, template: &Arc<str>, parsed: &Parsed<'_>) -> Arc<str> {
-    match parsed.unverified_issuer().and_then(|iss| tenancy.tenant_in(iss)) {
+    match parsed
+        .unverified_issuer()
+        .and_then(|iss| tenancy.tenant_in(iss))
+    {
         Some(tenant) => tenancy.issuer_of(tenant),
         None => template.clone(),
     }
@@ -55,7 +58,11 @@ pub(super) fn bind(tenancy: &Tenancy, claims: VerifiedClaims) -> Result<Verified
 /// What the tenant policy says about bound claims.
 pub(super) enum Admission {
     Now(Result<VerifiedClaims, Rejection>),
-    Later(std::pin::Pin<Box<dyn std::future::Future<Output = Result<VerifiedClaims, Rejection>> + Send>>),
+    Later(
+        std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<VerifiedClaims, Rejection>> + Send>,
+        >,
+    ),
 }
 
 /// Ask the policy about the claims' tenant (set by [`bind`]).
@@ -77,7 +84,8 @@ fn decide(claims: VerifiedClaims, outcome: Outcome) -> Result<VerifiedClaims, Re
         Outcome::Allowed => Ok(claims),
         Outcome::Denied => Err(refuse(&claims, Reason::TenantNotAllowed)),
         Outcome::Unavailable => {
-            Err(refuse(&claims, Reason::TenantLookupUnavailable).with_retry_after(LOOKUP_RETRY_AFTER))
+            Err(refuse(&claims, Reason::TenantLookupUnavailable)
+                .with_retry_after(LOOKUP_RETRY_AFTER))
         }
     }
 }
