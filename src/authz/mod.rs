@@ -83,6 +83,7 @@
 mod extract;
 mod layer;
 mod roles;
+mod tenant;
 
 use std::sync::Arc;
 
@@ -91,6 +92,7 @@ use http::{header, HeaderValue, Response, StatusCode};
 pub use extract::{HasScope, ScopeName};
 pub use layer::{RequireRole, RequireScope, RequireService, ResponseFuture};
 pub use roles::{is_role_name, HasRole, RoleName};
+pub use tenant::Tenant;
 
 use crate::claims::VerifiedClaims;
 use crate::error::ConfigError;
@@ -297,6 +299,9 @@ pub enum AuthzFailure {
     /// A role guard ([`RequireRole`], [`HasRole`]): the token lacks the
     /// required role(s): 403, the body naming the missing role(s).
     InsufficientRole,
+    /// A tenant-scoped route ([`Tenant`]): the token has no tenant, or
+    /// another one: 403.
+    WrongTenant,
     /// The request passed an [`optional`](crate::AuthLayerBuilder::optional)
     /// `AuthLayer` without a token: 401.
     Anonymous,
@@ -396,9 +401,9 @@ impl AuthzRejection {
     /// 403, 401 or 500.
     pub fn status(&self) -> StatusCode {
         match self.kind {
-            AuthzFailure::InsufficientScope | AuthzFailure::InsufficientRole => {
-                StatusCode::FORBIDDEN
-            }
+            AuthzFailure::InsufficientScope
+            | AuthzFailure::InsufficientRole
+            | AuthzFailure::WrongTenant => StatusCode::FORBIDDEN,
             AuthzFailure::Anonymous => StatusCode::UNAUTHORIZED,
             AuthzFailure::NotAuthenticated => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -410,6 +415,7 @@ impl AuthzRejection {
     pub fn body_text(&self) -> String {
         match (self.kind, &self.missing_roles) {
             (AuthzFailure::NotAuthenticated, _) => WIRING_ERROR.to_owned(),
+            (AuthzFailure::WrongTenant, _) => "wrong tenant".to_owned(),
             (AuthzFailure::InsufficientScope | AuthzFailure::InsufficientRole, Some(roles)) => {
                 format!("missing role(s): {roles}")
             }
@@ -430,6 +436,7 @@ impl AuthzRejection {
         match self.kind {
             AuthzFailure::InsufficientScope => Some(c.insufficient_scope(&self.required)),
             AuthzFailure::InsufficientRole => Some(c.insufficient_role()),
+            AuthzFailure::WrongTenant => Some(c.insufficient_role_or_tenant(true)),
             AuthzFailure::Anonymous => {
                 c.header_for(&crate::Rejection::new(crate::Reason::MissingToken))
             }
@@ -473,6 +480,7 @@ impl std::fmt::Display for AuthzRejection {
                 self.missing_roles.as_deref().unwrap_or("")
             ),
             AuthzFailure::Anonymous => f.write_str("authentication required"),
+            AuthzFailure::WrongTenant => f.write_str("wrong tenant"),
             AuthzFailure::NotAuthenticated => f.write_str(WIRING_ERROR),
         }
     }

@@ -117,7 +117,18 @@ impl Challenge {
     /// own for it, so `insufficient_scope`, described as a missing role and
     /// without a `scope` (a role is not something a client can request).
     pub(crate) fn insufficient_role(&self) -> HeaderValue {
-        self.insufficient("The access token lacks the required role", "")
+        self.insufficient_role_or_tenant(false)
+    }
+
+    /// As [`insufficient_role`](Self::insufficient_role), or for a token of
+    /// another tenant on a tenant-scoped route.
+    pub(crate) fn insufficient_role_or_tenant(&self, tenant: bool) -> HeaderValue {
+        let description = if tenant {
+            "The access token is not for this tenant"
+        } else {
+            "The access token lacks the required role"
+        };
+        self.insufficient(description, "")
     }
 
     fn insufficient(&self, description: &str, scopes: &str) -> HeaderValue {
