@@ -52,6 +52,12 @@ const MIN_HMAC_SECRET_BYTES: usize = 32;
 use crate::jwks::parse::KeySet;
 use crate::jwks::store::{KeyStore, Source};
 use crate::task::AbortOnDrop;
+use crate::tenant::template::{looks_like_template, Tenancy};
+pub use crate::tenant::TenantPolicy;
+
+/// What `prepare` hands to `finish`: the key store, the validation profile,
+/// the tenant template, and the start-up timeout.
+type Prepared = (Arc<KeyStore>, Profile, Option<Tenancy>, Duration);
 use crate::verify::validate::{self, Profile};
 
 /// A configured issuer. Cheap to clone; the background key refresh stops
@@ -63,6 +69,7 @@ struct IssuerInner {
     name: Arc<str>,
     profile: Profile,
     store: Arc<KeyStore>,
+    tenancy: Option<Tenancy>,
     _refresh: Option<AbortOnDrop>,
 }
 
@@ -73,6 +80,7 @@ impl fmt::Debug for Issuer {
             .field("audience", &self.0.profile.audience)
             .field("roles_from", &self.0.profile.roles)
             .field("algorithms", &self.0.profile.algorithms)
+            .field("tenants", &self.0.tenancy.as_ref().map(|t| &t.policy))
             .finish_non_exhaustive()
     }
 }
@@ -94,6 +102,7 @@ impl Issuer {
             http: HttpConfig::default(),
             refresh: RefreshConfig::default(),
             conflict: None,
+            tenants: None,
         }
     }
 
@@ -105,6 +114,19 @@ impl Issuer {
     /// The discovered metadata, when discovery was used and has completed.
     pub fn metadata(&self) -> Option<&ProviderMetadata> {
         self.0.store.metadata()
+    }
+
+    /// Whether this issuer reads roles from any claim path
+    /// ([`IssuerBuilder::roles_from`], or a preset's mapping). A role guard
+    /// in front of issuers that all answer `false` can never pass; see
+    /// [`RequireRole::checked_against`](crate::authz::RequireRole::checked_against).
+    pub fn maps_roles(&self) -> bool {
+        !self.0.profile.roles.is_empty()
+    }
+
+    /// Whether this is a tenant-template issuer ([`IssuerBuilder::tenants`]).
+    pub fn is_multi_tenant(&self) -> bool {
+        self.0.tenancy.is_some()
     }
 
     /// Whether a usable key set is loaded (for readiness probes).
@@ -124,6 +146,11 @@ impl Issuer {
     /// How this issuer's tokens are checked.
     pub(crate) fn profile(&self) -> &Profile {
         &self.0.profile
+    }
+
+    /// The template and tenant policy of a multi-tenant issuer.
+    pub(crate) fn tenancy(&self) -> Option<&Tenancy> {
+        self.0.tenancy.as_ref()
     }
 }
 
@@ -160,6 +187,7 @@ impl KeysFrom {
 /// | `strict_rfc9068` | off | Keycloak, Auth0 and Entra send `typ: JWT`; on = only `at+jwt` |
 /// | `http` | [`HttpConfig::default`] | 5 s timeout, 1 MiB cap, HTTPS only (loopback HTTP: [`HttpConfig::allow_loopback_http`]) |
 /// | `refresh` | [`RefreshConfig::default`] | see there |
+/// | `tenants` | off: `iss` is one fixed issuer | a template issuer (`…/{tenantid}/v2.0`) serves many tenants with one key set, so it needs an explicit [`TenantPolicy`] |
 pub struct IssuerBuilder {
     issuer: String,
     audiences: Vec<String>,
@@ -175,6 +203,8 @@ pub struct IssuerBuilder {
     refresh: RefreshConfig,
     /// Two settings that cannot both apply, reported by `build`.
     conflict: Option<(&'static str, &'static str)>,
+    /// The tenant claim and policy of a template issuer.
+    tenants: Option<(String, TenantPolicy)>,
 }
 
 impl fmt::Debug for IssuerBuilder {
@@ -257,6 +287,37 @@ impl IssuerBuilder {
         if !self.roles.contains(&path) {
             self.roles.push(path);
         }
+        self
+    }
+
+    /// Make this a multi-tenant issuer: its URL is a **template** with one
+    /// `{placeholder}` in the path (Entra: `https://login.microsoftonline.com/{tenantid}/v2.0`),
+    /// filled from the string claim `claim` of each token (`tid`), and all
+    /// tenants share this issuer's one key set. See [`crate::tenant`].
+    ///
+    /// A token is accepted only when its `iss` equals the template filled
+    /// with its own `claim` ([`Reason::TenantMismatch`](crate::Reason::TenantMismatch)
+    /// otherwise) and `policy` admits that tenant
+    /// ([`Reason::TenantNotAllowed`](crate::Reason::TenantNotAllowed)).
+    /// [`VerifiedClaims::tenant`](crate::VerifiedClaims::tenant) and
+    /// [`VerifiedClaims::issuer`](crate::VerifiedClaims::issuer) then name
+    /// the tenant and its concrete issuer.
+    ///
+    /// The keys must be given with [`jwks_uri`](Self::jwks_uri) (or a
+    /// static set): a template has no discovery document of its own.
+    ///
+    /// ```
+    /// # fn f() -> Result<(), oauth2_guard::ConfigError> {
+    /// use oauth2_guard::tenant::TenantPolicy;
+    /// use oauth2_guard::Issuer;
+    /// let b = Issuer::builder("https://login.microsoftonline.com/{tenantid}/v2.0")
+    ///     .tenants("tid", TenantPolicy::allow(["72f988bf-86f1-41af-91ab-2d7cd011db47"]))
+    ///     .jwks_uri("https://login.microsoftonline.com/common/discovery/v2.0/keys")
+    ///     .audience("api://orders");
+    /// # let _ = b; Ok(()) }
+    /// ```
+    pub fn tenants(mut self, claim: impl Into<String>, policy: TenantPolicy) -> Self {
+        self.tenants = Some((claim.into(), policy));
         self
     }
 
@@ -344,7 +405,7 @@ impl IssuerBuilder {
     /// Any invalid setting, a failed discovery, or no key set within
     /// `refresh.startup_timeout` ([`ConfigError::InitialKeys`]).
     pub async fn build(self) -> Result<Issuer, ConfigError> {
-        let (store, profile, timeout) = self.prepare()?;
+        let (store, profile, tenancy, timeout) = self.prepare()?;
         if let Source::Remote { .. } = store.source() {
             let name = store.issuer().clone();
             let first = async {
@@ -370,9 +431,9 @@ impl IssuerBuilder {
                     })
                 }
             };
-            return Self::finish(store, profile, interval);
+            return Self::finish(store, profile, tenancy, interval);
         }
-        Self::finish(store, profile, Duration::ZERO)
+        Self::finish(store, profile, tenancy, Duration::ZERO)
     }
 
     /// Build without waiting for the issuer: the service can start before
@@ -383,13 +444,14 @@ impl IssuerBuilder {
     /// # Errors
     /// Any invalid setting, or no Tokio runtime.
     pub fn build_deferred(self) -> Result<Issuer, ConfigError> {
-        let (store, profile, _) = self.prepare()?;
-        Self::finish(store, profile, Duration::ZERO)
+        let (store, profile, tenancy, _) = self.prepare()?;
+        Self::finish(store, profile, tenancy, Duration::ZERO)
     }
 
     fn finish(
         store: Arc<KeyStore>,
         profile: Profile,
+        tenancy: Option<Tenancy>,
         first_delay: Duration,
     ) -> Result<Issuer, ConfigError> {
         let refresh = match store.source() {
@@ -405,11 +467,12 @@ impl IssuerBuilder {
             name: store.issuer().clone(),
             profile,
             store,
+            tenancy,
             _refresh: refresh,
         })))
     }
 
-    fn prepare(self) -> Result<(Arc<KeyStore>, Profile, Duration), ConfigError> {
+    fn prepare(self) -> Result<Prepared, ConfigError> {
         let http = self.http.build()?;
         if self.issuer.is_empty() {
             return Err(ConfigError::InvalidUrl {
@@ -419,6 +482,25 @@ impl IssuerBuilder {
         }
         // Whether or not it is fetched from: no userinfo, query or fragment.
         crate::http::check_issuer_identifier(&self.issuer)?;
+        let tenancy = match self.tenants {
+            Some((claim, policy)) => {
+                if matches!(self.keys, KeysFrom::Discovery) && self.hmac_secret.is_none() {
+                    return Err(ConfigError::MissingSetting {
+                        setting: "jwks_uri",
+                        hint: "a tenant-template issuer has no discovery document of its own: give the shared key set with jwks_uri (or static_jwks)",
+                    });
+                }
+                Some(Tenancy::new(&self.issuer, claim, policy)?)
+            }
+            None if looks_like_template(&self.issuer) => {
+                return Err(ConfigError::InvalidUrl {
+                    url: self.issuer,
+                    reason:
+                        "`{…}` in an issuer: a multi-tenant template needs `tenants(claim, policy)`",
+                })
+            }
+            None => None,
+        };
         let audience = match self.audience_claim {
             Some((name, allowed)) => AudienceCheck::Claim { name, allowed },
             None => AudienceCheck::Aud(self.audiences),
@@ -518,6 +600,6 @@ impl IssuerBuilder {
         if let Some(set) = initial {
             store.install(set);
         }
-        Ok((store, profile, timeout))
+        Ok((store, profile, tenancy, timeout))
     }
 }

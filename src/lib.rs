@@ -8,6 +8,7 @@
 //! | [`presets`] | Keycloak, Auth0, Okta, Cognito and Entra ID issuers |
 //! | [`layer`] | [`AuthLayer`], its service and response future, RFC 6750 responses, token sources, [`LazyIssuers`] |
 //! | [`authz`] | scope and role guards ([`authz::RequireScope`], [`authz::RequireRole`]), [`authz::HasScope`], [`authz::MissingAuthLayer`] |
+//! | [`tenant`] | multi-tenant issuers: an issuer template with one shared key set, [`tenant::TenantPolicy`] (allow-list, cached async lookup, any) |
 //! | [`revocation`] | [`revocation::RevocationList`]: an in-memory deny-list of `jti`s, subjects and clients, checked on every request; its axum admin handler |
 //! | [`extract`] | axum extractors: [`extract::Claims`], [`VerifiedClaims`] (feature `axum`) |
 //! | [`client`] | outbound client-credentials tokens (feature `client`) |
@@ -52,6 +53,7 @@ mod redis;
 pub mod revocation;
 mod sync;
 mod task;
+pub mod tenant;
 mod verify;
 
 pub use claims::{ClaimPath, ClaimsError, Fingerprint, OneOrMany, StandardClaims, VerifiedClaims};

@@ -92,6 +92,40 @@
 //! | DPoP / mTLS fields | never emitted | advertising a binding the crate does not verify would be a false promise |
 //! | `resource_metadata` in `WWW-Authenticate` | only with `AuthLayerBuilder::resource_metadata`; then in 401 and 403 `insufficient_scope` answers, not 400/503 | the answers after which a client needs another token; the URL is checked for quotes and backslashes as it is sent in a quoted parameter |
 //!
+//! # Multi-tenant issuers (tenant templates)
+//!
+//! An issuer built with `IssuerBuilder::tenants` (or
+//! [`Entra::multi_tenant`](crate::presets::Entra::multi_tenant)) serves many
+//! tenants with one key set; see [`crate::tenant`].
+//!
+//! | behaviour | default | reason |
+//! |---|---|---|
+//! | tenant policy | none: **required** (`build` fails without one) | with Entra anyone can create a tenant and get a token for a multi-tenant app; "which customers" is the service's decision |
+//! | "every tenant" | only as `TenantPolicy::any_tenant_dangerous()` | accepting any tenant authenticates "some Microsoft tenant"; the name says so |
+//! | `iss` | must equal the template filled with the token's **own** tenant claim (`tid`), else `tenant_mismatch` | the keys are shared: without it tenant A's token could claim tenant B's issuer |
+//! | tenant ids | 1–128 ASCII letters, digits, `-`, `_`, `.` | nothing substituted into the issuer can change its shape (`/`, `?`, `..`) |
+//! | placeholder | exactly one, in the path | a host taken from the token would make any domain owner "a tenant" |
+//! | keys | `jwks_uri` (or static), never discovery | the template has no discovery document of its own (Entra's `common` document names the template as its issuer) |
+//! | when the policy runs | after the signature and the claims verified | a forged token must never trigger a tenant lookup |
+//! | lookup cache | 10 000 tenants; allowed 10 min, refused 1 min; 5 s timeout; 64 lookups in flight | a known tenant is decided synchronously with no lookup; one lookup per new tenant at a time; a slow database answers 503 (`tenant_lookup_unavailable`, not cached), never a hung request |
+//! | token-cache hits | ask the policy again | an offboarded tenant is refused without waiting for its tokens to expire |
+//! | `organizations` / `consumers` | personal-account tenant `9188040d-6c67-4c5b-b112-36a304b66dad` refused / the only one accepted | as Microsoft defines the two endpoints |
+//!
+//! # Roles
+//!
+//! | behaviour | default | reason |
+//! |---|---|---|
+//! | role refusal | 403, `error="insufficient_scope"` described as a missing role, no `scope`; body `missing role(s): …`; log fields `required_roles`, `missing_roles` | RFC 6750 has no role error; naming the role tells the caller (and the audit log) what is missing without a `scope` no client could request |
+//! | a role guard no issuer can satisfy | `RequireRole::checked_against(issuers)` → `ConfigError::InvalidRole` | roles are only read from configured claim paths: without one the guard would answer 403 to everyone |
+//!
+//! # Presets
+//!
+//! A preset adds exactly the checks its page lists; what every issuer does
+//! (the `typ: JWT` header, `aud` arrays, `use: enc` keys skipped) is not a
+//! preset quirk. The Okta **org** authorization server is refused: its
+//! access tokens are for Okta's own APIs, and Okta documents that they must
+//! not be validated by your resource servers.
+//!
 //! # Revocation list
 //!
 //! [`RevocationList`](crate::revocation::RevocationList) is checked after

@@ -20,6 +20,8 @@ mod http_attacks;
 mod jwks;
 #[path = "attacks/lazy.rs"]
 mod lazy;
+#[path = "attacks/tenants.rs"]
+mod tenants;
 
 use std::time::{Duration, Instant};
 

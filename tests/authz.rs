@@ -174,7 +174,7 @@ async fn each_guard_allows_and_refuses_with_exact_headers() {
     assert_eq!(
         www(&res),
         Some(
-            r#"Bearer realm="orders", error="insufficient_scope", error_description="The access token lacks the required scope""#
+            r#"Bearer realm="orders", error="insufficient_scope", error_description="The access token lacks the required role""#
         )
     );
     assert_eq!(

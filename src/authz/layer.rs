@@ -209,6 +209,70 @@ impl RequireRole {
             req: Arc::new(Requirement::new(None, Some(set))),
         })
     }
+
+    /// Also let the request through when the token has `scope`:
+    /// role-or-scope, the mirror of [`RequireScope::or_role`]. Call again
+    /// for more scopes (any of them suffices). A refusal is then a 403
+    /// `insufficient_scope` naming the scopes, its body the missing roles.
+    ///
+    /// # Panics
+    /// When `scope` is not an RFC 6749 §3.3 scope token.
+    #[must_use]
+    pub fn or_scope(self, scope: &str) -> Self {
+        or_panic(self.try_or_scope(scope))
+    }
+
+    /// As [`or_scope`](Self::or_scope).
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidScope`].
+    pub fn try_or_scope(self, scope: &str) -> Result<Self, ConfigError> {
+        let scope = scope_token(scope)?;
+        let mut scopes = self.req.scopes.clone().unwrap_or(Set {
+            all: false,
+            names: Vec::new(),
+        });
+        if !scopes.names.contains(&scope) {
+            scopes.names.push(scope);
+        }
+        Ok(Self {
+            req: Arc::new(Requirement::new(Some(scopes), self.req.roles.clone())),
+        })
+    }
+
+    /// The required roles.
+    pub fn roles(&self) -> &[String] {
+        self.req.roles.as_ref().map_or(&[], |s| &s.names)
+    }
+
+    /// This guard, after checking that at least one of `issuers` (those of
+    /// the `AuthLayer` in front of it) maps roles: a role guard behind
+    /// issuers that map none can never pass, which is a configuration
+    /// mistake to report at start-up rather than a 403 on every request.
+    ///
+    /// ```
+    /// # async fn f(issuer: oauth2_guard::Issuer) -> Result<(), oauth2_guard::ConfigError> {
+    /// use oauth2_guard::authz::RequireRole;
+    /// let admin = RequireRole::new("admin").checked_against([&issuer])?;
+    /// # let _ = admin; Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidRole`] naming the guard's roles, when no issuer
+    /// maps roles ([`Issuer::maps_roles`](crate::Issuer::maps_roles)) and
+    /// the guard has no scope alternative ([`or_scope`](Self::or_scope)).
+    pub fn checked_against<'a, I>(self, issuers: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = &'a crate::Issuer>,
+    {
+        if self.req.scopes.is_none() && !issuers.into_iter().any(crate::Issuer::maps_roles) {
+            return Err(ConfigError::InvalidRole {
+                role: self.roles().join(", "),
+                reason: "no issuer of the AuthLayer maps roles (IssuerBuilder::roles_from, or a preset's role claims): this role guard can never pass",
+            });
+        }
+        Ok(self)
+    }
 }
 
 impl<S> tower_layer::Layer<S> for RequireScope {
@@ -249,7 +313,7 @@ pub struct RequireService<S> {
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequireService<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    ResBody: From<&'static str>,
+    ResBody: From<&'static str> + From<String>,
 {
     type Response = Response<ResBody>;
     type Error = S::Error;

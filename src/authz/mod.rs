@@ -82,6 +82,8 @@
 
 mod extract;
 mod layer;
+mod roles;
+mod tenant;
 
 use std::sync::Arc;
 
@@ -89,6 +91,8 @@ use http::{header, HeaderValue, Response, StatusCode};
 
 pub use extract::{HasScope, ScopeName};
 pub use layer::{RequireRole, RequireScope, RequireService, ResponseFuture};
+pub use roles::{is_role_name, HasRole, RoleName};
+pub use tenant::Tenant;
 
 use crate::claims::VerifiedClaims;
 use crate::error::ConfigError;
@@ -176,6 +180,24 @@ impl Set {
             self.names.iter().any(|n| has(n))
         }
     }
+
+    /// What a token that does not meet the set lacks: for "all of", the
+    /// names it does not have; for "any of", `one of ` and every name.
+    fn missing(&self, has: impl Fn(&str) -> bool) -> String {
+        if self.all {
+            let missing: Vec<&str> = self
+                .names
+                .iter()
+                .map(String::as_str)
+                .filter(|n| !has(n))
+                .collect();
+            missing.join(", ")
+        } else if self.names.len() == 1 {
+            self.names[0].clone()
+        } else {
+            format!("one of {}", self.names.join(", "))
+        }
+    }
 }
 
 /// What a guard requires: scopes, roles, or either. Met when the scope set
@@ -211,35 +233,58 @@ impl Requirement {
                 .is_some_and(|r| r.met(|n| claims.has_role(n)))
     }
 
+    /// The required roles, comma-separated (empty without roles).
+    fn roles_text(&self) -> String {
+        self.roles
+            .as_ref()
+            .map(|r| r.names.join(", "))
+            .unwrap_or_default()
+    }
+
     /// Check the request's extensions: `Ok` with the claims, or why not.
     pub(crate) fn check(&self, ext: &http::Extensions) -> Result<VerifiedClaims, AuthzRejection> {
         let challenge = ext.get::<LayerChallenge>().map(|c| c.0.clone());
-        let fail = |kind| AuthzRejection {
+        let fail = |kind, missing_roles: Option<Arc<str>>| AuthzRejection {
             kind,
             required: self.scope_param.clone(),
+            missing_roles,
             challenge: challenge.clone(),
         };
         match ext.get::<VerifiedClaims>() {
             Some(c) if self.is_met(c) => Ok(c.clone()),
             Some(c) => {
+                let missing_roles = self
+                    .roles
+                    .as_ref()
+                    .map(|r| Arc::<str>::from(r.missing(|n| c.has_role(n))));
+                // A role-only guard is about roles; with a scope set, the
+                // challenge names the scopes and the body the roles.
+                let kind = if self.scopes.is_none() {
+                    AuthzFailure::InsufficientRole
+                } else {
+                    AuthzFailure::InsufficientScope
+                };
                 tracing::info!(
                     target: "oauth2_guard::authz",
                     issuer = c.issuer(),
                     client_id = c.client_id(),
                     token = %c.fingerprint(),
-                    required = &*self.scope_param,
-                    "request forbidden: insufficient scope or role"
+                    required_scopes = &*self.scope_param,
+                    required_roles = self.roles_text(),
+                    missing_roles = missing_roles.as_deref().unwrap_or(""),
+                    "request forbidden: {}",
+                    if kind == AuthzFailure::InsufficientRole { "missing role" } else { "insufficient scope" }
                 );
-                Err(fail(AuthzFailure::InsufficientScope))
+                Err(fail(kind, missing_roles))
             }
             None if ext.get::<PassedAnonymous>().is_some() => {
                 // The optional layer let it pass; refusing it here is a
                 // missing-token rejection, logged as the layer's are.
                 crate::layer::log(crate::Rejection::new(crate::Reason::MissingToken));
-                Err(fail(AuthzFailure::Anonymous))
+                Err(fail(AuthzFailure::Anonymous, None))
             }
             // Logged when answered, by `MissingAuthLayer::to_response`.
-            None => Err(fail(AuthzFailure::NotAuthenticated)),
+            None => Err(fail(AuthzFailure::NotAuthenticated, None)),
         }
     }
 }
@@ -248,8 +293,15 @@ impl Requirement {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum AuthzFailure {
-    /// The token lacks the required scope(s) or role(s): 403.
+    /// The token lacks the required scope(s) (and, for a scope-or-role
+    /// guard, the role(s)): 403 `insufficient_scope` naming the scopes.
     InsufficientScope,
+    /// A role guard ([`RequireRole`], [`HasRole`]): the token lacks the
+    /// required role(s): 403, the body naming the missing role(s).
+    InsufficientRole,
+    /// A tenant-scoped route ([`Tenant`]): the token has no tenant, or
+    /// another one: 403.
+    WrongTenant,
     /// The request passed an [`optional`](crate::AuthLayerBuilder::optional)
     /// `AuthLayer` without a token: 401.
     Anonymous,
@@ -323,6 +375,8 @@ impl std::error::Error for MissingAuthLayer {}
 pub struct AuthzRejection {
     kind: AuthzFailure,
     required: Arc<str>,
+    /// What the token lacks of the guard's roles (see [`Set::missing`]).
+    missing_roles: Option<Arc<str>>,
     challenge: Option<Challenge>,
 }
 
@@ -337,21 +391,35 @@ impl AuthzRejection {
         &self.required
     }
 
+    /// The roles a 403 says are missing, comma-separated: those the token
+    /// lacks of an "all of" guard, or `one of a, b` for an "any of" guard.
+    /// `None` for a guard without roles.
+    pub fn missing_roles(&self) -> Option<&str> {
+        self.missing_roles.as_deref()
+    }
+
     /// 403, 401 or 500.
     pub fn status(&self) -> StatusCode {
         match self.kind {
-            AuthzFailure::InsufficientScope => StatusCode::FORBIDDEN,
+            AuthzFailure::InsufficientScope
+            | AuthzFailure::InsufficientRole
+            | AuthzFailure::WrongTenant => StatusCode::FORBIDDEN,
             AuthzFailure::Anonymous => StatusCode::UNAUTHORIZED,
             AuthzFailure::NotAuthenticated => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
-    /// The response body: empty for 401/403 (as the `AuthLayer`'s), the
-    /// wiring mistake for 500.
-    pub fn body_text(&self) -> &'static str {
-        match self.kind {
-            AuthzFailure::NotAuthenticated => WIRING_ERROR,
-            _ => "",
+    /// The response body: `missing role(s): <missing_roles>` for a 403 of
+    /// a guard with roles, empty for other 401/403 (as the `AuthLayer`'s;
+    /// the challenge names missing scopes), the wiring mistake for 500.
+    pub fn body_text(&self) -> String {
+        match (self.kind, &self.missing_roles) {
+            (AuthzFailure::NotAuthenticated, _) => WIRING_ERROR.to_owned(),
+            (AuthzFailure::WrongTenant, _) => "wrong tenant".to_owned(),
+            (AuthzFailure::InsufficientScope | AuthzFailure::InsufficientRole, Some(roles)) => {
+                format!("missing role(s): {roles}")
+            }
+            _ => String::new(),
         }
     }
 
@@ -367,6 +435,8 @@ impl AuthzRejection {
         };
         match self.kind {
             AuthzFailure::InsufficientScope => Some(c.insufficient_scope(&self.required)),
+            AuthzFailure::InsufficientRole => Some(c.insufficient_role()),
+            AuthzFailure::WrongTenant => Some(c.insufficient_role_or_tenant(true)),
             AuthzFailure::Anonymous => {
                 c.header_for(&crate::Rejection::new(crate::Reason::MissingToken))
             }
@@ -376,7 +446,7 @@ impl AuthzRejection {
 
     /// The full response, with any body type axum, hyper or `String` use.
     /// Without an `AuthLayer` it is [`MissingAuthLayer`]'s.
-    pub fn to_response<B: From<&'static str>>(&self) -> Response<B> {
+    pub fn to_response<B: From<&'static str> + From<String>>(&self) -> Response<B> {
         let mut res = if self.kind == AuthzFailure::NotAuthenticated {
             MissingAuthLayer.to_response()
         } else {
@@ -398,9 +468,19 @@ impl std::fmt::Display for AuthzRejection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.kind {
             AuthzFailure::InsufficientScope => {
-                write!(f, "insufficient scope (requires `{}`)", self.required)
+                write!(f, "insufficient scope (requires `{}`)", self.required)?;
+                match &self.missing_roles {
+                    Some(roles) => write!(f, " or role(s) {roles}"),
+                    None => Ok(()),
+                }
             }
+            AuthzFailure::InsufficientRole => write!(
+                f,
+                "missing role(s): {}",
+                self.missing_roles.as_deref().unwrap_or("")
+            ),
             AuthzFailure::Anonymous => f.write_str("authentication required"),
+            AuthzFailure::WrongTenant => f.write_str("wrong tenant"),
             AuthzFailure::NotAuthenticated => f.write_str(WIRING_ERROR),
         }
     }

@@ -110,6 +110,8 @@ struct Inner {
     algorithm: Algorithm,
     key_id: Option<Box<str>>,
     fingerprint: Fingerprint,
+    /// Set by a tenant-template issuer ([`crate::tenant`]).
+    tenant: Option<Arc<str>>,
 }
 
 /// Everything the verifier learned, handed to [`VerifiedClaims::new`].
@@ -140,7 +142,25 @@ impl VerifiedClaims {
             key_id: v.key_id,
             fingerprint: v.fingerprint,
             payload: Value::Object(v.payload),
+            tenant: None,
         }))
+    }
+
+    /// The same claims, accepted for `tenant` (only ever called on claims
+    /// the verifier has just made, which no one else holds yet).
+    pub(crate) fn with_tenant(mut self, tenant: Arc<str>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.tenant = Some(tenant);
+        }
+        self
+    }
+
+    /// The tenant the token was accepted for: set by a tenant-template
+    /// issuer ([`crate::tenant`], e.g. [`Entra::multi_tenant`](crate::presets::Entra::multi_tenant))
+    /// after its `iss` matched the template filled with this tenant and the
+    /// tenant passed the policy; `None` for every other issuer.
+    pub fn tenant(&self) -> Option<&str> {
+        self.0.tenant.as_deref()
     }
 
     /// The issuer (`iss`), exactly as configured.

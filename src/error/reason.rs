@@ -69,6 +69,18 @@ pub enum Reason {
     /// tokens that may have been revoked meanwhile. A server-side condition:
     /// 503 with `Retry-After`, never 401.
     RevocationUnavailable,
+    /// A tenant-template issuer's token whose `iss` is not the template
+    /// filled with the token's own tenant claim (`tid`): a token of one
+    /// tenant naming another tenant's issuer, or without a tenant claim.
+    TenantMismatch,
+    /// The token's tenant is refused by the issuer's
+    /// [`TenantPolicy`](crate::tenant::TenantPolicy) (not on the allow-list,
+    /// refused by the lookup, or excluded).
+    TenantNotAllowed,
+    /// The tenant policy's lookup could not decide about a new tenant in
+    /// time (it timed out, failed, or too many lookups were running). A
+    /// server-side condition: 503 with `Retry-After`, never cached.
+    TenantLookupUnavailable,
 }
 
 impl Reason {
@@ -95,6 +107,9 @@ impl Reason {
             Reason::SenderConstrained => "sender_constrained",
             Reason::KeysUnavailable => "keys_unavailable",
             Reason::RevocationUnavailable => "revocation_unavailable",
+            Reason::TenantMismatch => "tenant_mismatch",
+            Reason::TenantNotAllowed => "tenant_not_allowed",
+            Reason::TenantLookupUnavailable => "tenant_lookup_unavailable",
         }
     }
 
@@ -102,7 +117,8 @@ impl Reason {
     pub const fn status(self) -> StatusCode {
         match self {
             Reason::InvalidRequest => StatusCode::BAD_REQUEST,
-            Reason::KeysUnavailable | Reason::RevocationUnavailable => {
+            Reason::KeysUnavailable | Reason::RevocationUnavailable
+            | Reason::TenantLookupUnavailable => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             _ => StatusCode::UNAUTHORIZED,
@@ -112,7 +128,8 @@ impl Reason {
     /// The RFC 6750 `error` code, if the response carries one.
     pub const fn error_code(self) -> Option<&'static str> {
         match self {
-            Reason::MissingToken | Reason::KeysUnavailable | Reason::RevocationUnavailable => None,
+            Reason::MissingToken | Reason::KeysUnavailable | Reason::RevocationUnavailable
+            | Reason::TenantLookupUnavailable => None,
             Reason::InvalidRequest => Some("invalid_request"),
             _ => Some("invalid_token"),
         }
@@ -124,7 +141,8 @@ impl Reason {
             Reason::MissingToken => "",
             Reason::InvalidRequest => "Malformed authorization request",
             Reason::Expired => "The access token expired",
-            Reason::KeysUnavailable | Reason::RevocationUnavailable => {
+            Reason::KeysUnavailable | Reason::RevocationUnavailable
+            | Reason::TenantLookupUnavailable => {
                 "Token verification is temporarily unavailable"
             }
             _ => "The access token is invalid",

@@ -110,10 +110,34 @@ impl Challenge {
 
     /// The header value for an RFC 6750 `insufficient_scope` answer.
     pub fn insufficient_scope(&self, scopes: &str) -> HeaderValue {
+        self.insufficient("The access token lacks the required scope", scopes)
+    }
+
+    /// The header value for a role guard's 403: RFC 6750 has no code of its
+    /// own for it, so `insufficient_scope`, described as a missing role and
+    /// without a `scope` (a role is not something a client can request).
+    pub(crate) fn insufficient_role(&self) -> HeaderValue {
+        self.insufficient_role_or_tenant(false)
+    }
+
+    /// As [`insufficient_role`](Self::insufficient_role), or for a token of
+    /// another tenant on a tenant-scoped route.
+    pub(crate) fn insufficient_role_or_tenant(&self, tenant: bool) -> HeaderValue {
+        let description = if tenant {
+            "The access token is not for this tenant"
+        } else {
+            "The access token lacks the required role"
+        };
+        self.insufficient(description, "")
+    }
+
+    fn insufficient(&self, description: &str, scopes: &str) -> HeaderValue {
         let mut v = String::from("Bearer");
         self.push_realm(&mut v);
         sep(&mut v);
-        v.push_str("error=\"insufficient_scope\", error_description=\"The access token lacks the required scope\"");
+        v.push_str("error=\"insufficient_scope\", error_description=\"");
+        v.push_str(description);
+        v.push('"');
         if !scopes.is_empty() {
             v.push_str(", scope=\"");
             v.push_str(scopes);

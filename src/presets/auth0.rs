@@ -7,12 +7,16 @@ use crate::issuer::{Issuer, IssuerBuilder};
 
 /// Auth0.
 ///
-/// The issuer is `https://{domain}/` — with the trailing slash Auth0 puts in
-/// `iss`. Roles: `permissions` (present when RBAC and "Add Permissions in
-/// the Access Token" are on) plus any namespaced custom claim you name with
-/// [`roles_claim`](Self::roles_claim) (`https://example.com/roles`). `aud`
-/// is often an array (your API and `…/userinfo`); any configured audience
-/// in it is enough.
+/// # What the preset checks and maps
+/// | check / mapping | refuses (reason) |
+/// |---|---|
+/// | `iss` = `https://{domain}/`, **with** the trailing slash Auth0 puts in `iss` | a token whose `iss` lacks it (`wrong_issuer`) |
+/// | roles ← `permissions` (RBAC with "Add Permissions in the Access Token"; unless [`without_permissions`](Self::without_permissions)) | — |
+/// | roles ← each namespaced claim named with [`roles_claim`](Self::roles_claim) (`https://example.com/roles`) | — |
+///
+/// Nothing else is added to [`Issuer::builder`]'s defaults: `aud` is often
+/// an array (your API and `…/userinfo`) and any configured audience in it
+/// is enough — the generic `aud` rule, as is the `typ: JWT` header.
 #[derive(Debug, Clone)]
 pub struct Auth0 {
     issuer: String,

@@ -7,11 +7,14 @@ use crate::issuer::{Issuer, IssuerBuilder};
 
 /// Amazon Cognito user pools.
 ///
-/// Cognito **access** tokens have no `aud`: the app client is in
-/// `client_id`. The preset checks `client_id` against the
-/// [`app_clients`](Self::app_clients) (required) instead of `aud`, and
-/// requires `token_use: access`, so a Cognito ID token (which does have an
-/// `aud`) is refused. Roles: `cognito:groups`.
+/// # What the preset checks and maps
+/// | check / mapping | refuses (reason) |
+/// |---|---|
+/// | `client_id` ∈ [`app_clients`](Self::app_clients) (**required**), **instead of** `aud` (Cognito access tokens have none) | another app client's token, or none (`wrong_audience`) |
+/// | claim `token_use` = `"access"` | Cognito ID tokens (`"id"`, which do have an `aud`) (`invalid_claim`) |
+/// | roles ← `cognito:groups` | — |
+///
+/// Nothing else is added to [`Issuer::builder`]'s defaults.
 #[derive(Debug, Clone)]
 pub struct Cognito {
     issuer: String,

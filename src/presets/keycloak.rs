@@ -7,14 +7,22 @@ use crate::issuer::{Issuer, IssuerBuilder};
 
 /// Keycloak (and Red Hat build of Keycloak).
 ///
-/// Roles: realm roles (`realm_access/roles`), plus the client roles of each
-/// [`client_roles`](Self::client_roles) client (`resource_access/<client>/roles`;
-/// the client id is taken literally, so `orders.api` works).
-/// Requires the claim `"typ": "Bearer"`, so Keycloak ID tokens (`"ID"`) and
-/// refresh tokens (`"Refresh"`) are refused as access tokens. Keycloak sets
-/// `aud` to `account` unless an audience mapper is configured: configure one
-/// and call `.audience(..)` with your client; `account` is never accepted
-/// implicitly.
+/// # What the preset checks and maps
+/// | check / mapping | refuses (reason) |
+/// |---|---|
+/// | claim `typ` = `"Bearer"` | Keycloak ID tokens (`"ID"`), refresh tokens (`"Refresh"`), tokens without it (`invalid_claim`) |
+/// | roles ← `realm_access/roles` (unless [`without_realm_roles`](Self::without_realm_roles)) | — |
+/// | roles ← `resource_access/<client>/roles` for each [`client_roles`](Self::client_roles) client (taken literally: `orders.api` works) | — |
+///
+/// Nothing else is added to [`Issuer::builder`]'s defaults. In particular
+/// the `typ: JWT` **header** Keycloak sends is accepted by the generic rule
+/// (every issuer accepts `JWT` or `at+jwt` unless
+/// [`strict_rfc9068`](crate::IssuerBuilder::strict_rfc9068)), and the
+/// `use: enc` key Keycloak publishes next to its signing key is skipped by
+/// the generic JWKS parser: neither is a Keycloak special case. Keycloak
+/// sets `aud` to `account` unless an audience mapper is configured:
+/// configure one and call `.audience(..)` with your client; `account` is
+/// never accepted implicitly.
 #[derive(Debug, Clone)]
 pub struct Keycloak {
     issuer: String,

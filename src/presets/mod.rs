@@ -4,7 +4,8 @@
 //!
 //! A preset is finished like an [`IssuerBuilder`]: add your audience (or,
 //! for Cognito, app clients) and `build().await`. The preset's own mistakes
-//! (an empty realm, Entra's `common` tenant, an empty claim name) are
+//! (an empty realm, Entra's `common` as a tenant, the Okta org server, a
+//! multi-tenant Entra app without a tenant policy, an empty claim name) are
 //! reported by `build`, as [`ConfigError`]s, with everything the
 //! `IssuerBuilder` checks.
 //!
@@ -46,13 +47,22 @@
 //! # let _ = kc; Ok(()) }
 //! ```
 //!
-//! | preset | issuer | roles from | quirks handled |
+//! | preset | issuer | roles from | checks added to the defaults |
 //! |---|---|---|---|
-//! | [`Keycloak`] | `{base}/realms/{realm}` | `realm_access/roles`, `resource_access/{client}/roles` | `typ: JWT` header; `"typ": "Bearer"` claim required (refuses ID and refresh tokens); JWKS `use: enc` key ignored |
-//! | [`Auth0`] | `https://{domain}/` (trailing `/`) | `permissions` (RBAC), plus namespaced claims | `aud` array; `typ: JWT` |
-//! | [`Okta`] | `{org}/oauth2/{server}` | a groups claim you name | `scp` array; `cid`, `uid` |
-//! | [`Cognito`] | `https://cognito-idp.{region}.amazonaws.com/{pool}` | `cognito:groups` | no `aud`: `client_id` checked against the app clients; `token_use: access` required |
-//! | [`Entra`] | v2 `https://login.microsoftonline.com/{tenant}/v2.0` (default) or v1 `https://sts.windows.net/{tenant}/` | `roles` | `scp` space-delimited; `ver` checked (`2.0` / `1.0`) |
+//! | [`Keycloak`] | `{base}/realms/{realm}` | `realm_access/roles`, `resource_access/{client}/roles` | claim `typ` = `Bearer` (refuses ID and refresh tokens) |
+//! | [`Auth0`] | `https://{domain}/` (trailing `/`) | `permissions` (RBAC), plus namespaced claims | none (the trailing `/` of `iss` is part of the issuer) |
+//! | [`Okta`] | `{org}/oauth2/{server}` | a groups claim you name | the org authorization server is refused at build time |
+//! | [`Cognito`] | `https://cognito-idp.{region}.amazonaws.com/{pool}` | `cognito:groups` | `client_id` checked against the app clients **instead of** `aud`; `token_use` = `access` |
+//! | [`Entra`] | v2 `https://login.microsoftonline.com/{tenant}/v2.0` (default) or v1 `https://sts.windows.net/{tenant}/`; multi-tenant: the same with `{tenantid}` ← `tid` | `roles` | `ver` = `2.0` / `1.0`; multi-tenant: `iss` names the token's own `tid`, the tenant policy admits it (`organizations`: not personal accounts; `consumers`: only them) |
+//!
+//! What every issuer does anyway is not listed as a preset quirk: the `typ:
+//! JWT` header is accepted (unless
+//! [`strict_rfc9068`](crate::IssuerBuilder::strict_rfc9068)), `aud` may be a
+//! string or an array, `scope` and `scp` (array or space-delimited) are both
+//! read as scopes, JWKS keys with `use: enc` are skipped, and
+//! [`VerifiedClaims::client_id`](crate::VerifiedClaims::client_id) reads
+//! `client_id`, `azp`, `cid` or `appid`. Each preset's own page lists
+//! exactly the checks it adds and the claims it maps.
 //!
 //! Role paths are [`ClaimPath`]s: segments separated by `/`. Names you pass
 //! (`client_roles("orders.api")`, `roles_claim("https://example.com/roles")`,
@@ -186,6 +196,26 @@ mod tests {
             "https://sts.windows.net/tid/"
         );
         assert!(Entra::new("common").builder().is_err());
+        assert_eq!(
+            url(Entra::multi_tenant().allow_tenants(["t1"]).builder()),
+            "https://login.microsoftonline.com/{tenantid}/v2.0"
+        );
+        assert_eq!(
+            url(Entra::organizations().allow_tenants(["t1"]).v1().builder()),
+            "https://sts.windows.net/{tenantid}/"
+        );
+        assert!(Entra::multi_tenant().builder().is_err());
+        assert!(Entra::consumers().v1().builder().is_err());
+        assert!(Entra::new("t").allow_tenants(["t"]).builder().is_err());
+        assert!(Okta::from_issuer("https://acme.okta.com")
+            .builder()
+            .is_err());
+        assert!(Okta::from_issuer("https://acme.okta.com/")
+            .builder()
+            .is_err());
+        assert!(Okta::from_issuer("https://acme.okta.com/oauth2/default/")
+            .builder()
+            .is_ok());
         assert!(Entra::new("").builder().is_err());
         assert!(Keycloak::new("https://h", "").builder().is_err());
         assert!(Okta::new("https://h", "").builder().is_err());

@@ -4,14 +4,17 @@
 //! 1. the verified-token cache (a hit still checks `exp` and that the key is
 //!    still published);
 //! 2. shape: length before any decoding, three segments, base64url, JSON;
-//! 3. the issuer, chosen by the token's exact unverified `iss` (a lazy
-//!    issuer may need discovery first: I/O);
+//! 3. the issuer, chosen by the token's exact unverified `iss`, else by a
+//!    tenant template it fills (a lazy issuer may need discovery first: I/O);
 //! 4. the header against that issuer's profile: `alg` allowlist, `typ`, `crit`;
 //! 5. the key by `kid`, bound to the algorithm (a `kid` never seen before
 //!    triggers one rate-limited key refresh: I/O);
 //! 6. the signature, then the claims: `iss`, `exp`, `nbf`, `iat`, `aud`,
 //!    required values; roles read from the configured claim paths;
-//! 7. a success is cached.
+//! 7. for a tenant-template issuer ([`super::tenant`]): `iss` must name the
+//!    token's own tenant, and the tenant policy must admit it (a new tenant
+//!    of a lookup policy waits for one lookup: I/O);
+//! 8. a success is cached (a cache hit asks the tenant policy again).
 //!
 //! Every refusal is built from the parsed token ([`Parsed::reject`]), so it
 //! carries the `kid` and fingerprint; the layer logs it and answers.
@@ -19,10 +22,13 @@
 use std::sync::Arc;
 
 use super::cache::{Entry, TokenCache};
+use super::tenant::{self, Admission};
 use super::validate::{self, Parsed};
 use super::{Verdict, Verifier};
+use crate::claims::VerifiedClaims;
 use crate::error::Reason;
 use crate::issuer::Issuer;
+use crate::jwks::parse::VerifyingKey;
 use crate::jwks::store::Lookup;
 use crate::layer::lazy::{Discovery, Lazy, LazyPick};
 
@@ -90,7 +96,14 @@ impl Verifier for JwtVerifier {
     #[inline]
     fn verify(&self, token: &str) -> Verdict {
         if let Some(entry) = self.0.cache.as_ref().and_then(|c| c.get(token)) {
-            return Verdict::Verified(entry.claims);
+            return match entry.issuer.tenancy() {
+                None => Verdict::Verified(entry.claims),
+                // Already bound to its tenant; the policy may have changed.
+                Some(t) => match tenant::admit(t, entry.claims) {
+                    Admission::Now(result) => Verdict::of(result),
+                    Admission::Later(later) => Verdict::Pending(later),
+                },
+            };
         }
         self.0.attempt(token, Budget::FULL)
     }
@@ -142,30 +155,65 @@ impl Inner {
                 }
             }
         };
-        match validate::verify(parsed, alg, key.as_ref(), name, profile) {
-            Ok(claims) => {
-                if let Some(cache) = &self.cache {
-                    let entry = Entry {
-                        claims: claims.clone(),
-                        issuer,
-                        key,
-                    };
-                    cache.insert(token, entry);
-                }
-                Verdict::Verified(claims)
+        let Some(tenancy) = issuer.tenancy() else {
+            return match validate::verify(parsed, alg, key.as_ref(), name, profile) {
+                Ok(claims) => Verdict::Verified(self.remember(token, claims, issuer, key)),
+                Err(rejection) => Verdict::Rejected(rejection),
+            };
+        };
+        let verify_as = tenant::verify_as(tenancy, name, &parsed);
+        let claims = validate::verify(parsed, alg, key.as_ref(), &verify_as, profile)
+            .and_then(|claims| tenant::bind(tenancy, claims));
+        let claims = match claims {
+            Ok(claims) => claims,
+            Err(rejection) => return Verdict::Rejected(rejection),
+        };
+        match tenant::admit(tenancy, claims) {
+            Admission::Now(Ok(claims)) => {
+                Verdict::Verified(self.remember(token, claims, issuer, key))
             }
-            Err(rejection) => Verdict::Rejected(rejection),
+            Admission::Now(Err(rejection)) => Verdict::Rejected(rejection),
+            Admission::Later(later) => {
+                let this = Arc::clone(self);
+                let token = token.to_owned();
+                Verdict::Pending(Box::pin(async move {
+                    let claims = later.await?;
+                    Ok(this.remember(&token, claims, issuer, key))
+                }))
+            }
         }
     }
 
-    /// The issuer for the token's unverified `iss`, by exact match. No I/O:
-    /// an `iss` that is neither configured nor accepted by the lazy-issuer
-    /// factory is refused here.
+    /// Cache an accepted token.
+    fn remember(
+        &self,
+        token: &str,
+        claims: VerifiedClaims,
+        issuer: Issuer,
+        key: Option<Arc<VerifyingKey>>,
+    ) -> VerifiedClaims {
+        if let Some(cache) = &self.cache {
+            let entry = Entry {
+                claims: claims.clone(),
+                issuer,
+                key,
+            };
+            cache.insert(token, entry);
+        }
+        claims
+    }
+
+    /// The issuer for the token's unverified `iss`, by exact match, else the
+    /// first tenant template it fills. No I/O: an `iss` that is neither
+    /// configured nor accepted by the lazy-issuer factory is refused here.
     fn select(&self, iss: Option<&str>) -> Selected {
         match (iss, self.issuers.as_slice(), &self.lazy) {
             // One issuer: a missing or wrong `iss` is reported as wrong_issuer after the signature check.
             (_, [only], None) => Selected::Issuer(only.clone()),
-            (Some(iss), all, lazy) => match all.iter().find(|i| i.name() == iss) {
+            (Some(iss), all, lazy) => match all.iter().find(|i| i.name() == iss).or_else(|| {
+                all.iter()
+                    .find(|i| i.tenancy().is_some_and(|t| t.tenant_in(iss).is_some()))
+            }) {
                 Some(i) => Selected::Issuer(i.clone()),
                 None => match lazy {
                     Some(l) => Selected::Lazy(l.pick(iss)),

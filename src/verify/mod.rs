@@ -21,6 +21,7 @@
 
 pub(crate) mod cache;
 pub(crate) mod jwt;
+mod tenant;
 pub(crate) mod validate;
 
 use std::future::Future;
