@@ -64,6 +64,14 @@ pub enum Reason {
     /// configured bound, or the issuer's current key set holds no usable
     /// key). A server-side condition: 503, never 401.
     KeysUnavailable,
+    /// The authorization server's introspection answer (RFC 7662) says the
+    /// opaque token is not `active`: unknown, revoked or expired there.
+    Inactive,
+    /// The token could not be introspected: the authorization server is
+    /// down, slow, answered an error or garbage, or too many introspection
+    /// calls are in flight. A server-side condition: 503 with
+    /// `Retry-After`, never 401 (fail closed, but not blaming the token).
+    IntrospectionUnavailable,
 }
 
 impl Reason {
@@ -89,6 +97,8 @@ impl Reason {
             Reason::Revoked => "revoked",
             Reason::SenderConstrained => "sender_constrained",
             Reason::KeysUnavailable => "keys_unavailable",
+            Reason::Inactive => "inactive",
+            Reason::IntrospectionUnavailable => "introspection_unavailable",
         }
     }
 
@@ -96,7 +106,9 @@ impl Reason {
     pub const fn status(self) -> StatusCode {
         match self {
             Reason::InvalidRequest => StatusCode::BAD_REQUEST,
-            Reason::KeysUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Reason::KeysUnavailable | Reason::IntrospectionUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             _ => StatusCode::UNAUTHORIZED,
         }
     }
@@ -104,7 +116,9 @@ impl Reason {
     /// The RFC 6750 `error` code, if the response carries one.
     pub const fn error_code(self) -> Option<&'static str> {
         match self {
-            Reason::MissingToken | Reason::KeysUnavailable => None,
+            Reason::MissingToken | Reason::KeysUnavailable | Reason::IntrospectionUnavailable => {
+                None
+            }
             Reason::InvalidRequest => Some("invalid_request"),
             _ => Some("invalid_token"),
         }
@@ -116,7 +130,9 @@ impl Reason {
             Reason::MissingToken => "",
             Reason::InvalidRequest => "Malformed authorization request",
             Reason::Expired => "The access token expired",
-            Reason::KeysUnavailable => "Token verification is temporarily unavailable",
+            Reason::KeysUnavailable | Reason::IntrospectionUnavailable => {
+                "Token verification is temporarily unavailable"
+            }
             _ => "The access token is invalid",
         }
     }

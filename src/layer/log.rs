@@ -29,7 +29,7 @@ pub(crate) fn log(r: Rejection) -> Rejection {
             status = r.status().as_u16(),
             "request rejected"
         ),
-        Reason::KeysUnavailable => tracing::warn!(
+        Reason::KeysUnavailable | Reason::IntrospectionUnavailable => tracing::warn!(
             target: "oauth2_guard::auth",
             reason = r.reason.code(),
             status = r.status().as_u16(),

@@ -142,7 +142,8 @@ impl Challenge {
     }
 
     fn header_with(&self, reason: Reason) -> Option<HeaderValue> {
-        if reason == Reason::KeysUnavailable {
+        // A server-side condition (503) blames no token: no challenge.
+        if reason.status() == http::StatusCode::SERVICE_UNAVAILABLE {
             return None;
         }
         let mut v = String::from("Bearer");
@@ -241,7 +242,7 @@ impl<B: From<String>> RejectionResponse<B> for JsonResponse {
     fn response(&self, rejection: &Rejection) -> Response<B> {
         let reason = rejection.reason();
         let mut body = serde_json::json!({
-            "error": reason.error_code().unwrap_or(if reason == Reason::KeysUnavailable { "temporarily_unavailable" } else { "unauthorized" }),
+            "error": reason.error_code().unwrap_or(if reason.status() == http::StatusCode::SERVICE_UNAVAILABLE { "temporarily_unavailable" } else { "unauthorized" }),
             "error_description": if reason == Reason::MissingToken { "Authentication required" } else { reason.description() },
         });
         if self.challenge.detail == ErrorDetail::ReasonCode {

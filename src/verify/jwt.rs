@@ -76,6 +76,32 @@ impl JwtVerifier {
     }
 }
 
+#[cfg(feature = "introspection")]
+impl JwtVerifier {
+    /// The cached verification of `token`, if any (the router's first look).
+    pub(crate) fn cached(&self, token: &str) -> Option<crate::claims::VerifiedClaims> {
+        self.0.cache.as_ref().and_then(|c| c.get(token)).map(|e| e.claims)
+    }
+
+    /// Whether `token` is this verifier's to judge: a JWS whose unverified
+    /// `iss` is a configured issuer or one the lazy-issuer factory trusts.
+    /// No I/O (a trusted lazy issuer's discovery may start, in its own task).
+    pub(crate) fn routes(&self, token: &str) -> bool {
+        let Ok(parsed) = Parsed::parse(token, self.0.max_token_bytes) else {
+            return false;
+        };
+        let Some(iss) = parsed.unverified_issuer() else {
+            return false;
+        };
+        self.0.issuers.iter().any(|i| i.name() == iss)
+            || self
+                .0
+                .lazy
+                .as_ref()
+                .is_some_and(|l| !matches!(l.pick(iss), LazyPick::Refuse))
+    }
+}
+
 impl std::fmt::Debug for JwtVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JwtVerifier")
