@@ -60,7 +60,11 @@ impl Router {
         }
     }
 
-    fn introspect(introspection: &IntrospectionVerifier, jwt: VerifiedClaims, token: &str) -> Verdict {
+    fn introspect(
+        introspection: &IntrospectionVerifier,
+        jwt: VerifiedClaims,
+        token: &str,
+    ) -> Verdict {
         if jwt.issuer() != introspection.issuer() {
             return Verdict::Verified(jwt);
         }

@@ -86,7 +86,8 @@ impl Call {
             .auth
             .credentials(&self.client_id, &self.endpoint)
             .map_err(|_| Failure::Credentials)?;
-        let mut form: Vec<(&str, &str)> = vec![("token", token), ("token_type_hint", "access_token")];
+        let mut form: Vec<(&str, &str)> =
+            vec![("token", token), ("token_type_hint", "access_token")];
         form.extend(credentials.form.iter().map(|(k, v)| (*k, v.as_str())));
         let mut response = self
             .http
@@ -226,22 +227,53 @@ mod tests {
         assert_eq!(claims.issuer(), "https://idp.example");
         assert_eq!(claims.kind(), crate::TokenKind::Opaque);
         assert_eq!(claims.algorithm(), None);
-        assert_eq!((claims.subject(), claims.jti()), (Some("alice"), Some("j1")));
+        assert_eq!(
+            (claims.subject(), claims.jti()),
+            (Some("alice"), Some("j1"))
+        );
         assert!(claims.get("active").is_none());
 
         let cases = [
             (json!({"active": false}), Reason::Inactive),
-            (json!({"active": true, "exp": now_unix() - 1, "aud": "orders-api"}), Reason::Expired),
-            (json!({"active": true, "aud": "orders-api"}), Reason::InvalidClaim),
-            (json!({"active": true, "exp": exp, "nbf": exp, "aud": "orders-api"}), Reason::NotYetValid),
-            (json!({"active": true, "exp": exp, "aud": "other"}), Reason::WrongAudience),
-            (json!({"active": true, "exp": exp, "client_id": "orders-api"}), Reason::WrongAudience),
-            (json!({"active": true, "exp": exp, "aud": "orders-api", "iss": "https://evil"}), Reason::WrongIssuer),
-            (json!({"active": true, "exp": exp, "aud": "orders-api", "token_type": "refresh_token"}), Reason::BadType),
-            (json!({"active": true, "exp": exp, "aud": "orders-api", "cnf": {"jkt": "x"}}), Reason::SenderConstrained),
+            (
+                json!({"active": true, "exp": now_unix() - 1, "aud": "orders-api"}),
+                Reason::Expired,
+            ),
+            (
+                json!({"active": true, "aud": "orders-api"}),
+                Reason::InvalidClaim,
+            ),
+            (
+                json!({"active": true, "exp": exp, "nbf": exp, "aud": "orders-api"}),
+                Reason::NotYetValid,
+            ),
+            (
+                json!({"active": true, "exp": exp, "aud": "other"}),
+                Reason::WrongAudience,
+            ),
+            (
+                json!({"active": true, "exp": exp, "client_id": "orders-api"}),
+                Reason::WrongAudience,
+            ),
+            (
+                json!({"active": true, "exp": exp, "aud": "orders-api", "iss": "https://evil"}),
+                Reason::WrongIssuer,
+            ),
+            (
+                json!({"active": true, "exp": exp, "aud": "orders-api", "token_type": "refresh_token"}),
+                Reason::BadType,
+            ),
+            (
+                json!({"active": true, "exp": exp, "aud": "orders-api", "cnf": {"jkt": "x"}}),
+                Reason::SenderConstrained,
+            ),
         ];
         for (answer, want) in cases {
-            assert_eq!(outcome(&c, answer.clone()).unwrap().unwrap_err(), want, "{answer}");
+            assert_eq!(
+                outcome(&c, answer.clone()).unwrap().unwrap_err(),
+                want,
+                "{answer}"
+            );
         }
         for garbage in [json!({"active": "true"}), json!({"exp": exp})] {
             assert!(outcome(&c, garbage).is_err());
@@ -255,9 +287,15 @@ mod tests {
         let ok = json!({"active": true, "exp": exp, "client_id": "orders-api"});
         assert!(outcome(&c, ok).unwrap().is_ok());
         let wrong = json!({"active": true, "exp": exp, "client_id": "web"});
-        assert_eq!(outcome(&c, wrong).unwrap().unwrap_err(), Reason::WrongAudience);
+        assert_eq!(
+            outcome(&c, wrong).unwrap().unwrap_err(),
+            Reason::WrongAudience
+        );
         // An `aud` that is sent is checked, whatever `client_id` says.
         let aud = json!({"active": true, "exp": exp, "aud": "other", "client_id": "orders-api"});
-        assert_eq!(outcome(&c, aud).unwrap().unwrap_err(), Reason::WrongAudience);
+        assert_eq!(
+            outcome(&c, aud).unwrap().unwrap_err(),
+            Reason::WrongAudience
+        );
     }
 }

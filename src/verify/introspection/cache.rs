@@ -61,7 +61,10 @@ pub(crate) enum Cached {
 pub(crate) struct LocalCache {
     ttl: Duration,
     active: Option<quick_cache::sync::Cache<Key, Active, Weight, Hasher>>,
-    refused: Option<(Duration, quick_cache::sync::Cache<Key, Refused, quick_cache::UnitWeighter, Hasher>)>,
+    refused: Option<(
+        Duration,
+        quick_cache::sync::Cache<Key, Refused, quick_cache::UnitWeighter, Hasher>,
+    )>,
 }
 
 impl LocalCache {

@@ -140,12 +140,20 @@ impl Engine {
             let _permit = permit;
             let engine = task_engine;
             let fingerprint = Fingerprint::of(&token);
-            let result = match tokio::time::timeout(engine.deadline, engine.resolve(&token, key, fingerprint)).await {
+            let result = match tokio::time::timeout(
+                engine.deadline,
+                engine.resolve(&token, key, fingerprint),
+            )
+            .await
+            {
                 Ok(result) => result,
-                Err(_) => Err(engine.failed(&Failure::Fetch(crate::error::FetchError::new(
-                    crate::error::FetchErrorKind::Timeout,
-                    engine.call.endpoint.as_str(),
-                )), fingerprint)),
+                Err(_) => Err(engine.failed(
+                    &Failure::Fetch(crate::error::FetchError::new(
+                        crate::error::FetchErrorKind::Timeout,
+                        engine.call.endpoint.as_str(),
+                    )),
+                    fingerprint,
+                )),
             };
             drop(token);
             lock(&engine.flights).remove(&key);
@@ -155,7 +163,12 @@ impl Engine {
     }
 
     /// The shared cache, else the endpoint; the answer is cached.
-    async fn resolve(&self, token: &str, key: Key, fp: Fingerprint) -> Result<VerifiedClaims, Rejection> {
+    async fn resolve(
+        &self,
+        token: &str,
+        key: Key,
+        fp: Fingerprint,
+    ) -> Result<VerifiedClaims, Rejection> {
         let name = self.shared.as_ref().map(|_| hash::hex(&key));
         if let (Some(store), Some(name)) = (&self.shared, &name) {
             match store.get(name).await {
@@ -197,7 +210,13 @@ impl Engine {
         }
     }
 
-    async fn share(&self, store: &dyn shared::SharedCache, name: &str, claims: &VerifiedClaims, fp: Fingerprint) {
+    async fn share(
+        &self,
+        store: &dyn shared::SharedCache,
+        name: &str,
+        claims: &VerifiedClaims,
+        fp: Fingerprint,
+    ) {
         let left = claims.exp_unix().saturating_sub(crate::claims::now_unix());
         let ttl = self.ttl.min(Duration::from_secs(left));
         let Some(bytes) = shared::encode(claims).filter(|_| !ttl.is_zero()) else {

@@ -36,7 +36,10 @@ pub(crate) type SharedCacheError = Box<dyn std::error::Error + Send + Sync>;
 /// instances (Redis) offers the introspection verifier.
 pub(crate) trait SharedCache: Send + Sync + 'static {
     /// The bytes stored under `key`, `None` when there are none.
-    fn get<'a>(&'a self, key: &'a str) -> CacheFuture<'a, Result<Option<Vec<u8>>, SharedCacheError>>;
+    fn get<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> CacheFuture<'a, Result<Option<Vec<u8>>, SharedCacheError>>;
     /// Store `value` under `key` for `ttl` (the store expires it).
     fn put<'a>(
         &'a self,
@@ -112,12 +115,17 @@ pub(crate) mod tests {
     }
 
     impl SharedCache for MemoryShared {
-        fn get<'a>(&'a self, key: &'a str) -> CacheFuture<'a, Result<Option<Vec<u8>>, SharedCacheError>> {
+        fn get<'a>(
+            &'a self,
+            key: &'a str,
+        ) -> CacheFuture<'a, Result<Option<Vec<u8>>, SharedCacheError>> {
             Box::pin(async move {
                 if self.down.load(std::sync::atomic::Ordering::SeqCst) {
                     return Err("down".into());
                 }
-                Ok(crate::sync::lock(&self.map).get(key).map(|(v, _)| v.clone()))
+                Ok(crate::sync::lock(&self.map)
+                    .get(key)
+                    .map(|(v, _)| v.clone()))
             })
         }
         fn put<'a>(
