@@ -244,7 +244,7 @@ impl IntrospectorBuilder {
     }
 
     /// A cache shared between instances (the Redis backend sets it).
-    #[cfg_attr(not(test), allow(dead_code))]
+    #[cfg_attr(not(all(test, feature = "testkit")), allow(dead_code))]
     pub(crate) fn shared_cache(mut self, cache: Arc<dyn shared::SharedCache>) -> Self {
         self.shared = Some(cache);
         self

@@ -21,6 +21,8 @@ pub(crate) mod answer;
 pub(crate) mod cache;
 pub(crate) mod hash;
 pub(crate) mod shared;
+#[cfg(all(test, feature = "testkit"))]
+mod tests;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
