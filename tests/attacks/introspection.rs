@@ -115,7 +115,9 @@ async fn hostile_tokens_cost_no_call_or_exactly_one_and_never_pass() {
 #[tokio::test]
 async fn a_cold_flood_of_distinct_tokens_is_bounded_by_the_concurrency_limit() {
     let idp = idp().await;
-    idp.set_introspection_fault(IntrospectionFault::Slow(Duration::from_millis(300)));
+    // Slow enough that every request of the flood arrives while the first
+    // four calls still hold their permits, even on a loaded machine.
+    idp.set_introspection_fault(IntrospectionFault::Slow(Duration::from_secs(2)));
     let app = layer(&idp, introspector(&idp).max_concurrent(4)).await;
     let mut set = tokio::task::JoinSet::new();
     for i in 0..200 {
