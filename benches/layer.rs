@@ -6,6 +6,10 @@
 //! - `layer_cache_hit_rs256`: the layer, the token already in the verified-token cache;
 //! - `layer_cache_hit_rs256_revocation_check`: the same, plus a
 //!   `RevocationList` of 10 000 other `jti`s as a post-verify hook;
+//! - `layer_cache_hit_opaque` (feature `introspection`): an opaque token on
+//!   a layer with an issuer and an introspector, already in the
+//!   introspection cache (compare with `layer_cache_hit_rs256`; the issue's
+//!   target is within 10 %);
 //! - `layer_fresh_{rs256,es256,eddsa}`: the layer with the cache disabled, so
 //!   every request parses and verifies the token;
 //! - `decode_{rs256,es256,eddsa}`: `jsonwebtoken::decode` of the same token with
@@ -131,6 +135,39 @@ fn fixture() -> Fixture {
     }
 }
 
+/// A layer with the fixture's issuer and an introspector of its mock IdP,
+/// and an opaque token already introspected (so in the cache).
+#[cfg(feature = "introspection")]
+fn opaque_layer(f: &Fixture) -> (AuthLayer, String) {
+    use oauth2_guard::introspection::Introspector;
+    use tower::ServiceExt;
+    f._idp.register_client("bench-rs", "bench-secret");
+    let opaque = f
+        ._idp
+        .opaque_token()
+        .scope("orders:read")
+        .expires_in(Duration::from_secs(3600))
+        .issue();
+    f._runtime.block_on(async {
+        let introspector = Introspector::builder(f.iss.clone(), "bench-rs")
+            .client_secret("bench-secret")
+            .audience(f._idp.default_audience())
+            .cache_ttl(Duration::from_secs(3600))
+            .http(oauth2_guard::HttpConfig::default().allow_loopback_http())
+            .build()
+            .await
+            .expect("introspector");
+        let layer = AuthLayer::builder()
+            .issuer(f.issuer.clone())
+            .introspection(introspector)
+            .build()
+            .expect("layer");
+        let warm = layer.clone().layer(inner()).oneshot(request(&opaque)).await;
+        assert_eq!(warm.expect("infallible").status(), 200, "opaque warm-up");
+        (layer, opaque)
+    })
+}
+
 fn header_kid(token: &str) -> String {
     use base64::Engine as _;
     let header = token.split('.').next().unwrap_or_default();
@@ -210,6 +247,19 @@ fn bench(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
+    #[cfg(feature = "introspection")]
+    {
+        let (layer, opaque) = opaque_layer(&f);
+        let mut svc = layer.layer(inner());
+        assert_eq!(drive(&mut svc, request(&opaque)), 200, "opaque cache hit");
+        group.bench_function("layer_cache_hit_opaque", |b| {
+            b.iter_batched(
+                || request(&opaque),
+                |req| drive(&mut svc, req),
+                BatchSize::SmallInput,
+            )
+        });
+    }
     for (name, alg, token, key) in &f.tokens {
         group.bench_function(format!("layer_fresh_{name}"), |b| {
             b.iter_batched(

@@ -15,9 +15,19 @@
 //! `OAUTH2_ALLOW_LOOPBACK_HTTP=1` as well: the opt-in is explicit, never
 //! implied. The embedded issuer always uses it.
 //!
+//! Opaque tokens (run with `--features introspection`, or
+//! `--all-features`): with `OAUTH2_CLIENT_ID` / `OAUTH2_CLIENT_SECRET` set
+//! (this service's own credentials at the IdP), opaque tokens are accepted
+//! too, through the discovered introspection endpoint, cached for
+//! `OAUTH2_INTROSPECTION_TTL_SECS` (default 60). The embedded issuer always
+//! demonstrates it.
+//!
 //! - `GET /health` — public.
 //! - `GET /orders` — needs scope `orders:read`.
 //! - `POST /orders` — needs scope `orders:write`.
+//! - `POST /admin/revocations` — needs scope `orders:admin`; body
+//!   `{"jti": "…"}` or `{"sub": "…", "issued_before": <unix seconds>}`
+//!   revokes at once (an in-memory list, checked on every request).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -26,6 +36,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use oauth2_guard::authz::RequireScope;
+use oauth2_guard::revocation::{self, RevocationList};
 use oauth2_guard::testkit::MockIssuer;
 use oauth2_guard::HttpConfig;
 use oauth2_guard::{AuthLayer, Issuer, VerifiedClaims};
@@ -45,7 +56,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .parse()?;
 
     // Keep the embedded issuer alive for the whole run.
-    let (issuer, _embedded) = match (
+    let (issuer, _embedded, http) = match (
         std::env::var("OAUTH2_ISSUER"),
         std::env::var("OAUTH2_AUDIENCE"),
     ) {
@@ -58,10 +69,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             let issuer = Issuer::builder(iss)
                 .audience(aud)
-                .http(http)
+                .http(http.clone())
                 .build()
                 .await?;
-            (issuer, None)
+            (issuer, None, http)
         }
         _ => {
             let idp = MockIssuer::start().await;
@@ -71,9 +82,40 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .audience(idp.default_audience())
                 .build()
                 .await?;
-            (issuer, Some(idp))
+            (
+                issuer,
+                Some(idp),
+                HttpConfig::default().allow_loopback_http(),
+            )
         }
     };
+    let _ = &http; // used by the introspection setup when the feature is on
+
+    let revocations = RevocationList::new();
+    #[cfg_attr(not(feature = "introspection"), allow(unused_mut))]
+    let mut layer = AuthLayer::builder()
+        .issuer(issuer.clone())
+        .realm("orders")
+        .post_verify(revocations.clone());
+    #[cfg(feature = "introspection")]
+    {
+        layer = match opaque::introspector(&issuer, _embedded.as_ref(), http).await? {
+            Some(introspector) => {
+                println!(
+                    "Opaque tokens: on (introspection at {})",
+                    introspector.endpoint()
+                );
+                layer.introspection(introspector)
+            }
+            None => {
+                println!("Opaque tokens: off (set OAUTH2_CLIENT_ID and OAUTH2_CLIENT_SECRET)");
+                layer
+            }
+        };
+    }
+    #[cfg(not(feature = "introspection"))]
+    println!("Opaque tokens: off (build with --features introspection)");
+    println!("Revocation: in memory, POST /admin/revocations (scope orders:admin)");
 
     let protected = Router::new()
         // Per-route guards: 403 insufficient_scope (RFC 6750 §3.1) when the scope is missing.
@@ -83,12 +125,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .layer(RequireScope::new("orders:read"))
                 .merge(post(create_order).layer(RequireScope::new("orders:write"))),
         )
-        .layer(
-            AuthLayer::builder()
-                .issuer(issuer)
-                .realm("orders")
-                .build()?,
-        );
+        .route(
+            "/admin/revocations",
+            revocation::handler(revocations).route_layer(RequireScope::new("orders:admin")),
+        )
+        .layer(layer.build()?);
     // Public routes live outside the layer, declared explicitly.
     let app = Router::new()
         .route("/health", get(|| async { "ok" }))
@@ -159,4 +200,80 @@ fn print_demo(idp: &MockIssuer, base: &str) {
     );
     println!("# expired -> 401 invalid_token \"The access token expired\"\ncurl -i -H 'Authorization: Bearer {expired}' {base}/orders\n");
     println!("# wrong audience -> 401 invalid_token\ncurl -i -H 'Authorization: Bearer {wrong_aud}' {base}/orders\n");
+    let admin = idp
+        .token()
+        .subject("ops")
+        .scope("orders:admin")
+        .expires_in(hour)
+        .sign();
+    println!("# revoke alice's tokens issued until now -> 204; then the orders:read token above is refused (401 revoked)\ncurl -i -X POST -H 'Authorization: Bearer {admin}' -H 'Content-Type: application/json' -d '{{\"sub\": \"alice\", \"issued_before\": {}}}' {base}/admin/revocations\n", now() + 1);
+    #[cfg(feature = "introspection")]
+    {
+        let opaque = idp
+            .opaque_token()
+            .subject("bob")
+            .scope("orders:read")
+            .expires_in(hour)
+            .issue();
+        println!("# an opaque token, introspected (then cached) -> 200\ncurl -i -H 'Authorization: Bearer {opaque}' {base}/orders\n");
+    }
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+#[cfg(feature = "introspection")]
+mod opaque {
+    use std::time::Duration;
+
+    use oauth2_guard::introspection::Introspector;
+    use oauth2_guard::testkit::MockIssuer;
+    use oauth2_guard::{HttpConfig, Issuer};
+
+    /// The introspector: the embedded issuer's (a client registered for
+    /// this service), or the real IdP's when OAUTH2_CLIENT_ID/SECRET are set.
+    pub(crate) async fn introspector(
+        issuer: &Issuer,
+        embedded: Option<&MockIssuer>,
+        http: HttpConfig,
+    ) -> Result<Option<Introspector>, Box<dyn std::error::Error>> {
+        let ttl = match std::env::var("OAUTH2_INTROSPECTION_TTL_SECS") {
+            Ok(s) => Duration::from_secs(s.parse()?),
+            Err(_) => Duration::from_secs(60),
+        };
+        let (client_id, secret, audience) = match (
+            std::env::var("OAUTH2_CLIENT_ID"),
+            std::env::var("OAUTH2_CLIENT_SECRET"),
+            embedded,
+        ) {
+            (Ok(id), Ok(secret), None) => {
+                let aud = std::env::var("OAUTH2_AUDIENCE")?;
+                (id, secret, aud)
+            }
+            (_, _, Some(idp)) => {
+                idp.register_client("orders-service", "orders-service-secret");
+                (
+                    "orders-service".to_owned(),
+                    "orders-service-secret".to_owned(),
+                    idp.default_audience().to_owned(),
+                )
+            }
+            _ => return Ok(None),
+        };
+        println!(
+            "Introspection cache TTL: {} s (OAUTH2_INTROSPECTION_TTL_SECS)",
+            ttl.as_secs()
+        );
+        let introspector = Introspector::builder(issuer.name(), client_id)
+            .client_secret(secret)
+            .audience(audience)
+            .cache_ttl(ttl)
+            .http(http)
+            .build()
+            .await?;
+        Ok(Some(introspector))
+    }
 }

@@ -12,6 +12,7 @@
 //! | [`revocation`] | [`revocation::RevocationList`]: an in-memory deny-list of `jti`s, subjects and clients, checked on every request; its axum admin handler |
 //! | [`extract`] | axum extractors: [`extract::Claims`], [`VerifiedClaims`] (feature `axum`) |
 //! | [`client`] | outbound client-credentials tokens (feature `client`) |
+//! | [`introspection`] | opaque tokens: RFC 7662 introspection, [`introspection::Introspector`] (feature `introspection`) |
 //! | [`testkit`] | [`testkit::MockIssuer`], the token builder and [`testkit::bearer_request`] (feature `testkit`) |
 //! | [`manual`] | why each default is what it is |
 //!
@@ -28,6 +29,7 @@
 //! | `rust_crypto` | no | the pure-Rust signature backend (instead of `aws_lc_rs`) |
 //! | `client` | no | the [`client`] module |
 //! | `redis` | no | `revocation::RedisRevocations`: the revocation list shared by every instance through Redis |
+//! | `introspection` | no | the [`introspection`] module (opaque tokens, RFC 7662); enables `client` |
 //! | `testkit` | no | the [`testkit`] module |
 //! | `fuzzing` | no | hidden entry points for `cargo fuzz`; not a public API |
 #![forbid(unsafe_code)]
@@ -56,7 +58,9 @@ mod task;
 pub mod tenant;
 mod verify;
 
-pub use claims::{ClaimPath, ClaimsError, Fingerprint, OneOrMany, StandardClaims, VerifiedClaims};
+pub use claims::{
+    ClaimPath, ClaimsError, Fingerprint, OneOrMany, StandardClaims, TokenKind, VerifiedClaims,
+};
 pub use crypto::backend_name as signature_backend;
 pub use error::{
     ConfigError, FetchError, FetchErrorKind, HttpClientError, JwksError, Reason, Rejection,
@@ -68,6 +72,9 @@ pub use layer::{AuthLayer, AuthLayerBuilder, AuthService, CacheConfig, LazyIssue
 #[cfg(feature = "client")]
 #[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub mod client;
+#[cfg(feature = "introspection")]
+#[cfg_attr(docsrs, doc(cfg(feature = "introspection")))]
+pub mod introspection;
 #[cfg(feature = "testkit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
 pub mod testkit;

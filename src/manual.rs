@@ -161,3 +161,25 @@
 //! | `build()` waits for the first full load (5 s), else fails | a new instance has no snapshot to fall back on: starting empty would accept every revoked token |
 //! | namespace `oauth2-guard`, limited to `A-Z a-z 0-9 . _ - :` | several services can share one Redis; no glob characters, so it is safe in a `SCAN MATCH` pattern |
 //! | values hold ids and times only (`1 j 0 <exp> <jti>`), versioned | never a token in Redis; an instance skips (and logs) a format version it does not know instead of guessing |
+//! # Introspection (opaque tokens, RFC 7662)
+//!
+//! | behaviour | default | reason |
+//! |---|---|---|
+//! | endpoint | discovered (`introspection_endpoint`), HTTPS policy as for keys; never follows redirects | the server's word on where it answers; a 307 would re-send the token and our credentials |
+//! | client authentication | required (`client_secret_basic`, `_post`, `private_key_jwt` with `aud` = the endpoint) | RFC 7662 §2.1: an unauthenticated endpoint is a token-scanning oracle |
+//! | `active` | must be the boolean `true`; anything else is garbage (503) | a missing or stringly `active` is not a yes |
+//! | `exp` | required, checked locally (with leeway), also on every cache hit | some servers answer active for expired tokens |
+//! | `iss` | checked when sent; absent means the configured issuer | answers come from the configured endpoint, over an authenticated channel |
+//! | `aud` | required, a configured audience; `client_id` stands in only with `audience_or_client_id` and no `aud` | a token for another API must not pass; some servers omit `aud` |
+//! | `token_type` | when sent, `Bearer`/`access_token` | a refresh token is not an access token |
+//! | `cnf` | refused (`sender_constrained`) | as for JWTs: a bearer presentation proves no possession |
+//! | cache TTL | 60 s, never past `exp` | one call per token per minute; revocation at the IdP seen within it |
+//! | cache bounds | 10 000 answers and 16 MiB | bounded memory under a flood of distinct valid tokens |
+//! | negative cache | off; when on, its own TTL and bound, a separate map | a refused token asks again; a flood of random tokens cannot evict active answers |
+//! | cache key | HMAC-SHA256 of the token, random per-process key (settable per deployment) | the token is never stored; a shared store holds nothing usable |
+//! | concurrent calls | 64; beyond: 503 + `Retry-After` at once | a cold flood costs the IdP a bounded load and the service no queue |
+//! | single flight | one call per token in flight, in a task of its own | 100 first uses → 1 call; a client going away fails no one |
+//! | timeout | 3 s per request, 4 s for the whole call | a slow IdP costs a bounded wait |
+//! | failures (down, slow, 5xx, 401 to our credentials, garbage, > 64 KiB) | 503 `introspection_unavailable`, `Retry-After: 2`, WARN with fingerprint | fail closed without telling clients their token is bad |
+//! | routing | a JWS of a configured/lazy issuer → JWT verifier; anything else → introspection | a damaged JWT of a known issuer is refused locally, never sent out |
+//! | JWTs introspected | off (`introspect_jwts`) | a call per token per TTL is a cost only some deployments want |

@@ -15,6 +15,8 @@ mod common;
 
 #[path = "attacks/http.rs"]
 mod http_attacks;
+#[path = "attacks/introspection.rs"]
+mod introspection;
 
 #[path = "attacks/jwks.rs"]
 mod jwks;

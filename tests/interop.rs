@@ -302,7 +302,7 @@ fn app(issuer: Issuer) -> Router {
                     "client_id": claims.client_id(),
                     "scopes": claims.scopes(),
                     "aud": claims.audiences(),
-                    "alg": format!("{:?}", claims.algorithm()),
+                    "alg": claims.algorithm().map(|a| format!("{a:?}")),
                     "kid": claims.key_id(),
                 }))
             }),

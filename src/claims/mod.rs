@@ -90,8 +90,19 @@ impl fmt::Debug for Fingerprint {
     }
 }
 
-/// The claims of a token whose signature, issuer, audience and lifetime were
-/// checked.
+/// How a token was verified ([`VerifiedClaims::kind`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TokenKind {
+    /// A JWT whose signature was checked with its issuer's key.
+    Jwt,
+    /// An opaque token its authorization server answered `active` for
+    /// (RFC 7662 introspection, feature `introspection`).
+    Opaque,
+}
+
+/// The claims of a token whose signature (or, for an opaque token, its
+/// introspection answer), issuer, audience and lifetime were checked.
 ///
 /// Only this crate's verifier can create a value of this type, so a guard or
 /// handler that holds one knows the checks ran. Cheap to clone (one `Arc`).
@@ -107,7 +118,7 @@ struct Inner {
     audiences: Vec<String>,
     scopes: Vec<String>,
     roles: Vec<String>,
-    algorithm: Algorithm,
+    algorithm: Option<Algorithm>,
     key_id: Option<Box<str>>,
     fingerprint: Fingerprint,
     /// Set by a tenant-template issuer ([`crate::tenant`]).
@@ -123,7 +134,8 @@ pub(crate) struct Verified {
     pub(crate) issued_at: Option<u64>,
     pub(crate) audiences: Vec<String>,
     pub(crate) roles: Vec<String>,
-    pub(crate) algorithm: Algorithm,
+    /// `None` for an opaque token (verified by introspection, not a signature).
+    pub(crate) algorithm: Option<Algorithm>,
     pub(crate) key_id: Option<Box<str>>,
     pub(crate) fingerprint: Fingerprint,
 }
@@ -256,9 +268,20 @@ impl VerifiedClaims {
         })
     }
 
-    /// The algorithm the signature was verified with.
-    pub fn algorithm(&self) -> Algorithm {
+    /// The algorithm the JWT's signature was verified with; `None` for an
+    /// opaque token, which has no signature: its authorization server
+    /// vouched for it by introspection (see [`kind`](Self::kind)).
+    pub fn algorithm(&self) -> Option<Algorithm> {
         self.0.algorithm
+    }
+
+    /// How the token was verified: a signed JWT, or an opaque token the
+    /// authorization server vouched for by introspection (RFC 7662).
+    pub fn kind(&self) -> TokenKind {
+        match self.0.algorithm {
+            Some(_) => TokenKind::Jwt,
+            None => TokenKind::Opaque,
+        }
     }
 
     /// The `kid` of the verifying key.
@@ -330,7 +353,7 @@ pub(crate) fn test_claims(payload: Value) -> VerifiedClaims {
         issued_at,
         audiences: vec!["orders-api".into()],
         roles: vec![],
-        algorithm: Algorithm::RS256,
+        algorithm: Some(Algorithm::RS256),
         key_id: Some("k1".into()),
         fingerprint: Fingerprint::of("the-token"),
     })

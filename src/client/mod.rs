@@ -101,14 +101,14 @@
 //! a `tracing` event with the client id, audience, scopes, lifetime and
 //! latency.
 
-mod auth;
+pub(crate) mod auth;
 mod builder;
 mod error;
 mod fetch;
 mod layer;
 mod refresher;
 mod retry;
-mod secret;
+pub(crate) mod secret;
 mod source;
 mod state;
 mod token;

@@ -81,6 +81,14 @@ pub enum Reason {
     /// time (it timed out, failed, or too many lookups were running). A
     /// server-side condition: 503 with `Retry-After`, never cached.
     TenantLookupUnavailable,
+    /// The authorization server's introspection answer (RFC 7662) says the
+    /// opaque token is not `active`: unknown, revoked or expired there.
+    Inactive,
+    /// The token could not be introspected: the authorization server is
+    /// down, slow, answered an error or garbage, or too many introspection
+    /// calls are in flight. A server-side condition: 503 with
+    /// `Retry-After`, never 401 (fail closed, but not blaming the token).
+    IntrospectionUnavailable,
 }
 
 impl Reason {
@@ -110,6 +118,8 @@ impl Reason {
             Reason::TenantMismatch => "tenant_mismatch",
             Reason::TenantNotAllowed => "tenant_not_allowed",
             Reason::TenantLookupUnavailable => "tenant_lookup_unavailable",
+            Reason::Inactive => "inactive",
+            Reason::IntrospectionUnavailable => "introspection_unavailable",
         }
     }
 
@@ -117,10 +127,10 @@ impl Reason {
     pub const fn status(self) -> StatusCode {
         match self {
             Reason::InvalidRequest => StatusCode::BAD_REQUEST,
-            Reason::KeysUnavailable | Reason::RevocationUnavailable
-            | Reason::TenantLookupUnavailable => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Reason::KeysUnavailable
+            | Reason::RevocationUnavailable
+            | Reason::TenantLookupUnavailable
+            | Reason::IntrospectionUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::UNAUTHORIZED,
         }
     }
@@ -128,8 +138,11 @@ impl Reason {
     /// The RFC 6750 `error` code, if the response carries one.
     pub const fn error_code(self) -> Option<&'static str> {
         match self {
-            Reason::MissingToken | Reason::KeysUnavailable | Reason::RevocationUnavailable
-            | Reason::TenantLookupUnavailable => None,
+            Reason::MissingToken
+            | Reason::KeysUnavailable
+            | Reason::RevocationUnavailable
+            | Reason::TenantLookupUnavailable
+            | Reason::IntrospectionUnavailable => None,
             Reason::InvalidRequest => Some("invalid_request"),
             _ => Some("invalid_token"),
         }
@@ -141,10 +154,10 @@ impl Reason {
             Reason::MissingToken => "",
             Reason::InvalidRequest => "Malformed authorization request",
             Reason::Expired => "The access token expired",
-            Reason::KeysUnavailable | Reason::RevocationUnavailable
-            | Reason::TenantLookupUnavailable => {
-                "Token verification is temporarily unavailable"
-            }
+            Reason::KeysUnavailable
+            | Reason::RevocationUnavailable
+            | Reason::TenantLookupUnavailable
+            | Reason::IntrospectionUnavailable => "Token verification is temporarily unavailable",
             _ => "The access token is invalid",
         }
     }

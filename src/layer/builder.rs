@@ -12,12 +12,13 @@ use crate::issuer::Issuer;
 use crate::verify::cache::{CacheConfig, TokenCache};
 use crate::verify::jwt::JwtVerifier;
 use crate::verify::validate::DEFAULT_MAX_TOKEN_BYTES;
+use crate::verify::Verifier;
 
 /// Builds an [`AuthLayer`].
 ///
 /// | setting | default | why |
 /// |---|---|---|
-/// | `issuer` | none: at least one **required** (or `lazy_issuers`) | |
+/// | `issuer` | none: at least one **required** (or `lazy_issuers`, or `introspection`) | |
 /// | `lazy_issuers` | none | only configured issuers are trusted |
 /// | `realm` | none | RFC 6750 `realm` in challenges |
 /// | `error_detail` | [`ErrorDetail::Terse`] | no internals on the wire |
@@ -25,6 +26,8 @@ use crate::verify::validate::DEFAULT_MAX_TOKEN_BYTES;
 /// | `cache` | [`CacheConfig::default`] | 10 000 tokens / 32 MiB |
 /// | `optional` | off | zero trust: every request needs a token |
 /// | `max_token_bytes` | 16 KiB | checked before any decoding |
+/// | `introspection` | none (feature `introspection`) | opaque tokens only where an introspector is given; see [`introspection`](crate::introspection#routing) for the routing rule |
+/// | `introspect_jwts` | off | JWTs are trusted until `exp` (plus the revocation list); on: real-time validity at one cached call per token |
 /// | `resource_metadata` | none | RFC 9728 §5.1 `resource_metadata` in 401 and `insufficient_scope` challenges only when you serve the document ([`ProtectedResourceMetadata`](super::ProtectedResourceMetadata)) |
 pub struct AuthLayerBuilder {
     issuers: Vec<Issuer>,
@@ -37,6 +40,10 @@ pub struct AuthLayerBuilder {
     optional: bool,
     max_token_bytes: usize,
     resource_metadata: Option<String>,
+    #[cfg(feature = "introspection")]
+    introspection: Option<crate::introspection::Introspector>,
+    #[cfg(feature = "introspection")]
+    introspect_jwts: bool,
 }
 
 impl std::fmt::Debug for AuthLayerBuilder {
@@ -63,7 +70,34 @@ impl AuthLayerBuilder {
             optional: false,
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
             resource_metadata: None,
+            #[cfg(feature = "introspection")]
+            introspection: None,
+            #[cfg(feature = "introspection")]
+            introspect_jwts: false,
         }
+    }
+
+    /// Also accept opaque tokens, verified by `introspector` (RFC 7662):
+    /// a token that is not a JWS of a configured (or lazy) issuer is
+    /// introspected. A layer may have an introspector and no issuer.
+    /// See [`introspection`](crate::introspection#routing).
+    #[cfg(feature = "introspection")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "introspection")))]
+    pub fn introspection(mut self, introspector: crate::introspection::Introspector) -> Self {
+        self.introspection = Some(introspector);
+        self
+    }
+
+    /// Real-time validity: JWTs of the introspector's issuer are verified
+    /// locally first (a forgery costs no call), then introspected (cached
+    /// for the introspector's TTL), so a revocation at the authorization
+    /// server is seen within that TTL. Needs
+    /// [`introspection`](Self::introspection).
+    #[cfg(feature = "introspection")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "introspection")))]
+    pub fn introspect_jwts(mut self) -> Self {
+        self.introspect_jwts = true;
+        self
     }
 
     /// Accept tokens of this issuer. Call once per issuer: the token's `iss`
@@ -137,11 +171,24 @@ impl AuthLayerBuilder {
     /// Build the layer.
     ///
     /// # Errors
-    /// No issuer, the same issuer twice, an unusable realm or
+    /// No issuer (nor introspector), `introspect_jwts` without an
+    /// introspector, the same issuer twice, an unusable realm or
     /// `resource_metadata` URL, or a [`LazyIssuers`] setting out of range.
     pub fn build(self) -> Result<AuthLayer, ConfigError> {
-        if self.issuers.is_empty() && self.lazy.is_none() {
+        #[cfg(feature = "introspection")]
+        let introspecting = self.introspection.is_some();
+        #[cfg(not(feature = "introspection"))]
+        let introspecting = false;
+        let jwts = !self.issuers.is_empty() || self.lazy.is_some();
+        if !jwts && !introspecting {
             return Err(ConfigError::NoIssuer);
+        }
+        #[cfg(feature = "introspection")]
+        if self.introspect_jwts && !introspecting {
+            return Err(ConfigError::MissingSetting {
+                setting: "introspection",
+                hint: "introspect_jwts needs an introspector: AuthLayerBuilder::introspection",
+            });
         }
         if let Some(lazy) = &self.lazy {
             lazy.validate()?;
@@ -161,12 +208,27 @@ impl AuthLayerBuilder {
         if let Some(url) = &self.resource_metadata {
             challenge = challenge.with_resource_metadata(url)?;
         }
-        let verifier = JwtVerifier::new(
-            self.issuers,
-            self.lazy.map(Lazy::new),
-            TokenCache::new(&self.cache, self.max_token_bytes),
-            self.max_token_bytes,
-        );
+        let jwt = jwts.then(|| {
+            JwtVerifier::new(
+                self.issuers,
+                self.lazy.map(Lazy::new),
+                TokenCache::new(&self.cache, self.max_token_bytes),
+                self.max_token_bytes,
+            )
+        });
+        let verifier: Box<dyn Verifier> = match jwt {
+            #[cfg(feature = "introspection")]
+            jwt if introspecting => match self.introspection {
+                Some(i) => Box::new(crate::verify::router::Router {
+                    jwt,
+                    introspection: i.verifier(),
+                    introspect_jwts: self.introspect_jwts,
+                }),
+                None => return Err(ConfigError::NoIssuer),
+            },
+            Some(jwt) => Box::new(jwt),
+            None => return Err(ConfigError::NoIssuer),
+        };
         Ok(assemble(
             verifier,
             self.source.unwrap_or_else(|| Box::new(BearerSource::new())),
@@ -183,7 +245,7 @@ pub(super) fn defaults_for(issuer: Issuer) -> AuthLayer {
     let verifier = JwtVerifier::new(vec![issuer], None, cache, DEFAULT_MAX_TOKEN_BYTES);
     let challenge = Challenge::bare(ErrorDetail::Terse);
     assemble(
-        verifier,
+        Box::new(verifier),
         Box::new(BearerSource::new()),
         Vec::new(),
         false,
@@ -192,7 +254,7 @@ pub(super) fn defaults_for(issuer: Issuer) -> AuthLayer {
 }
 
 fn assemble(
-    verifier: JwtVerifier,
+    verifier: Box<dyn Verifier>,
     source: Box<dyn TokenSource>,
     hooks: Vec<Box<dyn PostVerify>>,
     optional: bool,
@@ -201,7 +263,7 @@ fn assemble(
     AuthLayer {
         auth: Arc::new(Authenticator {
             source,
-            verifier: Box::new(verifier),
+            verifier,
             hooks,
             optional,
             challenge: LayerChallenge(challenge.clone()),

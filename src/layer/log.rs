@@ -4,7 +4,7 @@
 //! |---|---|---|---|
 //! | no token (`missing_token`) | DEBUG | `oauth2_guard::auth` | `reason`, `status` |
 //! | a token refused (any other reason: expired, bad signature, wrong audience, claims that do not fit an extractor, …) | INFO | `oauth2_guard::auth` | `reason`, `status`, `issuer`, `kid`, `token` (fingerprint) |
-//! | the issuer's keys unavailable (`keys_unavailable`, 503) | WARN | `oauth2_guard::auth` | as above |
+//! | the service cannot decide (any 503: `keys_unavailable`, `introspection_unavailable`, `tenant_lookup_unavailable`, `revocation_unavailable`) | WARN | `oauth2_guard::auth` | as above |
 //! | a guard refusing a scope or role (403) | INFO | `oauth2_guard::authz` | `issuer`, `client_id`, `token`, `required` |
 //! | a guard or extractor on a route without `AuthLayer` (500) | ERROR | `oauth2_guard::authz` | none |
 //!
@@ -29,7 +29,9 @@ pub(crate) fn log(r: Rejection) -> Rejection {
             status = r.status().as_u16(),
             "request rejected"
         ),
-        Reason::KeysUnavailable | Reason::TenantLookupUnavailable => tracing::warn!(
+        // Every 503 (keys, introspection, tenant lookup, revocation sync):
+        // the service cannot decide, an operator must look.
+        _ if r.reason.status() == http::StatusCode::SERVICE_UNAVAILABLE => tracing::warn!(
             target: "oauth2_guard::auth",
             reason = r.reason.code(),
             status = r.status().as_u16(),

@@ -30,7 +30,7 @@ pub(super) const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type
 /// ahead of now (and of `iat`).
 pub const MAX_ASSERTION_LIFETIME: Duration = Duration::from_secs(300);
 
-fn now() -> u64 {
+pub(super) fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -38,7 +38,7 @@ fn now() -> u64 {
 }
 
 /// An RFC 6749 §5.2 error response.
-fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+pub(super) fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
     let mut response = (
         status,
         Json(json!({ "error": error, "error_description": description })),
@@ -133,7 +133,7 @@ pub(super) async fn token(
         }
         None => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "no grant_type"),
     }
-    let client_id = match authenticate(&shared, &headers, &form) {
+    let client_id = match authenticate(&shared, &headers, &form, "/token") {
         Ok(id) => id,
         Err(response) => return response,
     };
@@ -142,10 +142,10 @@ pub(super) async fn token(
 
 /// A parsed form body; repeated parameters other than `resource` are refused
 /// (RFC 6749 §3.2: "parameters MUST NOT be included more than once").
-struct Form(Vec<(String, String)>);
+pub(super) struct Form(Vec<(String, String)>);
 
 impl Form {
-    fn parse(body: &[u8]) -> Option<Form> {
+    pub(super) fn parse(body: &[u8]) -> Option<Form> {
         let pairs: Vec<(String, String)> = url::form_urlencoded::parse(body)
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
@@ -158,7 +158,7 @@ impl Form {
         Some(Form(pairs))
     }
 
-    fn get(&self, name: &str) -> Option<&str> {
+    pub(super) fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(k, _)| k == name)
@@ -201,9 +201,15 @@ fn basic_credentials(headers: &HeaderMap) -> Option<Result<(String, String), ()>
     Some(Ok((unescape(id), unescape(secret))))
 }
 
-/// Authenticates the client with exactly one method; returns its id.
+/// Authenticates the client with exactly one method at the endpoint `path`
+/// (`/token`, `/introspect`: a client assertion's `aud`); returns its id.
 #[allow(clippy::result_large_err)]
-fn authenticate(shared: &Shared, headers: &HeaderMap, form: &Form) -> Result<String, Response> {
+pub(super) fn authenticate(
+    shared: &Shared,
+    headers: &HeaderMap,
+    form: &Form,
+    path: &str,
+) -> Result<String, Response> {
     let basic = basic_credentials(headers);
     let post = form.get("client_secret");
     let assertion = form.get("client_assertion");
@@ -244,7 +250,7 @@ fn authenticate(shared: &Shared, headers: &HeaderMap, form: &Form) -> Result<Str
                 "unsupported client_assertion_type",
             ));
         }
-        return check_assertion(shared, assertion, form.get("client_id"));
+        return check_assertion(shared, assertion, form.get("client_id"), path);
     }
     Err(invalid_client("no client authentication", false))
 }
@@ -262,7 +268,7 @@ fn check_secret(shared: &Shared, id: &str, secret: &str, basic: bool) -> Result<
     }
 }
 
-fn segment(token: &str, i: usize) -> Option<Map<String, Value>> {
+pub(super) fn segment(token: &str, i: usize) -> Option<Map<String, Value>> {
     let part = token.split('.').nth(i)?;
     let bytes = URL_SAFE_NO_PAD.decode(part).ok()?;
     match serde_json::from_slice(&bytes).ok()? {
@@ -279,6 +285,7 @@ fn check_assertion(
     shared: &Shared,
     assertion: &str,
     form_id: Option<&str>,
+    path: &str,
 ) -> Result<String, Response> {
     let refuse = |why: &str| Err(invalid_client(why, false));
     if assertion.split('.').count() != 3 {
@@ -332,15 +339,15 @@ fn check_assertion(
     if !verified {
         return refuse("client_assertion signature invalid");
     }
-    // Audience: the token endpoint (RFC 7523 §3 item 3).
-    let endpoint = format!("{}/token", shared.issuer);
+    // Audience: the endpoint called (RFC 7523 §3 item 3).
+    let endpoint = format!("{}{path}", shared.issuer);
     let aud_ok = match claims.get("aud") {
         Some(Value::String(a)) => *a == endpoint,
         Some(Value::Array(a)) => a.iter().any(|v| v.as_str() == Some(endpoint.as_str())),
         _ => false,
     };
     if !aud_ok {
-        return refuse("client_assertion aud must be the token endpoint");
+        return refuse("client_assertion aud must be the endpoint called");
     }
     // Expiry: present, in the future, and short.
     let now = now();

@@ -91,8 +91,12 @@ impl MockIssuer {
         }
     }
 
-    fn shared(&self) -> &Shared {
+    pub(super) fn shared(&self) -> &Shared {
         self.handle.shared()
+    }
+
+    pub(super) fn handle(&self) -> &Handle {
+        &self.handle
     }
 
     /// `http://127.0.0.1:PORT`, without a trailing slash; the `issuer` in

@@ -43,7 +43,7 @@
 //! | `/.well-known/oauth-authorization-server` | the same document |
 //! | `/jwks` | the JWK Set, after the configured delay, with `Cache-Control` (`503` during an outage, with `Retry-After` if set) |
 //! | `/token` | the Client Credentials grant (see below) |
-//! | `/introspect` | `501 Not Implemented` (placeholder) |
+//! | `/introspect` | RFC 7662 introspection (see below; `503` during an outage) |
 //! | anything else | `404`, still counted by [`MockIssuer::requests_to`] |
 //!
 //! # Token endpoint
@@ -80,6 +80,40 @@
 //! # }
 //! ```
 //!
+//! # Introspection endpoint
+//!
+//! `POST /introspect` (RFC 7662) authenticates the caller as `/token` does
+//! (registered clients; a client assertion's `aud` is the introspection
+//! endpoint) and answers for opaque tokens from
+//! [`MockIssuer::opaque_token`] (`active: true` plus their claims until
+//! `exp`) and for JWTs this issuer signed; anything else, a revoked token
+//! ([`MockIssuer::revoke_token`]) or an expired one is `active: false`.
+//! [`MockIssuer::set_introspection_fault`] makes it fail
+//! ([`IntrospectionFault`]: a status, slow, garbage, oversized, or active
+//! for expired tokens); [`MockIssuer::introspection_requests`] counts calls.
+//!
+//! ```
+//! use oauth2_guard::testkit::MockIssuer;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let idp = MockIssuer::start().await;
+//! idp.register_client("orders-api", "rs-secret");
+//! let token = idp.opaque_token().scope("orders:read").issue();
+//! let ask = || reqwest::Client::new()
+//!     .post(idp.introspection_endpoint())
+//!     .basic_auth("orders-api", Some("rs-secret"))
+//!     .form(&[("token", token.as_str())])
+//!     .send();
+//! let answer: serde_json::Value = ask().await.unwrap().json().await.unwrap();
+//! assert_eq!((answer["active"].as_bool(), answer["scope"].as_str()), (Some(true), Some("orders:read")));
+//! idp.revoke_token(&token);
+//! let answer: serde_json::Value = ask().await.unwrap().json().await.unwrap();
+//! assert_eq!(answer["active"], false);
+//! assert_eq!(idp.introspection_requests(), 2);
+//! # }
+//! ```
+//!
 //! # Keys
 //!
 //! Keys come from a pool embedded in the crate (6 RSA-2048, 4 P-256, 3 P-384,
@@ -105,14 +139,18 @@
 // Module map: `a <- b` means `b` uses `a`; the graph has no cycles.
 //   keys <- state                   key pool and store <- Shared, GrantState, Handle, lock
 //   state, keys <- grant <- server  the token endpoint <- the router and other handlers
+//   grant, opaque <- introspect     the introspection endpoint (uses grant's client auth)
+//   state, issuer <- opaque         opaque tokens, revocation, IntrospectionFault
 //   state, keys <- token            TokenBuilder (holds a state::Handle, not a MockIssuer)
 //   config, server, token <- issuer MockIssuer (also uses state and keys)
 //   leaves: config (MockIssuerConfig, JwtClientKey), request, hooks
 mod config;
 mod grant;
 pub mod hooks;
+mod introspect;
 mod issuer;
 mod keys;
+mod opaque;
 mod request;
 mod server;
 mod state;
@@ -124,5 +162,6 @@ pub use config::{JwtClientKey, MockIssuerConfig, DEFAULT_AUDIENCE, DEFAULT_TOKEN
 pub use grant::MAX_ASSERTION_LIFETIME;
 pub use issuer::MockIssuer;
 pub use jsonwebtoken::Algorithm;
+pub use opaque::{IntrospectionFault, OpaqueTokenBuilder};
 pub use request::bearer_request;
 pub use token::{TokenBuilder, DEFAULT_CLIENT_ID, DEFAULT_LIFETIME, DEFAULT_SUBJECT};

@@ -1,5 +1,5 @@
 //! The HTTP side of the mock issuer: discovery, JWKS, the token endpoint
-//! (in `grant`) and a placeholder introspection endpoint.
+//! (in `grant`) and the introspection endpoint (in `introspect`).
 //!
 //! Handlers never panic and never hold a lock across an `.await`.
 
@@ -26,6 +26,9 @@ fn discovery_document(shared: &Shared) -> Value {
         "jwks_uri": format!("{iss}/jwks"),
         "token_endpoint": format!("{iss}/token"),
         "introspection_endpoint": format!("{iss}/introspect"),
+        "introspection_endpoint_auth_methods_supported": [
+            "client_secret_basic", "client_secret_post", "private_key_jwt"
+        ],
         "authorization_endpoint": format!("{iss}/authorize"),
         "response_types_supported": ["code"],
         "subject_types_supported": ["public"],
@@ -49,7 +52,7 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
         .route("/.well-known/oauth-authorization-server", get(discovery))
         .route("/jwks", get(jwks))
         .route("/token", any(grant::token))
-        .route("/introspect", any(not_implemented))
+        .route("/introspect", any(super::introspect::introspect))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(shared.clone(), count))
         .with_state(shared)
@@ -105,14 +108,6 @@ async fn jwks(State(shared): State<Arc<Shared>>, method: Method) -> Response {
         response.headers_mut().insert(header::CACHE_CONTROL, value);
     }
     response
-}
-
-async fn not_implemented() -> Response {
-    (
-        StatusCode::NOT_IMPLEMENTED,
-        Json(json!({ "error": "not_implemented" })),
-    )
-        .into_response()
 }
 
 async fn not_found() -> Response {

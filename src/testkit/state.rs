@@ -39,6 +39,7 @@ pub(super) struct Shared {
     pub(super) token_delay: Mutex<Duration>,
     pub(super) token_lifetime: Mutex<Duration>,
     pub(super) grant: Mutex<GrantState>,
+    pub(super) opaque: Mutex<OpaqueState>,
 }
 
 impl Shared {
@@ -67,6 +68,7 @@ impl Shared {
             token_delay: Mutex::new(Duration::ZERO),
             token_lifetime: Mutex::new(token_lifetime),
             grant: Mutex::new(GrantState::default()),
+            opaque: Mutex::new(OpaqueState::default()),
         }
     }
 }
@@ -95,6 +97,16 @@ pub(super) struct GrantState {
     pub(super) clients: HashMap<String, Registered>,
     pub(super) seen_jti: HashSet<String>,
     pub(super) faults: Faults,
+}
+
+/// Introspection-endpoint state of one issuer.
+#[derive(Default)]
+pub(super) struct OpaqueState {
+    /// Opaque tokens issued, with their claims.
+    pub(super) tokens: HashMap<String, serde_json::Map<String, Value>>,
+    /// `jti`s of JWTs revoked through [`MockIssuer::revoke_token`](super::MockIssuer::revoke_token).
+    pub(super) revoked_jti: HashSet<String>,
+    pub(super) fault: super::IntrospectionFault,
 }
 
 /// A counted reference to one issuer's [`Shared`] state and its server task.

@@ -203,7 +203,7 @@ mod tests {
                 issued_at: None,
                 audiences: vec!["api".into()],
                 roles: vec![],
-                algorithm: jsonwebtoken::Algorithm::EdDSA,
+                algorithm: Some(jsonwebtoken::Algorithm::EdDSA),
                 key_id: None,
                 fingerprint: Fingerprint::of("t"),
             }),

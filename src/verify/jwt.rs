@@ -82,6 +82,53 @@ impl JwtVerifier {
     }
 }
 
+#[cfg(feature = "introspection")]
+impl JwtVerifier {
+    /// The cached verification of `token`, if any (the router's first look).
+    pub(crate) fn cached(&self, token: &str) -> Option<crate::claims::VerifiedClaims> {
+        self.0
+            .cache
+            .as_ref()
+            .and_then(|c| c.get(token))
+            .map(|e| e.claims)
+    }
+
+    /// Whether `token` is this verifier's to judge: three segments whose
+    /// payload names, as `iss`, a configured issuer or one the lazy-issuer
+    /// factory trusts — whatever the header and signature hold, so a
+    /// damaged JWT of a known issuer is refused here, not introspected.
+    /// No I/O (a trusted lazy issuer's discovery may start, in its own task).
+    pub(crate) fn routes(&self, token: &str) -> bool {
+        use base64::Engine as _;
+        #[derive(serde::Deserialize)]
+        struct Iss {
+            iss: Option<String>,
+        }
+        if token.len() > self.0.max_token_bytes {
+            return false;
+        }
+        let mut parts = token.split('.');
+        let (Some(_), Some(payload), Some(_), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return false;
+        };
+        let Ok(json) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload) else {
+            return false;
+        };
+        let Ok(Iss { iss: Some(iss) }) = serde_json::from_slice::<Iss>(&json) else {
+            return false;
+        };
+        let iss = iss.as_str();
+        self.0.issuers.iter().any(|i| i.name() == iss)
+            || self
+                .0
+                .lazy
+                .as_ref()
+                .is_some_and(|l| !matches!(l.pick(iss), LazyPick::Refuse))
+    }
+}
+
 impl std::fmt::Debug for JwtVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JwtVerifier")

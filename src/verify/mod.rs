@@ -18,9 +18,17 @@
 //!   checks: token shape, header, claims;
 //! - `cache`: the verified-token cache (a repeated token skips the signature);
 //! - [`crate::jwks`]: key sets and their refresh, behind each [`Issuer`](crate::Issuer).
+//!
+//! With feature `introspection`, `introspection` verifies opaque tokens
+//! (RFC 7662) and `router` sends each token of a layer to one verifier or
+//! the other (the routing rule is documented there).
 
 pub(crate) mod cache;
+#[cfg(feature = "introspection")]
+pub(crate) mod introspection;
 pub(crate) mod jwt;
+#[cfg(feature = "introspection")]
+pub(crate) mod router;
 mod tenant;
 pub(crate) mod validate;
 

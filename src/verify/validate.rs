@@ -297,7 +297,7 @@ pub(crate) fn verify(
         issued_at: checked.issued_at,
         audiences: checked.audiences,
         roles,
-        algorithm: alg,
+        algorithm: Some(alg),
         key_id: parsed.kid.map(Into::into),
         fingerprint: parsed.fingerprint,
         payload: parsed.payload,
@@ -344,13 +344,15 @@ pub(crate) fn numeric_date(
 
 /// What the claim checks read, kept so nothing parses it again.
 #[derive(Debug, PartialEq)]
-struct ClaimsChecked {
-    expires_at: u64,
-    issued_at: Option<u64>,
-    audiences: Vec<String>,
+pub(crate) struct ClaimsChecked {
+    pub(crate) expires_at: u64,
+    pub(crate) issued_at: Option<u64>,
+    pub(crate) audiences: Vec<String>,
 }
 
-fn check_claims(
+/// The claim checks, shared with the introspection verifier (which checks
+/// an introspection answer exactly as a JWT's payload).
+pub(crate) fn check_claims(
     payload: &Map<String, Value>,
     issuer: &str,
     profile: &Profile,

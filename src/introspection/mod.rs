@@ -1,0 +1,131 @@
+//! Opaque access tokens, verified by asking their authorization server
+//! (RFC 7662 token introspection; feature `introspection`).
+//!
+//! An [`Introspector`] holds the introspection endpoint (discovered or
+//! configured), the resource server's own credentials, the checks an answer
+//! must pass, and a cache of answers. Give it to
+//! [`AuthLayerBuilder::introspection`](crate::AuthLayerBuilder::introspection):
+//! one layer then accepts JWTs and opaque tokens side by side, and guards,
+//! extractors and the revocation list see the same
+//! [`VerifiedClaims`](crate::VerifiedClaims) for both
+//! ([`kind`](crate::VerifiedClaims::kind) tells them apart).
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use oauth2_guard::introspection::Introspector;
+//! use oauth2_guard::client::SecretSource;
+//! use oauth2_guard::{AuthLayer, Issuer};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let idp = "https://idp.example.com/realms/shop";
+//! let introspector = Introspector::builder(idp, "orders-api") // our own client id at the IdP
+//!     .client_secret(SecretSource::File("/run/secrets/orders-api".into()))
+//!     .audience("orders-api")
+//!     .cache_ttl(Duration::from_secs(30))
+//!     .build() // discovers `introspection_endpoint`
+//!     .await?;
+//! let jwts = Issuer::builder(idp).audience("orders-api").build().await?;
+//! let layer = AuthLayer::builder()
+//!     .issuer(jwts) // JWTs of this issuer: verified locally
+//!     .introspection(introspector) // anything else: introspected
+//!     .build()?;
+//! # let _ = layer; Ok(()) }
+//! ```
+//!
+//! # Routing
+//!
+//! On a layer with an introspector, a token that parses as a JWS whose
+//! (unverified) `iss` names a configured issuer — or one the
+//! [`LazyIssuers`](crate::LazyIssuers) trust — goes to the JWT verifier;
+//! anything else to introspection. With
+//! [`introspect_jwts`](crate::AuthLayerBuilder::introspect_jwts)
+//! ("real-time validity"), JWTs of the introspector's issuer are verified
+//! locally first (a forgery costs no call), then introspected (cached), so
+//! a revocation at the server is seen within the cache TTL.
+//!
+//! # Cache
+//!
+//! Answers are cached under HMAC-SHA256 of the token (the token itself is
+//! never kept past its request, nor logged: logs carry its
+//! [`Fingerprint`](crate::Fingerprint)). An active answer is reused until
+//! min([`cache_ttl`](IntrospectorBuilder::cache_ttl), `exp` − now), with
+//! `exp` checked again on every hit; 100 concurrent first uses of one token
+//! make one call (single flight, run in a task of its own so a client that
+//! goes away fails no one else).
+//!
+//! # Errors
+//!
+//! | what | answer |
+//! |---|---|
+//! | `active: false` | 401 `invalid_token`, [`Reason::Inactive`](crate::Reason::Inactive) |
+//! | active, but expired / wrong `aud` / wrong `iss` / not `Bearer` | 401, the same reason as for a JWT |
+//! | server down, slow, 5xx, garbage, oversized; too many calls in flight | 503 + `Retry-After`, [`Reason::IntrospectionUnavailable`](crate::Reason::IntrospectionUnavailable) |
+//!
+//! # Security
+//! Fails closed: no answer, no access. A 503 never blames the token (no
+//! `invalid_token`), so clients retry rather than discard it.
+
+mod builder;
+
+use std::sync::Arc;
+
+pub use builder::{
+    IntrospectorBuilder, DEFAULT_CACHE_TTL, DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_RETRY_AFTER, DEFAULT_TIMEOUT, MIN_HASH_KEY_BYTES,
+};
+
+use crate::verify::introspection::{Engine, IntrospectionVerifier};
+
+/// Verifies opaque tokens by introspection; see the [module docs](self).
+/// Cheap to clone: clones share the cache and the calls in flight.
+#[derive(Clone, Debug)]
+pub struct Introspector(Arc<Engine>);
+
+impl Introspector {
+    /// Configure an introspector for the authorization server `issuer`
+    /// (the issuer identifier: discovery starts there, and answers that
+    /// carry `iss` must name it), authenticating as `client_id`.
+    pub fn builder(issuer: impl Into<String>, client_id: impl Into<String>) -> IntrospectorBuilder {
+        IntrospectorBuilder::new(issuer.into(), client_id.into())
+    }
+
+    fn from_engine(engine: Engine) -> Self {
+        Self(Arc::new(engine))
+    }
+
+    /// The issuer identifier.
+    pub fn issuer(&self) -> &str {
+        &self.0.checks.issuer
+    }
+
+    /// The introspection endpoint in use.
+    pub fn endpoint(&self) -> &str {
+        self.0.call.endpoint.as_str()
+    }
+
+    /// The cache's current size, for metrics.
+    pub fn cache_stats(&self) -> CacheStats {
+        let (active_entries, active_bytes, refused_entries) = self.0.cache.stats();
+        CacheStats {
+            active_entries,
+            active_bytes,
+            refused_entries,
+        }
+    }
+
+    pub(crate) fn verifier(&self) -> IntrospectionVerifier {
+        IntrospectionVerifier(Arc::clone(&self.0))
+    }
+}
+
+/// The size of an [`Introspector`]'s cache ([`Introspector::cache_stats`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CacheStats {
+    /// Active answers cached.
+    pub active_entries: u64,
+    /// Their estimated weight in bytes.
+    pub active_bytes: u64,
+    /// Refusals cached (0 unless the negative cache is on).
+    pub refused_entries: u64,
+}
