@@ -11,6 +11,7 @@
 //! | [`revocation`] | [`revocation::RevocationList`]: an in-memory deny-list of `jti`s, subjects and clients, checked on every request; its axum admin handler |
 //! | [`extract`] | axum extractors: [`extract::Claims`], [`VerifiedClaims`] (feature `axum`) |
 //! | [`client`] | outbound client-credentials tokens (feature `client`) |
+//! | `grpc` | tonic: [`MethodGuards`](grpc::MethodGuards) per gRPC method, claims in a `tonic::Request`, gRPC status answers (feature `grpc`) |
 //! | [`testkit`] | [`testkit::MockIssuer`], the token builder and [`testkit::bearer_request`] (feature `testkit`) |
 //! | [`manual`] | why each default is what it is |
 //!
@@ -26,6 +27,7 @@
 //! | `aws_lc_rs` | yes | the aws-lc-rs signature backend |
 //! | `rust_crypto` | no | the pure-Rust signature backend (instead of `aws_lc_rs`) |
 //! | `client` | no | the [`client`] module |
+//! | `grpc` | no | the `grpc` module (tonic), and with `client` the outbound `client::GrpcBearerLayer`; gRPC calls get gRPC status answers without it too |
 //! | `testkit` | no | the [`testkit`] module |
 //! | `fuzzing` | no | hidden entry points for `cargo fuzz`; not a public API |
 #![forbid(unsafe_code)]
@@ -63,6 +65,12 @@ pub use layer::{AuthLayer, AuthLayerBuilder, AuthService, CacheConfig, LazyIssue
 #[cfg(feature = "client")]
 #[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub mod client;
+#[cfg(feature = "grpc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
+pub mod grpc;
+// Without the feature: only the gRPC answers of the layer and the guards.
+#[cfg(not(feature = "grpc"))]
+mod grpc;
 #[cfg(feature = "testkit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
 pub mod testkit;

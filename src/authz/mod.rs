@@ -82,6 +82,8 @@
 
 mod extract;
 mod layer;
+#[cfg(feature = "grpc")]
+pub(crate) mod methods;
 
 use std::sync::Arc;
 
@@ -256,6 +258,11 @@ pub enum AuthzFailure {
     /// No `AuthLayer` ran before the guard — a wiring mistake: 500, answered
     /// as [`MissingAuthLayer`].
     NotAuthenticated,
+    /// The gRPC method is not listed in the
+    /// [`MethodGuards`](crate::grpc::MethodGuards) (feature `grpc`), which
+    /// refuse unlisted methods by default: 403 without a challenge (no
+    /// token would help), gRPC `PERMISSION_DENIED`.
+    UnlistedMethod,
 }
 
 /// The body of the 500 answer when a guard or an extractor finds no verified
@@ -295,8 +302,12 @@ impl MissingAuthLayer {
     /// The 500 response (logs the mistake once), with any body type axum,
     /// hyper or `String` use.
     pub fn to_response<B: From<&'static str>>(&self) -> Response<B> {
+        self.response_with(B::from)
+    }
+
+    fn response_with<B>(&self, body: impl FnOnce(&'static str) -> B) -> Response<B> {
         crate::layer::missing_layer();
-        let mut res = Response::new(B::from(WIRING_ERROR));
+        let mut res = Response::new(body(WIRING_ERROR));
         *res.status_mut() = self.status();
         let h = res.headers_mut();
         h.insert(
@@ -340,7 +351,7 @@ impl AuthzRejection {
     /// 403, 401 or 500.
     pub fn status(&self) -> StatusCode {
         match self.kind {
-            AuthzFailure::InsufficientScope => StatusCode::FORBIDDEN,
+            AuthzFailure::InsufficientScope | AuthzFailure::UnlistedMethod => StatusCode::FORBIDDEN,
             AuthzFailure::Anonymous => StatusCode::UNAUTHORIZED,
             AuthzFailure::NotAuthenticated => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -370,17 +381,64 @@ impl AuthzRejection {
             AuthzFailure::Anonymous => {
                 c.header_for(&crate::Rejection::new(crate::Reason::MissingToken))
             }
-            AuthzFailure::NotAuthenticated => None,
+            AuthzFailure::NotAuthenticated | AuthzFailure::UnlistedMethod => None,
         }
     }
 
     /// The full response, with any body type axum, hyper or `String` use.
     /// Without an `AuthLayer` it is [`MissingAuthLayer`]'s.
     pub fn to_response<B: From<&'static str>>(&self) -> Response<B> {
-        let mut res = if self.kind == AuthzFailure::NotAuthenticated {
-            MissingAuthLayer.to_response()
+        self.http_response(B::from)
+    }
+
+    /// The response to a request with these headers: a gRPC trailers-only
+    /// answer to a gRPC call (`grpc-status` 7 `PERMISSION_DENIED` for 403, 16
+    /// `UNAUTHENTICATED` for 401, 13 `INTERNAL` for a missing `AuthLayer`,
+    /// the challenge as metadata), else [`to_response`](Self::to_response).
+    pub fn to_response_for<B: From<&'static str>>(&self, request: &http::HeaderMap) -> Response<B> {
+        if crate::grpc::status::is_grpc(request) {
+            self.grpc_response(B::from(""))
         } else {
-            let mut res = Response::new(B::from(self.body_text()));
+            self.to_response()
+        }
+    }
+
+    /// The gRPC trailers-only answer (`body` is empty).
+    pub(crate) fn grpc_response<B>(&self, body: B) -> Response<B> {
+        if self.kind == AuthzFailure::NotAuthenticated {
+            crate::layer::missing_layer();
+        }
+        let mut res = crate::grpc::status::trailers_only(
+            crate::grpc::status::Refusal {
+                status: self.status(),
+                message: self.grpc_message(),
+                challenge: self.challenge(),
+                retry_after: None,
+            },
+            body,
+        );
+        res.extensions_mut().insert(self.clone());
+        res
+    }
+
+    fn grpc_message(&self) -> &'static str {
+        match self.kind {
+            AuthzFailure::InsufficientScope => "The access token lacks the required scope",
+            AuthzFailure::Anonymous => "Authentication required",
+            AuthzFailure::NotAuthenticated => {
+                "Server misconfiguration: a guard ran without an AuthLayer in front of it"
+            }
+            AuthzFailure::UnlistedMethod => "The method is not open to any token",
+        }
+    }
+
+    /// The RFC 6750 response, its body made by `body` from
+    /// [`body_text`](Self::body_text).
+    pub(crate) fn http_response<B>(&self, body: impl FnOnce(&'static str) -> B) -> Response<B> {
+        let mut res = if self.kind == AuthzFailure::NotAuthenticated {
+            MissingAuthLayer.response_with(body)
+        } else {
+            let mut res = Response::new(body(self.body_text()));
             *res.status_mut() = self.status();
             let h = res.headers_mut();
             if let Some(v) = self.challenge() {
@@ -402,6 +460,7 @@ impl std::fmt::Display for AuthzRejection {
             }
             AuthzFailure::Anonymous => f.write_str("authentication required"),
             AuthzFailure::NotAuthenticated => f.write_str(WIRING_ERROR),
+            AuthzFailure::UnlistedMethod => f.write_str("method not listed in the MethodGuards"),
         }
     }
 }
