@@ -42,10 +42,10 @@ pub mod orders_client {
         dead_code,
         missing_docs,
         clippy::wildcard_imports,
-        clippy::let_unit_value,
+        clippy::let_unit_value
     )]
-    use tonic::codegen::*;
     use tonic::codegen::http::Uri;
+    use tonic::codegen::*;
     #[derive(Debug, Clone)]
     pub struct OrdersClient<T> {
         inner: tonic::client::Grpc<T>,
@@ -78,9 +78,8 @@ pub mod orders_client {
                     <T as tonic::client::GrpcService<tonic::body::Body>>::ResponseBody,
                 >,
             >,
-            <T as tonic::codegen::Service<
-                http::Request<tonic::body::Body>,
-            >>::Error: Into<StdError> + std::marker::Send + std::marker::Sync,
+            <T as tonic::codegen::Service<http::Request<tonic::body::Body>>>::Error:
+                Into<StdError> + std::marker::Send + std::marker::Sync,
         {
             OrdersClient::new(InterceptedService::new(inner, interceptor))
         }
@@ -120,18 +119,14 @@ pub mod orders_client {
             &mut self,
             request: impl tonic::IntoRequest<super::GetOrderRequest>,
         ) -> std::result::Result<tonic::Response<super::Order>, tonic::Status> {
-            self.inner
-                .ready()
-                .await
-                .map_err(|e| {
-                    tonic::Status::unknown(
-                        format!("Service was not ready: {}", e.into()),
-                    )
-                })?;
+            self.inner.ready().await.map_err(|e| {
+                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
+            })?;
             let codec = tonic_prost::ProstCodec::default();
             let path = http::uri::PathAndQuery::from_static("/shop.v1.Orders/GetOrder");
             let mut req = request.into_request();
-            req.extensions_mut().insert(GrpcMethod::new("shop.v1.Orders", "GetOrder"));
+            req.extensions_mut()
+                .insert(GrpcMethod::new("shop.v1.Orders", "GetOrder"));
             self.inner.unary(req, path, codec).await
         }
         /// Needs a token with `orders:write`.
@@ -139,18 +134,11 @@ pub mod orders_client {
             &mut self,
             request: impl tonic::IntoRequest<super::CreateOrderRequest>,
         ) -> std::result::Result<tonic::Response<super::Order>, tonic::Status> {
-            self.inner
-                .ready()
-                .await
-                .map_err(|e| {
-                    tonic::Status::unknown(
-                        format!("Service was not ready: {}", e.into()),
-                    )
-                })?;
+            self.inner.ready().await.map_err(|e| {
+                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
+            })?;
             let codec = tonic_prost::ProstCodec::default();
-            let path = http::uri::PathAndQuery::from_static(
-                "/shop.v1.Orders/CreateOrder",
-            );
+            let path = http::uri::PathAndQuery::from_static("/shop.v1.Orders/CreateOrder");
             let mut req = request.into_request();
             req.extensions_mut()
                 .insert(GrpcMethod::new("shop.v1.Orders", "CreateOrder"));
@@ -164,18 +152,11 @@ pub mod orders_client {
             tonic::Response<tonic::codec::Streaming<super::Order>>,
             tonic::Status,
         > {
-            self.inner
-                .ready()
-                .await
-                .map_err(|e| {
-                    tonic::Status::unknown(
-                        format!("Service was not ready: {}", e.into()),
-                    )
-                })?;
+            self.inner.ready().await.map_err(|e| {
+                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
+            })?;
             let codec = tonic_prost::ProstCodec::default();
-            let path = http::uri::PathAndQuery::from_static(
-                "/shop.v1.Orders/WatchOrders",
-            );
+            let path = http::uri::PathAndQuery::from_static("/shop.v1.Orders/WatchOrders");
             let mut req = request.into_request();
             req.extensions_mut()
                 .insert(GrpcMethod::new("shop.v1.Orders", "WatchOrders"));
@@ -184,22 +165,13 @@ pub mod orders_client {
         /// Client streaming: a batch of orders, one summary back.
         pub async fn import_orders(
             &mut self,
-            request: impl tonic::IntoStreamingRequest<
-                Message = super::CreateOrderRequest,
-            >,
+            request: impl tonic::IntoStreamingRequest<Message = super::CreateOrderRequest>,
         ) -> std::result::Result<tonic::Response<super::ImportSummary>, tonic::Status> {
-            self.inner
-                .ready()
-                .await
-                .map_err(|e| {
-                    tonic::Status::unknown(
-                        format!("Service was not ready: {}", e.into()),
-                    )
-                })?;
+            self.inner.ready().await.map_err(|e| {
+                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
+            })?;
             let codec = tonic_prost::ProstCodec::default();
-            let path = http::uri::PathAndQuery::from_static(
-                "/shop.v1.Orders/ImportOrders",
-            );
+            let path = http::uri::PathAndQuery::from_static("/shop.v1.Orders/ImportOrders");
             let mut req = request.into_streaming_request();
             req.extensions_mut()
                 .insert(GrpcMethod::new("shop.v1.Orders", "ImportOrders"));
@@ -214,7 +186,7 @@ pub mod orders_server {
         dead_code,
         missing_docs,
         clippy::wildcard_imports,
-        clippy::let_unit_value,
+        clippy::let_unit_value
     )]
     use tonic::codegen::*;
     /// Generated trait containing gRPC methods that should be implemented for use with OrdersServer.
@@ -233,17 +205,13 @@ pub mod orders_server {
         /// Server streaming response type for the WatchOrders method.
         type WatchOrdersStream: tonic::codegen::tokio_stream::Stream<
                 Item = std::result::Result<super::Order, tonic::Status>,
-            >
-            + std::marker::Send
+            > + std::marker::Send
             + 'static;
         /// Server streaming: one message per order.
         async fn watch_orders(
             &self,
             request: tonic::Request<super::WatchOrdersRequest>,
-        ) -> std::result::Result<
-            tonic::Response<Self::WatchOrdersStream>,
-            tonic::Status,
-        >;
+        ) -> std::result::Result<tonic::Response<Self::WatchOrdersStream>, tonic::Status>;
         /// Client streaming: a batch of orders, one summary back.
         async fn import_orders(
             &self,
@@ -271,10 +239,7 @@ pub mod orders_server {
                 max_encoding_message_size: None,
             }
         }
-        pub fn with_interceptor<F>(
-            inner: T,
-            interceptor: F,
-        ) -> InterceptedService<Self, F>
+        pub fn with_interceptor<F>(inner: T, interceptor: F) -> InterceptedService<Self, F>
         where
             F: tonic::service::Interceptor,
         {
@@ -329,21 +294,16 @@ pub mod orders_server {
                 "/shop.v1.Orders/GetOrder" => {
                     #[allow(non_camel_case_types)]
                     struct GetOrderSvc<T: Orders>(pub Arc<T>);
-                    impl<T: Orders> tonic::server::UnaryService<super::GetOrderRequest>
-                    for GetOrderSvc<T> {
+                    impl<T: Orders> tonic::server::UnaryService<super::GetOrderRequest> for GetOrderSvc<T> {
                         type Response = super::Order;
-                        type Future = BoxFuture<
-                            tonic::Response<Self::Response>,
-                            tonic::Status,
-                        >;
+                        type Future = BoxFuture<tonic::Response<Self::Response>, tonic::Status>;
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GetOrderRequest>,
                         ) -> Self::Future {
                             let inner = Arc::clone(&self.0);
-                            let fut = async move {
-                                <T as Orders>::get_order(&inner, request).await
-                            };
+                            let fut =
+                                async move { <T as Orders>::get_order(&inner, request).await };
                             Box::pin(fut)
                         }
                     }
@@ -372,23 +332,16 @@ pub mod orders_server {
                 "/shop.v1.Orders/CreateOrder" => {
                     #[allow(non_camel_case_types)]
                     struct CreateOrderSvc<T: Orders>(pub Arc<T>);
-                    impl<
-                        T: Orders,
-                    > tonic::server::UnaryService<super::CreateOrderRequest>
-                    for CreateOrderSvc<T> {
+                    impl<T: Orders> tonic::server::UnaryService<super::CreateOrderRequest> for CreateOrderSvc<T> {
                         type Response = super::Order;
-                        type Future = BoxFuture<
-                            tonic::Response<Self::Response>,
-                            tonic::Status,
-                        >;
+                        type Future = BoxFuture<tonic::Response<Self::Response>, tonic::Status>;
                         fn call(
                             &mut self,
                             request: tonic::Request<super::CreateOrderRequest>,
                         ) -> Self::Future {
                             let inner = Arc::clone(&self.0);
-                            let fut = async move {
-                                <T as Orders>::create_order(&inner, request).await
-                            };
+                            let fut =
+                                async move { <T as Orders>::create_order(&inner, request).await };
                             Box::pin(fut)
                         }
                     }
@@ -417,24 +370,20 @@ pub mod orders_server {
                 "/shop.v1.Orders/WatchOrders" => {
                     #[allow(non_camel_case_types)]
                     struct WatchOrdersSvc<T: Orders>(pub Arc<T>);
-                    impl<
-                        T: Orders,
-                    > tonic::server::ServerStreamingService<super::WatchOrdersRequest>
-                    for WatchOrdersSvc<T> {
+                    impl<T: Orders> tonic::server::ServerStreamingService<super::WatchOrdersRequest>
+                        for WatchOrdersSvc<T>
+                    {
                         type Response = super::Order;
                         type ResponseStream = T::WatchOrdersStream;
-                        type Future = BoxFuture<
-                            tonic::Response<Self::ResponseStream>,
-                            tonic::Status,
-                        >;
+                        type Future =
+                            BoxFuture<tonic::Response<Self::ResponseStream>, tonic::Status>;
                         fn call(
                             &mut self,
                             request: tonic::Request<super::WatchOrdersRequest>,
                         ) -> Self::Future {
                             let inner = Arc::clone(&self.0);
-                            let fut = async move {
-                                <T as Orders>::watch_orders(&inner, request).await
-                            };
+                            let fut =
+                                async move { <T as Orders>::watch_orders(&inner, request).await };
                             Box::pin(fut)
                         }
                     }
@@ -463,25 +412,18 @@ pub mod orders_server {
                 "/shop.v1.Orders/ImportOrders" => {
                     #[allow(non_camel_case_types)]
                     struct ImportOrdersSvc<T: Orders>(pub Arc<T>);
-                    impl<
-                        T: Orders,
-                    > tonic::server::ClientStreamingService<super::CreateOrderRequest>
-                    for ImportOrdersSvc<T> {
+                    impl<T: Orders> tonic::server::ClientStreamingService<super::CreateOrderRequest>
+                        for ImportOrdersSvc<T>
+                    {
                         type Response = super::ImportSummary;
-                        type Future = BoxFuture<
-                            tonic::Response<Self::Response>,
-                            tonic::Status,
-                        >;
+                        type Future = BoxFuture<tonic::Response<Self::Response>, tonic::Status>;
                         fn call(
                             &mut self,
-                            request: tonic::Request<
-                                tonic::Streaming<super::CreateOrderRequest>,
-                            >,
+                            request: tonic::Request<tonic::Streaming<super::CreateOrderRequest>>,
                         ) -> Self::Future {
                             let inner = Arc::clone(&self.0);
-                            let fut = async move {
-                                <T as Orders>::import_orders(&inner, request).await
-                            };
+                            let fut =
+                                async move { <T as Orders>::import_orders(&inner, request).await };
                             Box::pin(fut)
                         }
                     }
@@ -507,25 +449,19 @@ pub mod orders_server {
                     };
                     Box::pin(fut)
                 }
-                _ => {
-                    Box::pin(async move {
-                        let mut response = http::Response::new(
-                            tonic::body::Body::default(),
-                        );
-                        let headers = response.headers_mut();
-                        headers
-                            .insert(
-                                tonic::Status::GRPC_STATUS,
-                                (tonic::Code::Unimplemented as i32).into(),
-                            );
-                        headers
-                            .insert(
-                                http::header::CONTENT_TYPE,
-                                tonic::metadata::GRPC_CONTENT_TYPE,
-                            );
-                        Ok(response)
-                    })
-                }
+                _ => Box::pin(async move {
+                    let mut response = http::Response::new(tonic::body::Body::default());
+                    let headers = response.headers_mut();
+                    headers.insert(
+                        tonic::Status::GRPC_STATUS,
+                        (tonic::Code::Unimplemented as i32).into(),
+                    );
+                    headers.insert(
+                        http::header::CONTENT_TYPE,
+                        tonic::metadata::GRPC_CONTENT_TYPE,
+                    );
+                    Ok(response)
+                }),
             }
         }
     }

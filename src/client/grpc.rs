@@ -148,7 +148,8 @@ where
                 return Ok(response);
             }
             // Bounded by the source's cooldown: within it, no new token and no retry.
-            let Some((parts, replay)) = retry.filter(|_| source.invalidate(&token)) else {
+            let dropped = source.invalidate(&token);
+            let Some((parts, replay)) = retry.filter(|_| dropped) else {
                 return Ok(response);
             };
             tracing::info!(
