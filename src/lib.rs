@@ -68,9 +68,12 @@ pub mod client;
 #[cfg(feature = "grpc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
 pub mod grpc;
-// Without the feature: only the gRPC answers of the layer and the guards.
+// Without the feature: only the gRPC answers of the layer and the guards
+// (src/grpc/status.rs), without the public module and its docs.
 #[cfg(not(feature = "grpc"))]
-mod grpc;
+mod grpc {
+    pub(crate) mod status;
+}
 #[cfg(feature = "testkit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
 pub mod testkit;
