@@ -13,6 +13,7 @@
 //! | [`extract`] | axum extractors: [`extract::Claims`], [`VerifiedClaims`] (feature `axum`) |
 //! | [`client`] | outbound client-credentials tokens (feature `client`) |
 //! | [`introspection`] | opaque tokens: RFC 7662 introspection, [`introspection::Introspector`] (feature `introspection`) |
+//! | `grpc` | tonic: [`MethodGuards`](grpc::MethodGuards) per gRPC method, claims in a `tonic::Request`, gRPC status answers (feature `grpc`) |
 //! | [`testkit`] | [`testkit::MockIssuer`], the token builder and [`testkit::bearer_request`] (feature `testkit`) |
 //! | [`manual`] | why each default is what it is |
 //!
@@ -30,6 +31,7 @@
 //! | `client` | no | the [`client`] module |
 //! | `redis` | no | `revocation::RedisRevocations`: the revocation list shared by every instance through Redis |
 //! | `introspection` | no | the [`introspection`] module (opaque tokens, RFC 7662); enables `client` |
+//! | `grpc` | no | the `grpc` module (tonic), and with `client` the outbound `client::GrpcBearerLayer`; gRPC calls get gRPC status answers without it too |
 //! | `testkit` | no | the [`testkit`] module |
 //! | `fuzzing` | no | hidden entry points for `cargo fuzz`; not a public API |
 #![forbid(unsafe_code)]
@@ -72,9 +74,18 @@ pub use layer::{AuthLayer, AuthLayerBuilder, AuthService, CacheConfig, LazyIssue
 #[cfg(feature = "client")]
 #[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub mod client;
+#[cfg(feature = "grpc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
+pub mod grpc;
 #[cfg(feature = "introspection")]
 #[cfg_attr(docsrs, doc(cfg(feature = "introspection")))]
 pub mod introspection;
+// Without the feature: only the gRPC answers of the layer and the guards
+// (src/grpc/status.rs), without the public module and its docs.
+#[cfg(not(feature = "grpc"))]
+mod grpc {
+    pub(crate) mod status;
+}
 #[cfg(feature = "testkit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
 pub mod testkit;

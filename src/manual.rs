@@ -183,3 +183,16 @@
 //! | failures (down, slow, 5xx, 401 to our credentials, garbage, > 64 KiB) | 503 `introspection_unavailable`, `Retry-After: 2`, WARN with fingerprint | fail closed without telling clients their token is bad |
 //! | routing | a JWS of a configured/lazy issuer → JWT verifier; anything else → introspection | a damaged JWT of a known issuer is refused locally, never sent out |
 //! | JWTs introspected | off (`introspect_jwts`) | a call per token per TTL is a cost only some deployments want |
+//! # gRPC (tonic)
+//!
+//! | behaviour | default | reason |
+//! |---|---|---|
+//! | recognising a gRPC call | `content-type` `application/grpc`, `application/grpc+…`, `;…` or `-web…`, with or without the `grpc` feature | a tonic client reads an HTTP 401 with no `grpc-status` as a status it has to guess, and a streaming call as a successful empty stream; the content type is what gRPC itself keys on |
+//! | the answer to a gRPC call | HTTP 200, trailers-only: `grpc-status` 16 (401), 7 (403), 14 (503), 3 (400), 13 (a guard without an `AuthLayer`) | the gRPC way to refuse a call before any message; the client sees a `Status`, not a transport error |
+//! | `grpc-message` | one fixed, percent-encoded sentence per refusal (plus the reason code with `ErrorDetail::ReasonCode`) | nothing from the token, its claims or the keys can reach the client or its logs |
+//! | `WWW-Authenticate`, `Retry-After` | kept, as metadata | the RFC 6750 challenge tells the client what to fix; `grpc-retry-pushback-ms` (gRFC A6) joins `Retry-After` on 503 so a retry policy waits |
+//! | custom responders (`RejectionResponse` closures) | answer every request with what they return | a custom responder decides for itself; `RejectionResponse::response_to` sees the request |
+//! | `MethodGuards`, unlisted method | refused, 403 / `PERMISSION_DENIED`, no challenge | a method or service added later is closed until someone decides who may call it; no token would help, so no challenge |
+//! | `MethodGuards`, precedence | method rule, then service rule, then unlisted | the most specific declaration wins; a name listed twice is a `ConfigError`, so the policy never depends on call order |
+//! | `GrpcBearerLayer`, retry on `UNAUTHENTICATED` | once, with a new token, for a body complete when sent and ≤ 64 KiB | a unary call can be sent again; a live stream cannot be buffered without risking a deadlock, so it is passed on and its refusal returned |
+//! | `GrpcBearerLayer`, dropping the refused token | at most once per the source's `invalid_token_cooldown` (10 s) | a downstream that refuses every token must not turn each call into a token request |

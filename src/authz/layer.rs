@@ -13,7 +13,7 @@ use tower_service::Service;
 use super::{role_name, scope_token, Requirement, Set};
 use crate::error::ConfigError;
 
-fn or_panic<T>(r: Result<T, ConfigError>) -> T {
+pub(super) fn or_panic<T>(r: Result<T, ConfigError>) -> T {
     match r {
         Ok(v) => v,
         // Construction time only (documented under `# Panics`).
@@ -35,7 +35,7 @@ fn or_panic<T>(r: Result<T, ConfigError>) -> T {
 /// ```
 #[derive(Debug, Clone)]
 pub struct RequireScope {
-    req: Arc<Requirement>,
+    pub(super) req: Arc<Requirement>,
 }
 
 impl RequireScope {
@@ -148,7 +148,7 @@ impl RequireScope {
 /// ```
 #[derive(Debug, Clone)]
 pub struct RequireRole {
-    req: Arc<Requirement>,
+    pub(super) req: Arc<Requirement>,
 }
 
 impl RequireRole {
@@ -325,16 +325,8 @@ where
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         match self.req.check(req.extensions()) {
-            Ok(_) => ResponseFuture {
-                kind: Kind::Inner {
-                    future: self.inner.call(req),
-                },
-            },
-            Err(rejection) => ResponseFuture {
-                kind: Kind::Refused {
-                    response: Some(rejection.to_response()),
-                },
-            },
+            Ok(_) => ResponseFuture::inner(self.inner.call(req)),
+            Err(rejection) => ResponseFuture::refused(rejection.to_response_for(req.headers())),
         }
     }
 }
@@ -352,6 +344,22 @@ pin_project! {
     enum Kind<F, B> {
         Inner { #[pin] future: F },
         Refused { response: Option<Response<B>> },
+    }
+}
+
+impl<F, B> ResponseFuture<F, B> {
+    pub(crate) fn inner(future: F) -> Self {
+        Self {
+            kind: Kind::Inner { future },
+        }
+    }
+
+    pub(crate) fn refused(response: Response<B>) -> Self {
+        Self {
+            kind: Kind::Refused {
+                response: Some(response),
+            },
+        }
     }
 }
 

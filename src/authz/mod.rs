@@ -82,6 +82,8 @@
 
 mod extract;
 mod layer;
+#[cfg(feature = "grpc")]
+pub(crate) mod methods;
 mod roles;
 mod tenant;
 
@@ -308,6 +310,11 @@ pub enum AuthzFailure {
     /// No `AuthLayer` ran before the guard — a wiring mistake: 500, answered
     /// as [`MissingAuthLayer`].
     NotAuthenticated,
+    /// The gRPC method is not listed in the
+    /// [`MethodGuards`](crate::grpc::MethodGuards) (feature `grpc`), which
+    /// refuse unlisted methods by default: 403 without a challenge (no
+    /// token would help), gRPC `PERMISSION_DENIED`.
+    UnlistedMethod,
 }
 
 /// The body of the 500 answer when a guard or an extractor finds no verified
@@ -347,8 +354,12 @@ impl MissingAuthLayer {
     /// The 500 response (logs the mistake once), with any body type axum,
     /// hyper or `String` use.
     pub fn to_response<B: From<&'static str>>(&self) -> Response<B> {
+        self.response_with(B::from)
+    }
+
+    fn response_with<B>(&self, body: impl FnOnce(&'static str) -> B) -> Response<B> {
         crate::layer::missing_layer();
-        let mut res = Response::new(B::from(WIRING_ERROR));
+        let mut res = Response::new(body(WIRING_ERROR));
         *res.status_mut() = self.status();
         let h = res.headers_mut();
         h.insert(
@@ -403,7 +414,8 @@ impl AuthzRejection {
         match self.kind {
             AuthzFailure::InsufficientScope
             | AuthzFailure::InsufficientRole
-            | AuthzFailure::WrongTenant => StatusCode::FORBIDDEN,
+            | AuthzFailure::WrongTenant
+            | AuthzFailure::UnlistedMethod => StatusCode::FORBIDDEN,
             AuthzFailure::Anonymous => StatusCode::UNAUTHORIZED,
             AuthzFailure::NotAuthenticated => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -440,17 +452,69 @@ impl AuthzRejection {
             AuthzFailure::Anonymous => {
                 c.header_for(&crate::Rejection::new(crate::Reason::MissingToken))
             }
-            AuthzFailure::NotAuthenticated => None,
+            AuthzFailure::NotAuthenticated | AuthzFailure::UnlistedMethod => None,
         }
     }
 
     /// The full response, with any body type axum, hyper or `String` use.
     /// Without an `AuthLayer` it is [`MissingAuthLayer`]'s.
     pub fn to_response<B: From<&'static str> + From<String>>(&self) -> Response<B> {
-        let mut res = if self.kind == AuthzFailure::NotAuthenticated {
-            MissingAuthLayer.to_response()
+        self.http_response(B::from)
+    }
+
+    /// The response to a request with these headers: a gRPC trailers-only
+    /// answer to a gRPC call (`grpc-status` 7 `PERMISSION_DENIED` for 403, 16
+    /// `UNAUTHENTICATED` for 401, 13 `INTERNAL` for a missing `AuthLayer`,
+    /// the challenge as metadata), else [`to_response`](Self::to_response).
+    pub fn to_response_for<B: From<&'static str> + From<String>>(
+        &self,
+        request: &http::HeaderMap,
+    ) -> Response<B> {
+        if crate::grpc::status::is_grpc(request) {
+            self.grpc_response(B::from(""))
         } else {
-            let mut res = Response::new(B::from(self.body_text()));
+            self.to_response()
+        }
+    }
+
+    /// The gRPC trailers-only answer (`body` is empty).
+    pub(crate) fn grpc_response<B>(&self, body: B) -> Response<B> {
+        if self.kind == AuthzFailure::NotAuthenticated {
+            crate::layer::missing_layer();
+        }
+        let mut res = crate::grpc::status::trailers_only(
+            crate::grpc::status::Refusal {
+                status: self.status(),
+                message: self.grpc_message(),
+                challenge: self.challenge(),
+                retry_after: None,
+            },
+            body,
+        );
+        res.extensions_mut().insert(self.clone());
+        res
+    }
+
+    fn grpc_message(&self) -> &'static str {
+        match self.kind {
+            AuthzFailure::InsufficientScope => "The access token lacks the required scope",
+            AuthzFailure::InsufficientRole => "The access token lacks the required role",
+            AuthzFailure::WrongTenant => "The access token belongs to another tenant",
+            AuthzFailure::Anonymous => "Authentication required",
+            AuthzFailure::NotAuthenticated => {
+                "Server misconfiguration: a guard ran without an AuthLayer in front of it"
+            }
+            AuthzFailure::UnlistedMethod => "The method is not open to any token",
+        }
+    }
+
+    /// The RFC 6750 response, its body made by `body` from
+    /// [`body_text`](Self::body_text).
+    pub(crate) fn http_response<B>(&self, body: impl FnOnce(String) -> B) -> Response<B> {
+        let mut res = if self.kind == AuthzFailure::NotAuthenticated {
+            MissingAuthLayer.response_with(|text| body(text.to_owned()))
+        } else {
+            let mut res = Response::new(body(self.body_text()));
             *res.status_mut() = self.status();
             let h = res.headers_mut();
             if let Some(v) = self.challenge() {
@@ -482,6 +546,7 @@ impl std::fmt::Display for AuthzRejection {
             AuthzFailure::Anonymous => f.write_str("authentication required"),
             AuthzFailure::WrongTenant => f.write_str("wrong tenant"),
             AuthzFailure::NotAuthenticated => f.write_str(WIRING_ERROR),
+            AuthzFailure::UnlistedMethod => f.write_str("method not listed in the MethodGuards"),
         }
     }
 }
@@ -545,6 +610,49 @@ mod tests {
         assert!(
             role_name("").is_err() && role_name("a\nb").is_err() && role_name("Task.Read").is_ok()
         );
+    }
+
+    #[test]
+    fn guard_refusals_to_grpc_calls_are_trailers_only() {
+        let mut grpc = http::HeaderMap::new();
+        grpc.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/grpc"),
+        );
+        let refuse = |kind| AuthzRejection {
+            kind,
+            required: Arc::from("orders:write"),
+            missing_roles: None,
+            challenge: None,
+        };
+        for (kind, code, http) in [
+            (AuthzFailure::InsufficientScope, "7", 403),
+            (AuthzFailure::Anonymous, "16", 401),
+            (AuthzFailure::NotAuthenticated, "13", 500),
+            (AuthzFailure::UnlistedMethod, "7", 403),
+            (AuthzFailure::InsufficientRole, "7", 403),
+            (AuthzFailure::WrongTenant, "7", 403),
+        ] {
+            let res: Response<String> = refuse(kind).to_response_for(&grpc);
+            assert_eq!(
+                (res.status().as_u16(), &res.headers()["grpc-status"]),
+                (200, &code.parse::<HeaderValue>().unwrap()),
+                "{kind:?}"
+            );
+            assert_eq!(res.body(), "");
+            assert_eq!(
+                res.extensions().get::<AuthzRejection>().unwrap().kind(),
+                kind
+            );
+            let plain: Response<String> = refuse(kind).to_response_for(&http::HeaderMap::new());
+            assert_eq!(plain.status().as_u16(), http);
+            assert!(plain.headers().get("grpc-status").is_none());
+        }
+        let res: Response<String> = refuse(AuthzFailure::InsufficientScope).to_response_for(&grpc);
+        assert!(res.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains(r#"scope="orders:write""#));
     }
 
     #[test]

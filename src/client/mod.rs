@@ -80,6 +80,9 @@
 //!   [`ClientCredentials::send`] also retries once, with a new token, when
 //!   the downstream answers 401 `error="invalid_token"`.
 //! - tower clients: [`BearerLayer`] (from [`ClientCredentials::layer`]).
+//! - tonic channels (feature `grpc`): `GrpcBearerLayer` (from
+//!   `ClientCredentials::grpc_layer`), which also retries a unary call once
+//!   with a new token on `UNAUTHENTICATED`.
 //!
 //! A 401 `invalid_token` drops the cached token at most once per
 //! [`invalid_token_cooldown`](ClientCredentialsBuilder::invalid_token_cooldown)
@@ -105,6 +108,8 @@ pub(crate) mod auth;
 mod builder;
 mod error;
 mod fetch;
+#[cfg(feature = "grpc")]
+mod grpc;
 mod layer;
 mod refresher;
 mod retry;
@@ -116,6 +121,9 @@ mod token;
 pub use auth::ASSERTION_LIFETIME;
 pub use builder::{ClientCredentialsBuilder, DEFAULT_INVALID_TOKEN_COOLDOWN, DEFAULT_MAX_MARGIN};
 pub use error::{BearerError, SendError, TokenError};
+#[cfg(feature = "grpc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
+pub use grpc::{GrpcBearerLayer, GrpcBearerService, GrpcResponseFuture, DEFAULT_MAX_REPLAY_BYTES};
 pub use layer::{BearerLayer, BearerService, ResponseFuture};
 pub use retry::RetryConfig;
 pub use secret::{SecretFn, SecretSource};

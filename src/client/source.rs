@@ -181,6 +181,15 @@ impl ClientCredentials {
     pub fn layer(&self) -> BearerLayer {
         BearerLayer::new(self.clone())
     }
+
+    /// A tower layer for a tonic `Channel`: every call carries a token from
+    /// this source, and a unary call refused with `UNAUTHENTICATED` is
+    /// retried once with a new one (feature `grpc`).
+    #[cfg(feature = "grpc")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
+    pub fn grpc_layer(&self) -> super::GrpcBearerLayer {
+        super::GrpcBearerLayer::new(self.clone())
+    }
 }
 
 /// Whether a downstream response is RFC 6750 `invalid_token`.

@@ -162,6 +162,16 @@ pub enum ConfigError {
         /// Why.
         reason: &'static str,
     },
+    /// A gRPC method (`/package.Service/Method`) or service
+    /// (`package.Service`) name given to the method guards is malformed or
+    /// listed twice.
+    #[error("invalid gRPC method or service `{path}`: {reason}")]
+    InvalidGrpcPath {
+        /// The path or name as given.
+        path: String,
+        /// Why.
+        reason: &'static str,
+    },
     /// A guard was given an empty list.
     #[error("`{setting}` needs at least one value")]
     EmptyRequirement {

@@ -1,10 +1,13 @@
-//! Turning a [`Rejection`] into a response — RFC 6750 §3 by default.
+//! Turning a [`Rejection`] into a response — RFC 6750 §3 by default, and
+//! a gRPC trailers-only answer when the request is a gRPC call.
 
 use std::sync::Arc;
 
 use http::{header, HeaderValue, Response, StatusCode};
 
+use super::source::RequestHead;
 use crate::error::{ConfigError, Reason, Rejection};
+use crate::grpc::status as grpc;
 
 /// How much an error response says about why a token was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -24,9 +27,27 @@ pub enum ErrorDetail {
 ///
 /// Implemented by [`Rfc6750Response`] (the default), [`JsonResponse`], and
 /// any `Fn(&Rejection) -> Response<B>` closure.
+///
+/// # gRPC
+/// The layer calls [`response_to`](Self::response_to), with the request.
+/// [`Rfc6750Response`] and [`JsonResponse`] answer a gRPC call
+/// (`content-type: application/grpc…`) with a gRPC trailers-only response:
+/// HTTP 200, `grpc-status` 16 `UNAUTHENTICATED` for 401 refusals, 3
+/// `INVALID_ARGUMENT` for 400, 14 `UNAVAILABLE` for 503 (with `Retry-After`
+/// and `grpc-retry-pushback-ms`), a fixed percent-encoded `grpc-message`,
+/// and the `WWW-Authenticate` challenge as metadata. A closure answers
+/// every request with what it returns.
 pub trait RejectionResponse<B>: Clone + Send + Sync + 'static {
     /// The response for `rejection`.
     fn response(&self, rejection: &Rejection) -> Response<B>;
+
+    /// The response for `rejection` to `request`. The provided method
+    /// returns [`response`](Self::response); see the trait docs for the
+    /// crate's responders.
+    fn response_to(&self, request: &RequestHead<'_>, rejection: &Rejection) -> Response<B> {
+        let _ = request;
+        self.response(rejection)
+    }
 }
 
 impl<F, B> RejectionResponse<B> for F
@@ -220,7 +241,34 @@ fn base<B>(challenge: &Challenge, rejection: &Rejection, body: B) -> Response<B>
     res
 }
 
-/// The default: an empty body and the RFC 6750 headers.
+/// The gRPC trailers-only answer for `rejection` (`body` is empty), with the
+/// rejection in the response extensions.
+fn grpc_answer<B>(challenge: &Challenge, rejection: &Rejection, body: B) -> Response<B> {
+    let reason = rejection.reason();
+    let mut message = String::from(match reason {
+        Reason::MissingToken => "Authentication required",
+        _ => reason.description(),
+    });
+    if challenge.detail == ErrorDetail::ReasonCode {
+        message.push_str(" (");
+        message.push_str(reason.code());
+        message.push(')');
+    }
+    let mut res = grpc::trailers_only(
+        grpc::Refusal {
+            status: rejection.status(),
+            message: &message,
+            challenge: challenge.header_for(rejection),
+            retry_after: rejection.retry_after(),
+        },
+        body,
+    );
+    res.extensions_mut().insert(rejection.clone());
+    res
+}
+
+/// The default: an empty body and the RFC 6750 headers (a gRPC
+/// trailers-only answer to a gRPC call; see [`RejectionResponse`]).
 #[derive(Debug, Clone)]
 pub struct Rfc6750Response {
     challenge: Challenge,
@@ -245,11 +293,20 @@ impl<B: Default> RejectionResponse<B> for Rfc6750Response {
     fn response(&self, rejection: &Rejection) -> Response<B> {
         base(&self.challenge, rejection, B::default())
     }
+
+    fn response_to(&self, request: &RequestHead<'_>, rejection: &Rejection) -> Response<B> {
+        if grpc::is_grpc(request.headers) {
+            grpc_answer(&self.challenge, rejection, B::default())
+        } else {
+            self.response(rejection)
+        }
+    }
 }
 
 /// The RFC 6750 headers plus a JSON body
 /// `{"error": "...", "error_description": "..."}` (and `"reason"` with
-/// [`ErrorDetail::ReasonCode`]).
+/// [`ErrorDetail::ReasonCode`]); a gRPC trailers-only answer to a gRPC call
+/// (see [`RejectionResponse`]).
 #[derive(Debug, Clone)]
 pub struct JsonResponse {
     challenge: Challenge,
@@ -278,6 +335,14 @@ impl<B: From<String>> RejectionResponse<B> for JsonResponse {
             HeaderValue::from_static("application/json"),
         );
         res
+    }
+
+    fn response_to(&self, request: &RequestHead<'_>, rejection: &Rejection) -> Response<B> {
+        if grpc::is_grpc(request.headers) {
+            grpc_answer(&self.challenge, rejection, B::from(String::new()))
+        } else {
+            self.response(rejection)
+        }
     }
 }
 
@@ -381,5 +446,60 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(json.body()).unwrap();
         assert_eq!(v["error"], "invalid_token");
         assert_eq!(json.headers()["content-type"], "application/json");
+    }
+
+    #[test]
+    fn grpc_calls_get_trailers_only_answers() {
+        let req = http::Request::post("/shop.v1.Orders/GetOrder")
+            .header("content-type", "application/grpc+proto")
+            .body(())
+            .unwrap();
+        let head = RequestHead::of(&req);
+        let c = Challenge::new(Some("orders"), ErrorDetail::ReasonCode).unwrap();
+        for (reason, code, message) in [
+            (
+                Reason::MissingToken,
+                "16",
+                "Authentication required (missing_token)",
+            ),
+            (Reason::Expired, "16", "The access token expired (expired)"),
+            (
+                Reason::InvalidRequest,
+                "3",
+                "Malformed authorization request (invalid_request)",
+            ),
+        ] {
+            for res in [
+                Rfc6750Response::new(c.clone()).response_to(&head, &Rejection::new(reason)),
+                JsonResponse::new(c.clone()).response_to(&head, &Rejection::new(reason)),
+            ] {
+                let res: Response<String> = res;
+                assert_eq!(res.status(), 200, "{reason:?}");
+                assert_eq!(res.headers()["grpc-status"], code, "{reason:?}");
+                assert_eq!(res.headers()["grpc-message"], message, "{reason:?}");
+                assert_eq!(res.body(), "", "{reason:?}");
+                assert_eq!(
+                    res.headers()["www-authenticate"],
+                    c.header_for(&Rejection::new(reason)).unwrap()
+                );
+                assert_eq!(
+                    res.extensions().get::<Rejection>().unwrap().reason(),
+                    reason
+                );
+            }
+        }
+        let busy = Rejection::new(Reason::KeysUnavailable)
+            .with_retry_after(std::time::Duration::from_secs(3));
+        let res: Response<String> = Rfc6750Response::default().response_to(&head, &busy);
+        assert_eq!(res.headers()["grpc-status"], "14");
+        assert_eq!(res.headers()["retry-after"], "3");
+        assert_eq!(res.headers()["grpc-retry-pushback-ms"], "3000");
+        assert!(res.headers().get("www-authenticate").is_none());
+        // The same rejection to a plain HTTP request: RFC 6750.
+        let plain = http::Request::get("/orders").body(()).unwrap();
+        let res: Response<String> =
+            Rfc6750Response::default().response_to(&RequestHead::of(&plain), &busy);
+        assert_eq!(res.status(), 503);
+        assert!(res.headers().get("grpc-status").is_none());
     }
 }

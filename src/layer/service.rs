@@ -73,9 +73,10 @@ where
                 req.extensions_mut().insert(self.auth.challenge.clone());
                 ResponseFuture::inner(self.inner.call(req))
             }
-            Some(Verdict::Rejected(rejection)) => {
-                ResponseFuture::rejected(self.responder.response(&rejection))
-            }
+            Some(Verdict::Rejected(rejection)) => ResponseFuture::rejected(
+                self.responder
+                    .response_to(&RequestHead::of(&req), &rejection),
+            ),
             Some(Verdict::Pending(verify)) => {
                 // The ready service is the one driven later (tower's clone-and-swap).
                 let clone = self.inner.clone();
@@ -89,7 +90,9 @@ where
                             req.extensions_mut().insert(challenge);
                             inner.call(req).await
                         }
-                        Err(rejection) => Ok(responder.response(&rejection)),
+                        Err(rejection) => {
+                            Ok(responder.response_to(&RequestHead::of(&req), &rejection))
+                        }
                     }
                 }))
             }
