@@ -109,6 +109,8 @@
 //   config, server, token <- issuer MockIssuer (also uses state and keys)
 //   leaves: config (MockIssuerConfig, JwtClientKey), request, hooks
 mod config;
+#[cfg(feature = "dpop")]
+mod dpop;
 mod grant;
 pub mod hooks;
 mod issuer;
@@ -121,6 +123,8 @@ mod tests;
 mod token;
 
 pub use config::{JwtClientKey, MockIssuerConfig, DEFAULT_AUDIENCE, DEFAULT_TOKEN_LIFETIME};
+#[cfg(feature = "dpop")]
+pub use dpop::{DpopKey, DpopProofBuilder};
 pub use grant::MAX_ASSERTION_LIFETIME;
 pub use issuer::MockIssuer;
 pub use jsonwebtoken::Algorithm;
