@@ -276,13 +276,19 @@ mod tests {
         {
             use crate::dpop::DpopError;
             let jkt = "z4FZdZvUwXzaItwKqfPSqbdUHpYAIKF8Q1Lkjjio6PQ";
-            assert_eq!(dpop_proof(&seed("dpop_proof", "claims")).as_deref(), Ok(jkt));
+            assert_eq!(
+                dpop_proof(&seed("dpop_proof", "claims")).as_deref(),
+                Ok(jkt)
+            );
             // The same claims again: a replay.
             assert_eq!(
                 dpop_proof(&seed("dpop_proof", "claims")),
                 Err(DpopError::Replay)
             );
-            assert_eq!(dpop_proof(&seed("dpop_proof", "header")).as_deref(), Ok(jkt));
+            assert_eq!(
+                dpop_proof(&seed("dpop_proof", "header")).as_deref(),
+                Ok(jkt)
+            );
             assert_eq!(
                 dpop_proof(&seed("dpop_proof", "header-rsa")),
                 Err(DpopError::Signature)

@@ -195,7 +195,9 @@ impl DpopConfigBuilder {
             return Err(invalid("userinfo is not allowed"));
         }
         if url.query().is_some() || url.fragment().is_some() {
-            return Err(invalid("the external base URL cannot have a query or fragment"));
+            return Err(invalid(
+                "the external base URL cannot have a query or fragment",
+            ));
         }
         let origin = url.origin().ascii_serialization();
         let base_path = url.path().trim_end_matches('/').to_owned();
@@ -234,7 +236,10 @@ impl DpopConfigBuilder {
         }
         let nonce_rotation = match self.nonce_rotation {
             Some(r) if !(Duration::from_secs(10)..=Duration::from_secs(3600)).contains(&r) => {
-                return Err(out_of_range("require_nonce", "rotation between 10 s and 1 h"));
+                return Err(out_of_range(
+                    "require_nonce",
+                    "rotation between 10 s and 1 h",
+                ));
             }
             r => r.map(|r| r.as_secs()),
         };

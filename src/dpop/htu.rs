@@ -79,15 +79,30 @@ mod tests {
 
     #[test]
     fn normalisation() {
-        assert!(same("https://API.Example.com/a", "https://api.example.com/a"));
-        assert!(same("HTTPS://api.example.com/a", "https://api.example.com/a"));
-        assert!(same("https://api.example.com:443/a", "https://api.example.com/a"));
-        assert!(same("http://api.example.com:80/a", "http://api.example.com/a"));
+        assert!(same(
+            "https://API.Example.com/a",
+            "https://api.example.com/a"
+        ));
+        assert!(same(
+            "HTTPS://api.example.com/a",
+            "https://api.example.com/a"
+        ));
+        assert!(same(
+            "https://api.example.com:443/a",
+            "https://api.example.com/a"
+        ));
+        assert!(same(
+            "http://api.example.com:80/a",
+            "http://api.example.com/a"
+        ));
         assert!(same("https://api.example.com", "https://api.example.com/"));
         assert!(same("https://x.example/a%2fb", "https://x.example/a%2Fb"));
         assert!(same("https://x.example/%7euser", "https://x.example/~user"));
         assert!(same("https://x.example/%41b", "https://x.example/Ab"));
-        assert!(same("https://x.example/a/./b/../c", "https://x.example/a/c"));
+        assert!(same(
+            "https://x.example/a/./b/../c",
+            "https://x.example/a/c"
+        ));
         assert!(same("https://x.example/a?q=1#frag", "https://x.example/a"));
         assert!(same("https://x.example/a#frag", "https://x.example/a"));
         assert!(same("https://x.example/a%", "https://x.example/a%"));

@@ -223,7 +223,10 @@ mod tests {
         for m in PRIVATE_MEMBERS {
             assert_eq!(ed((m, json!("AAAA"))), Err(DpopError::JwkPrivate), "{m}");
         }
-        assert!(ed(("use", json!("sig"))).is_ok(), "extra public members are fine");
+        assert!(
+            ed(("use", json!("sig"))).is_ok(),
+            "extra public members are fine"
+        );
         assert_eq!(ed(("crv", json!("X25519"))), Err(DpopError::Jwk));
         assert_eq!(ed(("x", json!("AAAA"))), Err(DpopError::Jwk));
         assert_eq!(ed(("x", json!(7))), Err(DpopError::Jwk));

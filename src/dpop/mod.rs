@@ -35,11 +35,11 @@
 //! );
 //! let key = DpopKey::generate(Algorithm::ES256);
 //! let token = "the.access.token"; // its cnf.jkt is key.thumbprint()
-//! let now = 1_700_000_000;
+//! let now: u64 = 1_700_000_000;
 //! let proof = key
 //!     .proof_builder("GET", "https://api.example.com/orders?page=2")
 //!     .access_token(token)
-//!     .iat(now)
+//!     .iat(now as i64)
 //!     .sign();
 //! let uri: Uri = "/orders?page=2".parse().unwrap();
 //! let jkt = key.thumbprint();
@@ -157,7 +157,10 @@ impl DpopChecker {
     pub fn new(config: DpopConfig) -> Self {
         let replay = MemoryReplayCache::new(config.replay_capacity, config.replay_per_key);
         let nonces = config.nonce_rotation.and_then(|rotation| {
-            let secret = config.nonce_secret.clone().unwrap_or_else(NonceSecret::random);
+            let secret = config
+                .nonce_secret
+                .clone()
+                .unwrap_or_else(NonceSecret::random);
             // The backend accepts every HMAC key of 32 bytes or more.
             Nonces::new(&secret, rotation).ok()
         });
@@ -201,7 +204,10 @@ impl DpopChecker {
         now: u64,
     ) -> Result<CheckedProof, DpopError> {
         let unreplayed = self.check_unreplayed(proof, method, uri, access_token, token_jkt, now)?;
-        match self.replay.insert_at(&unreplayed.key, now, unreplayed.expires) {
+        match self
+            .replay
+            .insert_at(&unreplayed.key, now, unreplayed.expires)
+        {
             Ok(true) => Ok(unreplayed.checked),
             Ok(false) => Err(DpopError::Replay),
             Err(ReplayError::KeyLimit) => Err(DpopError::ReplayKeyLimit),

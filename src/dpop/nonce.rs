@@ -79,7 +79,8 @@ fn message(slot: u64) -> Vec<u8> {
 impl Nonces {
     /// `rotation` in seconds, at least 1 (the builder enforces its range).
     pub(crate) fn new(secret: &NonceSecret, rotation: u64) -> Result<Self, ConfigError> {
-        let sign = EncodingKey::from_secret(&secret.0).map_err(|_| ConfigError::HmacSecretUnusable)?;
+        let sign =
+            EncodingKey::from_secret(&secret.0).map_err(|_| ConfigError::HmacSecretUnusable)?;
         let check =
             DecodingKey::from_secret(&secret.0).map_err(|_| ConfigError::HmacSecretUnusable)?;
         let nonces = Self {

@@ -51,7 +51,11 @@ fn b64(segment: &str) -> Result<Vec<u8>, DpopError> {
         .map_err(|_| DpopError::ProofMalformed)
 }
 
-fn string(claims: &Map<String, Value>, name: &str, missing: DpopError) -> Result<String, DpopError> {
+fn string(
+    claims: &Map<String, Value>,
+    name: &str,
+    missing: DpopError,
+) -> Result<String, DpopError> {
     match claims.get(name) {
         Some(Value::String(s)) => Ok(s.clone()),
         None => Err(missing),
@@ -116,7 +120,11 @@ pub(crate) fn verify(
     let iat = match claims.get("iat") {
         Some(Value::Number(n)) => n
             .as_i64()
-            .or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f.floor() as i64))
+            .or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.is_finite())
+                    .map(|f| f.floor() as i64)
+            })
             .ok_or(DpopError::Iat)?,
         None => return Err(DpopError::Iat),
         Some(_) => return Err(DpopError::ProofMalformed),

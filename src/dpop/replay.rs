@@ -249,16 +249,26 @@ mod tests {
         let cache = MemoryReplayCache::new(5, 2);
         assert_eq!(cache.insert_at(&key(1, "a"), 100, 160), Ok(true));
         assert_eq!(cache.insert_at(&key(1, "a"), 159, 160), Ok(false), "replay");
-        assert_eq!(cache.insert_at(&key(2, "a"), 100, 160), Ok(true), "other key");
+        assert_eq!(
+            cache.insert_at(&key(2, "a"), 100, 160),
+            Ok(true),
+            "other key"
+        );
         assert_eq!(cache.insert_at(&key(1, "b"), 100, 160), Ok(true));
         // Per key: the third proof of key 1 is refused, the first two kept.
-        assert_eq!(cache.insert_at(&key(1, "c"), 100, 160), Err(ReplayError::KeyLimit));
+        assert_eq!(
+            cache.insert_at(&key(1, "c"), 100, 160),
+            Err(ReplayError::KeyLimit)
+        );
         assert_eq!(cache.insert_at(&key(1, "a"), 100, 160), Ok(false));
         assert_eq!(cache.insert_at(&key(3, "a"), 100, 160), Ok(true));
         assert_eq!(cache.insert_at(&key(4, "a"), 100, 160), Ok(true));
         assert_eq!(cache.len(), 5);
         // Full: refused, nothing forgotten.
-        assert_eq!(cache.insert_at(&key(5, "a"), 100, 160), Err(ReplayError::Full));
+        assert_eq!(
+            cache.insert_at(&key(5, "a"), 100, 160),
+            Err(ReplayError::Full)
+        );
         for k in 1..=4 {
             assert_eq!(cache.insert_at(&key(k, "a"), 101, 160), Ok(false), "{k}");
         }
@@ -275,7 +285,13 @@ mod tests {
         let store: &dyn ReplayStore = &cache;
         let k = key(9, "x");
         let ttl = Duration::from_secs(60);
-        assert_eq!(store.check_and_insert(&k, ttl).now_or_never(), Some(Ok(true)));
-        assert_eq!(store.check_and_insert(&k, ttl).now_or_never(), Some(Ok(false)));
+        assert_eq!(
+            store.check_and_insert(&k, ttl).now_or_never(),
+            Some(Ok(true))
+        );
+        assert_eq!(
+            store.check_and_insert(&k, ttl).now_or_never(),
+            Some(Ok(false))
+        );
     }
 }

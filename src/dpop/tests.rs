@@ -120,7 +120,15 @@ fn signature_refusals() {
 #[test]
 fn shape_and_size() {
     let key = es256();
-    for bad in ["", "a.b", "a.b.c.d", "a.b.c.d.e", "!!.!!.!!", "e30.e30.", "e30.e30.e30"] {
+    for bad in [
+        "",
+        "a.b",
+        "a.b.c.d",
+        "a.b.c.d.e",
+        "!!.!!.!!",
+        "e30.e30.",
+        "e30.e30.e30",
+    ] {
         let got = check(&key, bad).unwrap_err();
         assert!(
             matches!(got, DpopError::ProofMalformed | DpopError::Typ),
@@ -169,7 +177,14 @@ fn another_method_or_url_refused() {
     let jkt = key.thumbprint();
     let proof = good(&key).sign();
     let run = |m: &Method, u: &str| {
-        c.check(&proof, m, &u.parse().unwrap(), TOKEN, Some(&jkt), NOW as u64)
+        c.check(
+            &proof,
+            m,
+            &u.parse().unwrap(),
+            TOKEN,
+            Some(&jkt),
+            NOW as u64,
+        )
     };
     assert_eq!(run(&Method::POST, "/orders/7"), Err(DpopError::Htm));
     assert_eq!(run(&Method::GET, "/orders/8"), Err(DpopError::Htu));
@@ -234,8 +249,21 @@ fn forwarded_origin_only_when_trusted() {
         .iat(NOW)
         .sign();
     let absolute: Uri = "https://public.example/orders/7".parse().unwrap();
-    let run = |c: &DpopChecker| c.check(&proof, &Method::GET, &absolute, TOKEN, Some(&jkt), NOW as u64);
-    assert_eq!(run(&checker()), Err(DpopError::Htu), "default: configured base URL only");
+    let run = |c: &DpopChecker| {
+        c.check(
+            &proof,
+            &Method::GET,
+            &absolute,
+            TOKEN,
+            Some(&jkt),
+            NOW as u64,
+        )
+    };
+    assert_eq!(
+        run(&checker()),
+        Err(DpopError::Htu),
+        "default: configured base URL only"
+    );
     let trusting = DpopChecker::new(
         DpopConfig::builder(BASE)
             .with_insecure_trust_forwarded_headers()
@@ -380,18 +408,36 @@ fn nonces() {
 fn config_errors() {
     use crate::error::ConfigError as E;
     let b = || DpopConfig::builder(BASE);
-    for url in ["api.example.com", "ftp://x.example", "https://u:p@x.example", "https://x.example/?q", "https://x.example/#f"] {
-        assert!(matches!(DpopConfig::builder(url).build(), Err(E::InvalidUrl { .. })), "{url}");
+    for url in [
+        "api.example.com",
+        "ftp://x.example",
+        "https://u:p@x.example",
+        "https://x.example/?q",
+        "https://x.example/#f",
+    ] {
+        assert!(
+            matches!(DpopConfig::builder(url).build(), Err(E::InvalidUrl { .. })),
+            "{url}"
+        );
     }
     assert!(matches!(b().algorithms([]).build(), Err(E::NoAlgorithms)));
-    assert!(matches!(b().algorithms([Algorithm::HS256]).build(), Err(E::Algorithm { .. })));
+    assert!(matches!(
+        b().algorithms([Algorithm::HS256]).build(),
+        Err(E::Algorithm { .. })
+    ));
     assert!(matches!(
         b().iat_window(Duration::from_secs(301)).build(),
         Err(E::LeewayTooLarge { .. })
     ));
     assert!(b().iat_window(Duration::from_secs(300)).build().is_ok());
-    assert!(matches!(b().max_proof_bytes(100).build(), Err(E::OutOfRange { .. })));
-    assert!(matches!(b().replay_capacity(0).build(), Err(E::OutOfRange { .. })));
+    assert!(matches!(
+        b().max_proof_bytes(100).build(),
+        Err(E::OutOfRange { .. })
+    ));
+    assert!(matches!(
+        b().replay_capacity(0).build(),
+        Err(E::OutOfRange { .. })
+    ));
     assert!(matches!(
         b().replay_capacity(10).replay_per_key(11).build(),
         Err(E::OutOfRange { .. })

@@ -38,8 +38,16 @@ const POOL: &[(&str, Family, &str)] = &[
     ("ec256-4", Family::P256, include_str!("keys/ec256-4.pem")),
     ("ec384-1", Family::P384, include_str!("keys/ec384-1.pem")),
     ("ec384-2", Family::P384, include_str!("keys/ec384-2.pem")),
-    ("ed25519-1", Family::Ed25519, include_str!("keys/ed25519-1.pem")),
-    ("ed25519-2", Family::Ed25519, include_str!("keys/ed25519-2.pem")),
+    (
+        "ed25519-1",
+        Family::Ed25519,
+        include_str!("keys/ed25519-1.pem"),
+    ),
+    (
+        "ed25519-2",
+        Family::Ed25519,
+        include_str!("keys/ed25519-2.pem"),
+    ),
     ("rsa-5", Family::Rsa, include_str!("keys/rsa-5.pem")),
     ("rsa-6", Family::Rsa, include_str!("keys/rsa-6.pem")),
 ];
