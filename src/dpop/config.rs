@@ -5,7 +5,7 @@ use std::time::Duration;
 use jsonwebtoken::Algorithm;
 use url::Url;
 
-use super::nonce::NonceSecret;
+use super::nonce::{NonceSecret, Nonces};
 use crate::error::ConfigError;
 
 /// Default `iat` window: a proof's `iat` may be at most 60 s before or
@@ -47,9 +47,8 @@ pub struct DpopConfig {
     pub(crate) max_proof_bytes: usize,
     pub(crate) replay_capacity: usize,
     pub(crate) replay_per_key: usize,
-    /// `Some(rotation seconds)` when nonces are required.
-    pub(crate) nonce_rotation: Option<u64>,
-    pub(crate) nonce_secret: Option<NonceSecret>,
+    /// `Some` when nonces are required: the MAC keys and the rotation.
+    pub(crate) nonces: Option<Nonces>,
     /// `scheme://host[:port]`, normalised.
     pub(crate) origin: String,
     /// The base URL's path without trailing `/` (may be empty).
@@ -84,7 +83,7 @@ impl DpopConfig {
 
     /// Whether proofs must carry a server nonce.
     pub fn requires_nonce(&self) -> bool {
-        self.nonce_rotation.is_some()
+        self.nonces.is_some()
     }
 }
 
@@ -173,7 +172,8 @@ impl DpopConfigBuilder {
         self
     }
 
-    /// Check the settings.
+    /// Check the settings (and draw a random nonce secret when nonces are
+    /// required and none was given).
     ///
     /// # Errors
     /// [`ConfigError::InvalidUrl`] for a base URL that is not absolute
@@ -181,7 +181,9 @@ impl DpopConfigBuilder {
     /// [`ConfigError::NoAlgorithms`] / [`ConfigError::Algorithm`] for an
     /// empty or non-asymmetric allowlist; [`ConfigError::LeewayTooLarge`]
     /// for an `iat` window over [`MAX_IAT_WINDOW`];
-    /// [`ConfigError::OutOfRange`] for the other bounds.
+    /// [`ConfigError::OutOfRange`] for the other bounds;
+    /// [`ConfigError::HmacSecretUnusable`] if the backend refuses the nonce
+    /// secret.
     pub fn build(self) -> Result<DpopConfig, ConfigError> {
         let invalid = |reason| ConfigError::InvalidUrl {
             url: self.base_url.clone(),
@@ -234,14 +236,18 @@ impl DpopConfigBuilder {
         if self.replay_per_key > self.replay_capacity {
             return Err(out_of_range("replay_per_key", "at most replay_capacity"));
         }
-        let nonce_rotation = match self.nonce_rotation {
+        let nonces = match self.nonce_rotation {
             Some(r) if !(Duration::from_secs(10)..=Duration::from_secs(3600)).contains(&r) => {
                 return Err(out_of_range(
                     "require_nonce",
                     "rotation between 10 s and 1 h",
                 ));
             }
-            r => r.map(|r| r.as_secs()),
+            Some(r) => {
+                let secret = self.nonce_secret.unwrap_or_else(NonceSecret::random);
+                Some(Nonces::new(&secret, r.as_secs())?)
+            }
+            None => None,
         };
         Ok(DpopConfig {
             algorithms: self.algorithms,
@@ -249,8 +255,7 @@ impl DpopConfigBuilder {
             max_proof_bytes: self.max_proof_bytes,
             replay_capacity: self.replay_capacity,
             replay_per_key: self.replay_per_key,
-            nonce_rotation,
-            nonce_secret: self.nonce_secret,
+            nonces,
             origin,
             base_path,
             trust_forwarded: self.trust_forwarded,

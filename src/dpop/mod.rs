@@ -91,8 +91,6 @@ pub use jwk::{jwk_thumbprint_sha256, Jwk};
 pub use nonce::NonceSecret;
 pub use replay::{MemoryReplayCache, ReplayError, ReplayKey, ReplayStore};
 
-use nonce::Nonces;
-
 /// A proof that passed every check. Only [`DpopChecker`] makes one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckedProof {
@@ -148,27 +146,13 @@ impl UnreplayedProof {
 pub struct DpopChecker {
     config: DpopConfig,
     replay: MemoryReplayCache,
-    nonces: Option<Nonces>,
 }
 
 impl DpopChecker {
-    /// A checker for `config`, with a random nonce secret unless one was
-    /// configured.
+    /// A checker for `config`, with an empty replay cache.
     pub fn new(config: DpopConfig) -> Self {
         let replay = MemoryReplayCache::new(config.replay_capacity, config.replay_per_key);
-        let nonces = config.nonce_rotation.and_then(|rotation| {
-            let secret = config
-                .nonce_secret
-                .clone()
-                .unwrap_or_else(NonceSecret::random);
-            // The backend accepts every HMAC key of 32 bytes or more.
-            Nonces::new(&secret, rotation).ok()
-        });
-        Self {
-            config,
-            replay,
-            nonces,
-        }
+        Self { config, replay }
     }
 
     /// The configuration.
@@ -180,7 +164,7 @@ impl DpopChecker {
     /// when nonces are not required. It changes once per rotation period;
     /// send it on every response so clients switch before it goes stale.
     pub fn issue_nonce(&self, now: u64) -> Option<String> {
-        self.nonces.as_ref().map(|n| n.issue(now))
+        self.config.nonces.as_ref().map(|n| n.issue(now))
     }
 
     /// Check `proof` (the `DPoP` header) for a request with `method` and
@@ -253,7 +237,7 @@ impl DpopChecker {
         if token_jkt != Some(jkt.as_str()) {
             return Err(DpopError::JktMismatch);
         }
-        if let Some(nonces) = &self.nonces {
+        if let Some(nonces) = &c.nonces {
             match &claims.nonce {
                 Some(n) if nonces.verify(n, now) => {}
                 _ => return Err(DpopError::Nonce),

@@ -58,6 +58,7 @@ impl fmt::Debug for NonceSecret {
 }
 
 /// Issues and checks nonces.
+#[derive(Clone)]
 pub(crate) struct Nonces {
     sign: EncodingKey,
     check: DecodingKey,
