@@ -170,6 +170,71 @@ pub fn authorization(data: &[u8]) -> Result<Option<String>, Reason> {
     Ok(from_header.map(|t| t.into_owned()))
 }
 
+/// DPoP proof checks (feature `dpop`), for `GET https://fuzz.example/r`
+/// with a fixed access token and clock. The first byte picks the mode:
+/// `0 mod 3` → the rest is a proof as sent; `1 mod 3` → the rest is the
+/// proof's claims, signed here with a valid header (so `htm`, `htu`, `iat`,
+/// `ath`, `jti` and the replay cache see arbitrary JSON); `2 mod 3` → the
+/// rest is the proof's header, signed here with a P-256 key (so the `jwk`
+/// parser and thumbprint see arbitrary JSON).
+///
+/// # Errors
+/// The [`DpopError`](crate::dpop::DpopError) the proof is refused with.
+#[cfg(feature = "dpop")]
+pub fn dpop_proof(data: &[u8]) -> Result<String, crate::dpop::DpopError> {
+    use crate::dpop::{DpopChecker, DpopConfig, DpopError};
+    const KEY_PEM: &str = include_str!("testkit/keys/ec256-1.pem");
+    const JWK: &str = r#"{"kty":"EC","crv":"P-256","x":"gq0e-Z1OGYxMR-9wAqQNBvAIkWkAIYhqDPfOR0auSyg","y":"CzjpnoKyVGnCLyHthuHWB7FI4PaGz0DNV0R7GZJQdh0"}"#;
+    const TOKEN: &str = "fuzz.access.token";
+    const NOW: u64 = 1_700_000_000;
+    static CHECKER: OnceLock<Option<DpopChecker>> = OnceLock::new();
+    let checker = CHECKER
+        .get_or_init(|| {
+            DpopConfig::builder("https://fuzz.example")
+                .build()
+                .ok()
+                .map(DpopChecker::new)
+        })
+        .as_ref()
+        .ok_or(DpopError::ProofMalformed)?;
+    let Some((mode, rest)) = data.split_first() else {
+        return Err(DpopError::ProofMalformed);
+    };
+    let sign = |header: &[u8], claims: &[u8]| -> Option<String> {
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header),
+            URL_SAFE_NO_PAD.encode(claims)
+        );
+        let key = EncodingKey::from_ec_pem(KEY_PEM.as_bytes()).ok()?;
+        let signer = (crate::crypto::provider().signer_factory)(&Algorithm::ES256, &key).ok()?;
+        let sig = signer.try_sign(input.as_bytes()).ok()?;
+        Some(format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig)))
+    };
+    let proof = match mode % 3 {
+        0 => std::str::from_utf8(rest)
+            .map_err(|_| DpopError::ProofMalformed)?
+            .to_owned(),
+        1 => {
+            let header = format!(r#"{{"typ":"dpop+jwt","alg":"ES256","jwk":{JWK}}}"#);
+            sign(header.as_bytes(), rest).ok_or(DpopError::Signature)?
+        }
+        _ => {
+            let ath = URL_SAFE_NO_PAD.encode(<sha2::Sha256 as sha2::Digest>::digest(TOKEN));
+            let claims = serde_json::json!({
+                "jti": format!("{:x?}", &rest[..rest.len().min(16)]),
+                "htm": "GET", "htu": "https://fuzz.example/r", "iat": NOW, "ath": ath,
+            });
+            sign(rest, claims.to_string().as_bytes()).ok_or(DpopError::Signature)?
+        }
+    };
+    let jkt = "z4FZdZvUwXzaItwKqfPSqbdUHpYAIKF8Q1Lkjjio6PQ";
+    let uri = http::Uri::from_static("/r");
+    checker
+        .check(&proof, &http::Method::GET, &uri, TOKEN, Some(jkt), NOW)
+        .map(|c| c.thumbprint().to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,5 +272,31 @@ mod tests {
             Err(Reason::InvalidRequest)
         );
         assert_eq!(authorization(&seed("authorization", "basic")), Ok(None));
+        #[cfg(feature = "dpop")]
+        {
+            use crate::dpop::DpopError;
+            let jkt = "z4FZdZvUwXzaItwKqfPSqbdUHpYAIKF8Q1Lkjjio6PQ";
+            assert_eq!(
+                dpop_proof(&seed("dpop_proof", "claims")).as_deref(),
+                Ok(jkt)
+            );
+            // The same claims again: a replay.
+            assert_eq!(
+                dpop_proof(&seed("dpop_proof", "claims")),
+                Err(DpopError::Replay)
+            );
+            assert_eq!(
+                dpop_proof(&seed("dpop_proof", "header")).as_deref(),
+                Ok(jkt)
+            );
+            assert_eq!(
+                dpop_proof(&seed("dpop_proof", "header-rsa")),
+                Err(DpopError::Signature)
+            );
+            assert_eq!(
+                dpop_proof(&seed("dpop_proof", "proof")),
+                Err(DpopError::Signature)
+            );
+        }
     }
 }

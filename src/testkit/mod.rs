@@ -145,6 +145,8 @@
 //   config, server, token <- issuer MockIssuer (also uses state and keys)
 //   leaves: config (MockIssuerConfig, JwtClientKey), request, hooks
 mod config;
+#[cfg(feature = "dpop")]
+mod dpop;
 mod grant;
 pub mod hooks;
 mod introspect;
@@ -159,6 +161,8 @@ mod tests;
 mod token;
 
 pub use config::{JwtClientKey, MockIssuerConfig, DEFAULT_AUDIENCE, DEFAULT_TOKEN_LIFETIME};
+#[cfg(feature = "dpop")]
+pub use dpop::{DpopKey, DpopProofBuilder};
 pub use grant::MAX_ASSERTION_LIFETIME;
 pub use issuer::MockIssuer;
 pub use jsonwebtoken::Algorithm;
