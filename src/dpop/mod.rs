@@ -81,6 +81,7 @@ use base64::Engine;
 use jsonwebtoken::Algorithm;
 use sha2::{Digest, Sha256};
 
+pub use crate::layer::require_dpop::{RequireDpop, RequireDpopService};
 pub use config::{
     DpopConfig, DpopConfigBuilder, DEFAULT_DPOP_ALGORITHMS, DEFAULT_IAT_WINDOW,
     DEFAULT_MAX_PROOF_BYTES, DEFAULT_NONCE_ROTATION, DEFAULT_REPLAY_CAPACITY,

@@ -38,6 +38,8 @@ mod future;
 pub(crate) mod lazy;
 mod log;
 mod metadata;
+#[cfg(feature = "dpop")]
+pub(crate) mod require_dpop;
 mod response;
 mod service;
 mod source;
