@@ -13,6 +13,8 @@
 #![cfg(all(feature = "testkit", feature = "axum"))]
 mod common;
 
+#[path = "attacks/dpop.rs"]
+mod dpop;
 #[path = "attacks/http.rs"]
 mod http_attacks;
 #[path = "attacks/introspection.rs"]

@@ -464,12 +464,12 @@ async fn require_dpop_per_layer_and_per_route() {
 #[tokio::test]
 async fn the_cache_does_not_skip_the_proof() {
     let idp = MockIssuer::start().await;
-    let app = dpop_app(&idp, config()).await;
+    let cached = dpop_app(&idp, config()).await;
     let key = DpopKey::generate(Algorithm::ES256);
     let token = bound_token(&idp, &key);
     let ok = proof(&key, "GET", &token);
     let res = send(
-        &app,
+        &cached,
         request("GET", "/orders", &format!("DPoP {token}"), &[&ok]),
     )
     .await;
@@ -478,13 +478,13 @@ async fn the_cache_does_not_skip_the_proof() {
     let thief = DpopKey::generate(Algorithm::ES256);
     let p = proof(&thief, "GET", &token);
     let res = send(
-        &app,
+        &cached,
         request("GET", "/orders", &format!("DPoP {token}"), &[&p]),
     )
     .await;
     assert_eq!(dpop_error(&res), Some(DpopError::JktMismatch));
     let res = send(
-        &app,
+        &cached,
         request("GET", "/orders", &format!("Bearer {token}"), &[]),
     )
     .await;
@@ -549,4 +549,27 @@ async fn an_introspected_opaque_token_bound_with_cnf_jkt_works_over_dpop() {
     )
     .await;
     assert_eq!(dpop_error(&res), Some(DpopError::Replay));
+}
+
+#[test]
+fn metadata_advertises_dpop() {
+    let config = config()
+        .algorithms([Algorithm::ES256, Algorithm::EdDSA])
+        .build()
+        .unwrap();
+    let m = oauth2_guard::layer::ProtectedResourceMetadata::builder("https://api.example.com")
+        .dpop(&config)
+        .dpop_bound_access_tokens_required(true)
+        .build()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(m.json()).unwrap();
+    assert_eq!(
+        v["dpop_signing_alg_values_supported"],
+        serde_json::json!(["ES256", "EdDSA"])
+    );
+    assert_eq!(v["dpop_bound_access_tokens_required"], true);
+    let plain = oauth2_guard::layer::ProtectedResourceMetadata::builder("https://api.example.com")
+        .build()
+        .unwrap();
+    assert!(!plain.json().contains("dpop"), "{}", plain.json());
 }

@@ -76,6 +76,10 @@ pub struct ProtectedResourceMetadata {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     scopes_supported: Vec<String>,
     bearer_methods_supported: [&'static str; 1],
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    dpop_signing_alg_values_supported: Vec<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    dpop_bound_access_tokens_required: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     resource_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -96,6 +100,8 @@ impl ProtectedResourceMetadata {
             resource: resource.into(),
             authorization_servers: Vec::new(),
             scopes_supported: Vec::new(),
+            dpop_algs: Vec::new(),
+            dpop_required: false,
             resource_name: None,
             resource_documentation: None,
         }
@@ -174,17 +180,44 @@ impl ProtectedResourceMetadata {
 /// | `bearer_methods_supported` | `["header"]`, fixed | the layer reads the `Authorization` header only ([`BearerSource`](super::BearerSource)); query and body tokens leak into logs and caches (RFC 6750 §2.3, §5.3) |
 /// | `resource_name` | none | human-readable, shown by clients |
 /// | `resource_documentation` | none | an `https` URL |
-/// | DPoP / mTLS fields | never emitted | the crate does not verify sender-constrained tokens yet |
+/// | [`dpop`](Self::dpop) (`dpop_signing_alg_values_supported`) | left out | set it from the layer's [`DpopConfig`](crate::dpop::DpopConfig), so what is advertised is what is accepted |
+/// | [`dpop_bound_access_tokens_required`](Self::dpop_bound_access_tokens_required) | `false` (left out) | say `true` only with [`require_dpop`](super::AuthLayerBuilder::require_dpop): clients then ask for DPoP-bound tokens |
+/// | mTLS fields | never emitted | filled by the mTLS support |
 #[derive(Debug, Clone)]
 pub struct ProtectedResourceMetadataBuilder {
     resource: String,
     authorization_servers: Vec<(String, bool)>,
     scopes_supported: Vec<String>,
+    dpop_algs: Vec<String>,
+    dpop_required: bool,
     resource_name: Option<String>,
     resource_documentation: Option<String>,
 }
 
 impl ProtectedResourceMetadataBuilder {
+    /// Advertise DPoP (RFC 9449 §5.1): `dpop_signing_alg_values_supported`
+    /// from the algorithms `config` accepts.
+    #[cfg(feature = "dpop")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "dpop")))]
+    pub fn dpop(mut self, config: &crate::dpop::DpopConfig) -> Self {
+        self.dpop_algs = config
+            .algorithms()
+            .iter()
+            .map(|a| format!("{a:?}"))
+            .collect();
+        self
+    }
+
+    /// `dpop_bound_access_tokens_required` (RFC 9728 §2): whether this
+    /// resource accepts only DPoP-bound tokens
+    /// ([`require_dpop`](super::AuthLayerBuilder::require_dpop)).
+    #[cfg(feature = "dpop")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "dpop")))]
+    pub fn dpop_bound_access_tokens_required(mut self, required: bool) -> Self {
+        self.dpop_required = required;
+        self
+    }
+
     /// Advertise an authorization server by its issuer identifier (an
     /// `https` URL without query or fragment, RFC 8414 §2).
     pub fn authorization_server(mut self, issuer: impl Into<String>) -> Self {
@@ -261,6 +294,8 @@ impl ProtectedResourceMetadataBuilder {
             authorization_servers,
             scopes_supported,
             bearer_methods_supported: ["header"],
+            dpop_signing_alg_values_supported: self.dpop_algs,
+            dpop_bound_access_tokens_required: self.dpop_required,
             resource_name: self.resource_name,
             resource_documentation: self.resource_documentation,
             path,
