@@ -19,7 +19,21 @@
 //! | size | 16 KiB, checked before decoding | decoding cost is bounded before anything is parsed |
 //! | JWE | refused with reason `encrypted` | encrypted access tokens are for a different deployment model |
 //! | `jku`, `jwk`, `x5u`, `x5c` headers | ignored | keys come only from the configured issuer; an attacker-chosen URL is never fetched |
-//! | `cnf` claim (a key or certificate binding: `jkt`, `x5t#S256`, `jwk`, …) | refused with reason `sender_constrained` | a bearer presentation proves no possession; accepting it would make a stolen bound token usable (RFC 9449 §7.2, RFC 8705 §3). DPoP and mTLS proofs are checked once the crate supports them |
+//! | `cnf` claim (a key or certificate binding: `jkt`, `x5t#S256`, `jwk`, …) | read once into the claims, enforced after verification (cache hits too): `cnf.jkt` only with the `DPoP` scheme and a valid proof of that key; as Bearer refused with reason `sender_constrained`; `x5t#S256`, `jwk`, `kid`, several methods or a malformed member: refused (`sender_constrained`); not an object: `invalid_claim` | a bearer presentation proves no possession; accepting it would make a stolen bound token usable (RFC 9449 §7.2, RFC 8705 §3) |
+//!
+//! # DPoP on the layer (feature `dpop`)
+//!
+//! | behaviour | default | reason |
+//! |---|---|---|
+//! | DPoP | off; [`AuthLayerBuilder::dpop`](crate::AuthLayerBuilder::dpop) turns it on beside Bearer | needs the external base URL and clients that hold a key |
+//! | `require_dpop` / [`RequireDpop`](crate::dpop::RequireDpop) | off | Bearer clients keep working until you choose; on: Bearer refused (`dpop_required`) before verification |
+//! | `DPoP` scheme with an unbound token | refused (`dpop_jkt_mismatch`, `invalid_token`) | RFC 9449 §7.1: the token must be bound to the proof's key |
+//! | `DPoP` scheme without a proof | 401 `invalid_dpop_proof` (`dpop_proof_missing`) | RFC 9449 §7.1 |
+//! | two or more `DPoP` headers | 400 `invalid_request` | RFC 9449 §4.3 (1): which one the client meant is unknowable |
+//! | challenges | `DPoP algs="…"` and (unless DPoP is required) `Bearer`, one `WWW-Authenticate` field each; the error on the challenge of the scheme used, DPoP errors on `DPoP` | RFC 9449 §7.1; RFC 9110 §11.6.1 allows both forms, separate fields are what clients split most reliably |
+//! | `DPoP-Nonce` | on `use_dpop_nonce` refusals, and on successes whose proof used the previous slot's nonce | RFC 9449 §8.2, §9: clients switch before their nonce goes stale |
+//! | replay store | in memory per process; a shared store (`DpopConfigBuilder::replay_store`) is awaited once per request, the memory path stays synchronous | no infrastructure by default; a store error refuses with 503 (fail closed, not blaming the client) |
+//! | `htu` base | the configured external base URL, never `Host` unless `with_insecure_trust_forwarded_headers` | `Host` is client- or proxy-controlled |
 //!
 //! # Keys
 //!
@@ -171,8 +185,8 @@
 //! | `exp` | required, checked locally (with leeway), also on every cache hit | some servers answer active for expired tokens |
 //! | `iss` | checked when sent; absent means the configured issuer | answers come from the configured endpoint, over an authenticated channel |
 //! | `aud` | required, a configured audience; `client_id` stands in only with `audience_or_client_id` and no `aud` | a token for another API must not pass; some servers omit `aud` |
-//! | `token_type` | when sent, `Bearer`/`access_token` | a refresh token is not an access token |
-//! | `cnf` | refused (`sender_constrained`) | as for JWTs: a bearer presentation proves no possession |
+//! | `token_type` | when sent, `Bearer`/`DPoP`/`access_token` | a refresh token is not an access token |
+//! | `cnf` | enforced as for JWTs: `cnf.jkt` needs a DPoP proof, other bindings refused (`sender_constrained`) | a bearer presentation proves no possession |
 //! | cache TTL | 60 s, never past `exp` | one call per token per minute; revocation at the IdP seen within it |
 //! | cache bounds | 10 000 answers and 16 MiB | bounded memory under a flood of distinct valid tokens |
 //! | negative cache | off; when on, its own TTL and bound, a separate map | a refused token asks again; a flood of random tokens cannot evict active answers |

@@ -133,8 +133,8 @@ pub struct DpopConfigBuilder {
 
 impl DpopConfigBuilder {
     /// Remember accepted proofs in `store`, shared by every instance,
-    /// instead of this process's memory (for Redis: the `redis` feature's
-    /// [`RedisReplayStore`](crate::dpop::RedisReplayStore)). The layer then
+    /// instead of this process's memory (any [`ReplayStore`]: atomic
+    /// `SET NX` with an expiry, e.g. on Redis). The layer then
     /// awaits the store once per DPoP request (bounded by the store's own
     /// timeout); a store error refuses the proof with 503. The in-memory
     /// path stays synchronous. [`DpopChecker::check`](crate::dpop::DpopChecker::check)

@@ -217,8 +217,6 @@ pub struct Rejection {
     pub(crate) kid: Option<Box<str>>,
     pub(crate) fingerprint: Option<Fingerprint>,
     pub(crate) retry_after: Option<Duration>,
-    /// A fresh server nonce for the `DPoP-Nonce` header (RFC 9449 §9).
-    pub(crate) dpop_nonce: Option<Box<str>>,
 }
 
 impl Rejection {
@@ -229,7 +227,6 @@ impl Rejection {
             kid: None,
             fingerprint: None,
             retry_after: None,
-            dpop_nonce: None,
         }
     }
 
@@ -293,12 +290,6 @@ impl Rejection {
     /// For 503 answers: when the client may retry (sent as `Retry-After`).
     pub fn retry_after(&self) -> Option<Duration> {
         self.retry_after
-    }
-
-    /// The server nonce the answer carries in its `DPoP-Nonce` header
-    /// (RFC 9449 §9): set on `use_dpop_nonce` refusals.
-    pub fn dpop_nonce(&self) -> Option<&str> {
-        self.dpop_nonce.as_deref()
     }
 }
 

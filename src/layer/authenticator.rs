@@ -85,6 +85,16 @@ impl Authenticator {
         })
     }
 
+    /// The `DPoP-Nonce` for the answer to `rejection` (a `use_dpop_nonce` refusal).
+    pub(crate) fn nonce_for(&self, rejection: &Rejection) -> Option<http::HeaderValue> {
+        #[cfg(feature = "dpop")]
+        if let Some(dpop) = &self.binding.dpop {
+            return dpop.nonce_for(rejection);
+        }
+        let _ = rejection;
+        None
+    }
+
     /// The token and how it was presented: the `DPoP` scheme when DPoP is
     /// configured, else the token source.
     fn credential<'a>(

@@ -122,13 +122,17 @@ impl LayerDpop {
         }))
     }
 
-    /// The refusal for `e`; a `use_dpop_nonce` one carries a fresh nonce.
-    fn refusal(&self, e: DpopError, now: u64) -> Rejection {
-        let mut r = dpop_refusal(e);
-        if e == DpopError::Nonce {
-            r.dpop_nonce = self.checker.issue_nonce(now).map(Into::into);
-        }
-        r
+    /// The refusal for `e`.
+    fn refusal(&self, e: DpopError, _now: u64) -> Rejection {
+        dpop_refusal(e)
+    }
+
+    /// The `DPoP-Nonce` for the answer to `rejection`: a fresh nonce on
+    /// `use_dpop_nonce` refusals (RFC 9449 §9), whatever the responder.
+    pub(crate) fn nonce_for(&self, rejection: &Rejection) -> Option<HeaderValue> {
+        (rejection.reason() == Reason::Dpop(DpopError::Nonce))
+            .then(|| self.nonce_header(now_unix()))
+            .flatten()
     }
 
     fn nonce_header(&self, now: u64) -> Option<HeaderValue> {

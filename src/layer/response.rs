@@ -74,7 +74,8 @@ pub struct Challenge {
     realm: Option<Arc<str>>,
     detail: ErrorDetail,
     resource_metadata: Option<Arc<str>>,
-    dpop: Option<DpopChallenge>,
+    /// One pointer: guards and extractor rejections carry a `Challenge`.
+    dpop: Option<Arc<DpopChallenge>>,
 }
 
 /// The `DPoP` challenge (RFC 9449 §7.1) of a layer that accepts DPoP.
@@ -141,10 +142,10 @@ impl Challenge {
     #[cfg(feature = "dpop")]
     pub(crate) fn with_dpop(mut self, algs: &[jsonwebtoken::Algorithm], bearer: bool) -> Self {
         let algs: Vec<String> = algs.iter().map(|a| format!("{a:?}")).collect();
-        self.dpop = Some(DpopChallenge {
+        self.dpop = Some(Arc::new(DpopChallenge {
             algs: algs.join(" ").into(),
             bearer,
-        });
+        }));
         self
     }
 
@@ -324,8 +325,7 @@ fn sep(v: &mut String) {
 /// for a rejection, with the rejection in the response extensions.
 ///
 /// `dpop_scheme`: the request used `Authorization: DPoP` (the error then
-/// goes on the `DPoP` challenge). A `use_dpop_nonce` refusal carries its
-/// `DPoP-Nonce`.
+/// goes on the `DPoP` challenge). The service adds `DPoP-Nonce`.
 fn base<B>(
     challenge: &Challenge,
     rejection: &Rejection,
@@ -338,12 +338,7 @@ fn base<B>(
     for v in challenge.header_values(rejection.reason(), dpop_scheme) {
         headers.append(header::WWW_AUTHENTICATE, v);
     }
-    if let Some(nonce) = rejection
-        .dpop_nonce()
-        .and_then(|n| HeaderValue::from_str(n).ok())
-    {
-        headers.insert(super::service::NONCE_HEADER, nonce);
-    }
+
     if let Some(after) = rejection.retry_after() {
         headers.insert(
             header::RETRY_AFTER,

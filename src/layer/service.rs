@@ -71,16 +71,20 @@ where
                 req.extensions_mut().insert(self.auth.challenge.clone());
                 ResponseFuture::inner(self.inner.call(req), None)
             }
-            Some(Outcome::Done(Err(rejection))) => ResponseFuture::rejected(
-                self.responder
-                    .response_to(&RequestHead::of(&req), &rejection),
-            ),
+            Some(Outcome::Done(Err(rejection))) => {
+                let mut res = self
+                    .responder
+                    .response_to(&RequestHead::of(&req), &rejection);
+                with_nonce(&mut res, self.auth.nonce_for(&rejection));
+                ResponseFuture::rejected(res)
+            }
             Some(Outcome::Pending(verify)) => {
                 // The ready service is the one driven later (tower's clone-and-swap).
                 let clone = self.inner.clone();
                 let mut inner = std::mem::replace(&mut self.inner, clone);
                 let responder = self.responder.clone();
                 let challenge = self.auth.challenge.clone();
+                let auth = Arc::clone(&self.auth);
                 ResponseFuture::waiting(Box::pin(async move {
                     match verify.await {
                         Ok(accepted) => {
@@ -90,7 +94,9 @@ where
                             Ok(res)
                         }
                         Err(rejection) => {
-                            Ok(responder.response_to(&RequestHead::of(&req), &rejection))
+                            let mut res = responder.response_to(&RequestHead::of(&req), &rejection);
+                            with_nonce(&mut res, auth.nonce_for(&rejection));
+                            Ok(res)
                         }
                     }
                 }))
