@@ -22,12 +22,24 @@
 //! `OAUTH2_INTROSPECTION_TTL_SECS` (default 60). The embedded issuer always
 //! demonstrates it.
 //!
+//! Shared across instances (run with `--features redis`, or
+//! `--all-features`): with `OAUTH2_REDIS_URL` set
+//! (`redis://[:password@]host[:port][/db]`), the revocation list is a
+//! `RedisRevocations` (a revocation on any instance reaches every other
+//! within milliseconds) and, when opaque tokens are on, introspection
+//! answers are shared through Redis too — which needs
+//! `OAUTH2_INTROSPECTION_HASH_KEY`: the same secret of at least 32 bytes
+//! on every instance (`openssl rand -hex 32`). `OAUTH2_REDIS_NAMESPACE`
+//! (default `orders`) prefixes the keys. Without `OAUTH2_REDIS_URL`
+//! everything stays in memory.
+//!
 //! - `GET /health` — public.
 //! - `GET /orders` — needs scope `orders:read`.
 //! - `POST /orders` — needs scope `orders:write`.
 //! - `POST /admin/revocations` — needs scope `orders:admin`; body
 //!   `{"jti": "…"}` or `{"sub": "…", "issued_before": <unix seconds>}`
-//!   revokes at once (an in-memory list, checked on every request).
+//!   revokes at once (checked on every request; in memory, or through
+//!   Redis with `OAUTH2_REDIS_URL`).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -36,10 +48,10 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use oauth2_guard::authz::RequireScope;
-use oauth2_guard::revocation::{self, RevocationList};
+use oauth2_guard::revocation::{self, RevocationList, RevocationStore};
 use oauth2_guard::testkit::MockIssuer;
 use oauth2_guard::HttpConfig;
-use oauth2_guard::{AuthLayer, Issuer, VerifiedClaims};
+use oauth2_guard::{AuthLayer, AuthLayerBuilder, Issuer, PostVerify, VerifiedClaims};
 use serde_json::{json, Value};
 
 #[tokio::main]
@@ -90,16 +102,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     let _ = &http; // used by the introspection setup when the feature is on
+    let redis_url = std::env::var("OAUTH2_REDIS_URL").ok();
+    #[cfg(not(feature = "redis"))]
+    if redis_url.is_some() {
+        return Err(
+            "OAUTH2_REDIS_URL is set, but this build has no `redis` feature: \
+                    run with --features redis (or --all-features)"
+                .into(),
+        );
+    }
 
-    let revocations = RevocationList::new();
     #[cfg_attr(not(feature = "introspection"), allow(unused_mut))]
-    let mut layer = AuthLayer::builder()
-        .issuer(issuer.clone())
-        .realm("orders")
-        .post_verify(revocations.clone());
+    let mut layer = AuthLayer::builder().issuer(issuer.clone()).realm("orders");
     #[cfg(feature = "introspection")]
     {
-        layer = match opaque::introspector(&issuer, _embedded.as_ref(), http).await? {
+        let redis = redis_url.as_deref();
+        layer = match opaque::introspector(&issuer, _embedded.as_ref(), http, redis).await? {
             Some(introspector) => {
                 println!(
                     "Opaque tokens: on (introspection at {})",
@@ -115,21 +133,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     #[cfg(not(feature = "introspection"))]
     println!("Opaque tokens: off (build with --features introspection)");
-    println!("Revocation: in memory, POST /admin/revocations (scope orders:admin)");
 
-    let protected = Router::new()
-        // Per-route guards: 403 insufficient_scope (RFC 6750 §3.1) when the scope is missing.
-        .route(
-            "/orders",
-            get(list_orders)
-                .layer(RequireScope::new("orders:read"))
-                .merge(post(create_order).layer(RequireScope::new("orders:write"))),
-        )
-        .route(
-            "/admin/revocations",
-            revocation::handler(revocations).route_layer(RequireScope::new("orders:admin")),
-        )
-        .layer(layer.build()?);
+    #[cfg(feature = "redis")]
+    let protected = match &redis_url {
+        Some(url) => {
+            let revocations = oauth2_guard::revocation::RedisRevocations::builder(url.as_str())
+                .namespace(namespace())
+                .build() // waits for the first full load
+                .await?;
+            println!(
+                "Revocation: shared through Redis at {} (namespace {}), POST /admin/revocations (scope orders:admin)",
+                redacted(url),
+                namespace()
+            );
+            protected(layer, revocations)?
+        }
+        None => in_memory(layer)?,
+    };
+    #[cfg(not(feature = "redis"))]
+    let protected = in_memory(layer)?;
+
     // Public routes live outside the layer, declared explicitly.
     let app = Router::new()
         .route("/health", get(|| async { "ok" }))
@@ -143,6 +166,55 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     axum::serve(listener, app).await?;
     Ok(())
+}
+
+fn in_memory(layer: AuthLayerBuilder) -> Result<Router, oauth2_guard::ConfigError> {
+    println!("Revocation: in memory, POST /admin/revocations (scope orders:admin)");
+    protected(layer, RevocationList::new())
+}
+
+/// The routes behind the layer; `revocations` (in memory or Redis) is
+/// checked on every request and written by `POST /admin/revocations`.
+fn protected<R>(
+    layer: AuthLayerBuilder,
+    revocations: R,
+) -> Result<Router, oauth2_guard::ConfigError>
+where
+    R: RevocationStore + PostVerify + Clone,
+{
+    Ok(Router::new()
+        // Per-route guards: 403 insufficient_scope (RFC 6750 §3.1) when the scope is missing.
+        .route(
+            "/orders",
+            get(list_orders)
+                .layer(RequireScope::new("orders:read"))
+                .merge(post(create_order).layer(RequireScope::new("orders:write"))),
+        )
+        .route(
+            "/admin/revocations",
+            revocation::handler(revocations.clone()).route_layer(RequireScope::new("orders:admin")),
+        )
+        .layer(layer.post_verify(revocations).build()?))
+}
+
+/// Key prefix in Redis (`OAUTH2_REDIS_NAMESPACE`, default `orders`).
+#[cfg(feature = "redis")]
+fn namespace() -> String {
+    std::env::var("OAUTH2_REDIS_NAMESPACE").unwrap_or_else(|_| "orders".into())
+}
+
+/// A Redis URL fit to print: its password, if any, replaced.
+#[cfg(feature = "redis")]
+fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            u.to_string()
+        }
+        Err(_) => "(unparsable URL)".into(),
+    }
 }
 
 async fn list_orders(Extension(claims): Extension<VerifiedClaims>) -> Json<Value> {
@@ -239,6 +311,7 @@ mod opaque {
         issuer: &Issuer,
         embedded: Option<&MockIssuer>,
         http: HttpConfig,
+        redis: Option<&str>,
     ) -> Result<Option<Introspector>, Box<dyn std::error::Error>> {
         let ttl = match std::env::var("OAUTH2_INTROSPECTION_TTL_SECS") {
             Ok(s) => Duration::from_secs(s.parse()?),
@@ -267,13 +340,45 @@ mod opaque {
             "Introspection cache TTL: {} s (OAUTH2_INTROSPECTION_TTL_SECS)",
             ttl.as_secs()
         );
-        let introspector = Introspector::builder(issuer.name(), client_id)
+        let builder = Introspector::builder(issuer.name(), client_id)
             .client_secret(secret)
             .audience(audience)
             .cache_ttl(ttl)
-            .http(http)
-            .build()
-            .await?;
-        Ok(Some(introspector))
+            .http(http);
+        let builder = match redis {
+            None => builder,
+            #[cfg(feature = "redis")]
+            Some(url) => shared(builder, url)?,
+            #[cfg(not(feature = "redis"))]
+            Some(_) => builder, // refused earlier
+        };
+        Ok(Some(builder.build().await?))
+    }
+
+    /// Introspection answers shared through Redis: needs the fleet's hash key.
+    #[cfg(feature = "redis")]
+    fn shared(
+        builder: oauth2_guard::introspection::IntrospectorBuilder,
+        url: &str,
+    ) -> Result<oauth2_guard::introspection::IntrospectorBuilder, Box<dyn std::error::Error>> {
+        use oauth2_guard::introspection::{RedisIntrospectionCache, MIN_HASH_KEY_BYTES};
+        let Ok(key) = std::env::var("OAUTH2_INTROSPECTION_HASH_KEY") else {
+            return Err(format!(
+                "OAUTH2_REDIS_URL shares introspection answers between instances: set \
+                 OAUTH2_INTROSPECTION_HASH_KEY to the same secret of at least \
+                 {MIN_HASH_KEY_BYTES} bytes on every instance (e.g. `openssl rand -hex 32`)"
+            )
+            .into());
+        };
+        let cache = RedisIntrospectionCache::builder(url)
+            .namespace(super::namespace())
+            .build()?;
+        println!(
+            "Introspection cache: shared through Redis (namespace {}, hash key from \
+             OAUTH2_INTROSPECTION_HASH_KEY, {} bytes)",
+            super::namespace(),
+            key.len()
+        );
+        Ok(builder.hash_key(key).shared_cache_redis(cache))
     }
 }

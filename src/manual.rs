@@ -197,6 +197,12 @@
 //! | failures (down, slow, 5xx, 401 to our credentials, garbage, > 64 KiB) | 503 `introspection_unavailable`, `Retry-After: 2`, WARN with fingerprint | fail closed without telling clients their token is bad |
 //! | routing | a JWS of a configured/lazy issuer → JWT verifier; anything else → introspection | a damaged JWT of a known issuer is refused locally, never sent out |
 //! | JWTs introspected | off (`introspect_jwts`) | a call per token per TTL is a cost only some deployments want |
+//! | shared cache (Redis) | off (`shared_cache_redis`); when on, `hash_key` is required | sharing needs a secret common to the fleet; a random per-process key would share nothing and hide it |
+//! | what Redis holds | the mapped claims, under `<namespace>:introspection:<scope>:<HMAC hex>`, expiring at min(TTL, `exp` − now) | neither the token nor a plain hash of it: a Redis dump gives nothing to present; the TTL never outlives the local promise |
+//! | shared entry scope | a digest of issuer, audiences, `client_id` fallback and role paths | two services with one Redis and one key still never accept each other's tokens through the cache |
+//! | shared entry read locally | kept no longer than it had left in Redis | a revocation at the IdP is seen within the TTL, however many instances relayed the answer |
+//! | refusals in Redis | never | a flood of random tokens would become a flood of Redis writes; one instance's view must not lock a token out everywhere |
+//! | Redis timeout / after a failure | 100 ms per command / Redis skipped for 1 s | a dead or slow Redis adds at most one short wait per second, never one per miss; the local cache and the IdP keep answering (WARN, `status()`) |
 //! # gRPC (tonic)
 //!
 //! | behaviour | default | reason |

@@ -57,14 +57,14 @@ impl RedisConn {
     }
 
     /// The value at `key`, if any.
-    #[allow(dead_code)] // for the shared introspection cache
+    #[cfg_attr(not(feature = "introspection"), allow(dead_code))]
     pub(crate) async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, RedisError> {
         self.commands.clone().get(key).await
     }
 
     /// Stores `value` at `key`, expiring after `ttl` (rounded up to the
     /// millisecond, at least 1 ms) in Redis itself.
-    #[allow(dead_code)] // for the shared introspection cache
+    #[cfg_attr(not(feature = "introspection"), allow(dead_code))]
     pub(crate) async fn set_with_ttl(
         &self,
         key: &str,
@@ -163,6 +163,29 @@ impl RedisConn {
     }
 }
 
+/// A key prefix: 1 to 64 of `A-Z a-z 0-9 . _ - :`.
+#[cfg_attr(not(feature = "introspection"), allow(dead_code))]
+pub(crate) fn valid_namespace(ns: &str) -> bool {
+    !ns.is_empty()
+        && ns.len() <= 64
+        && ns
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':'))
+}
+
+/// `url` with any password replaced by `***`, for errors and logs.
+#[cfg_attr(not(feature = "introspection"), allow(dead_code))]
+pub(crate) fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        Err(_) => "<unparsable URL>".to_owned(),
+    }
+}
+
 /// Milliseconds, rounded up, at least 1 (`PX 0` is an error in Redis).
 fn ttl_millis(ttl: Duration) -> u64 {
     let ms = ttl
@@ -193,5 +216,17 @@ mod tests {
         assert!(!format!("{conn:?}").contains("hunter2"));
         let res = tokio::time::timeout(Duration::from_secs(3), conn.get("k")).await;
         assert!(matches!(res, Ok(Err(_))), "an error, in time");
+    }
+
+    #[test]
+    fn namespaces_and_redaction() {
+        assert!(valid_namespace("orders:prod-1.a_b"));
+        for bad in ["", "a b", "ä", &"x".repeat(65)] {
+            assert!(!valid_namespace(bad), "{bad:?}");
+        }
+        let r = redacted("redis://:hunter2@127.0.0.1:6379/0");
+        assert!(!r.contains("hunter2") && r.contains("***"), "{r}");
+        assert_eq!(redacted("redis://127.0.0.1/"), "redis://127.0.0.1/");
+        assert!(!redacted("not a url hunter2").contains("hunter2"));
     }
 }

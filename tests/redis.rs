@@ -553,3 +553,8 @@ async fn build_fails_when_redis_is_unreachable_rather_than_start_empty() {
         .expect_err("not redis://");
     assert_eq!(bad.kind(), RedisSetupErrorKind::InvalidUrl);
 }
+
+/// The shared introspection cache (feature `introspection`).
+#[cfg(feature = "introspection")]
+#[path = "redis/introspection.rs"]
+mod introspection;

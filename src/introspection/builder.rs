@@ -51,7 +51,8 @@ pub const MIN_HASH_KEY_BYTES: usize = 32;
 /// | [`timeout`](Self::timeout) | 3 s (the whole call: + 1 s) | a slow server costs a bounded wait, then 503 |
 /// | [`retry_after`](Self::retry_after) | 2 s | what 503 answers tell clients |
 /// | [`max_response_bytes`](Self::max_response_bytes) | 64 KiB | answers are small; a huge one is refused (503) |
-/// | [`hash_key`](Self::hash_key) | 32 random bytes per process | cache keys are HMAC-SHA256 of the token: the token itself is never kept; instances sharing a cache must share the key |
+/// | [`hash_key`](Self::hash_key) | 32 random bytes per process; **required** with a shared cache | cache keys are HMAC-SHA256 of the token: the token itself is never kept; instances sharing a cache must share the key, and a random default would silently share nothing |
+/// | [`shared_cache_redis`](Self::shared_cache_redis) (feature `redis`) | none: each instance caches alone | sharing needs a Redis and a shared secret; with it, N instances cost the server one call per token per TTL instead of N |
 /// | [`http`](Self::http) | [`HttpConfig::default`] | HTTPS only (loopback HTTP: [`HttpConfig::allow_loopback_http`]); introspection requests never follow redirects |
 pub struct IntrospectorBuilder {
     issuer: String,
@@ -243,8 +244,23 @@ impl IntrospectorBuilder {
         self
     }
 
+    /// Share active answers with every instance using the same Redis,
+    /// namespace and [`hash_key`](Self::hash_key): a fleet then costs the
+    /// authorization server one call per token per TTL, not one per
+    /// instance. The local cache stays in front; Redis down → the local
+    /// cache and the server keep working. Requires `hash_key`. See
+    /// [Shared cache](super#shared-cache-redis).
+    #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+    pub fn shared_cache_redis(self, cache: super::RedisIntrospectionCache) -> Self {
+        self.shared_cache(cache.into_shared())
+    }
+
     /// A cache shared between instances (the Redis backend sets it).
-    #[cfg_attr(not(all(test, feature = "testkit")), allow(dead_code))]
+    #[cfg_attr(
+        not(any(feature = "redis", all(test, feature = "testkit"))),
+        allow(dead_code)
+    )]
     pub(crate) fn shared_cache(mut self, cache: Arc<dyn shared::SharedCache>) -> Self {
         self.shared = Some(cache);
         self
@@ -262,7 +278,8 @@ impl IntrospectorBuilder {
     ///   setting out of range (a zero `max_concurrent`, `timeout` or
     ///   `max_response_bytes`, a `hash_key` under 32 bytes);
     /// - [`ConfigError::MissingSetting`]: the discovered metadata has no
-    ///   `introspection_endpoint` and none was set;
+    ///   `introspection_endpoint` and none was set; a shared cache without
+    ///   a `hash_key`;
     /// - [`ConfigError::InvalidUrl`], [`ConfigError::InsecureUrl`],
     ///   [`ConfigError::Discovery`], [`ConfigError::IssuerMismatch`]: the
     ///   endpoint or its discovery;
@@ -293,6 +310,24 @@ impl IntrospectorBuilder {
         if self.max_response_bytes == 0 {
             return range("max_response_bytes", "must be at least 1");
         }
+        let shared = match self.shared {
+            Some(_) if self.hash_key.is_none() => {
+                return Err(ConfigError::MissingSetting {
+                    setting: "hash_key",
+                    hint: "a shared introspection cache needs IntrospectorBuilder::hash_key: the same per-deployment secret (at least 32 bytes) on every instance",
+                })
+            }
+            Some(cache) => Some(shared::scoped(
+                cache,
+                shared::scope_tag(
+                    &self.issuer,
+                    &self.audiences,
+                    self.client_id_fallback,
+                    &self.roles,
+                ),
+            )),
+            None => None,
+        };
         let hasher = match &self.hash_key {
             Some(k) if k.len() < MIN_HASH_KEY_BYTES => {
                 return range("hash_key", "must be at least 32 bytes")
@@ -366,7 +401,7 @@ impl IntrospectorBuilder {
             checks,
             hasher,
             cache: LocalCache::new(&bounds),
-            shared: self.shared,
+            shared,
             limit: Arc::new(Semaphore::new(self.max_concurrent)),
             max_concurrent: self.max_concurrent,
             deadline: self.timeout + Duration::from_secs(1),

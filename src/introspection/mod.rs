@@ -53,6 +53,56 @@
 //! make one call (single flight, run in a task of its own so a client that
 //! goes away fails no one else).
 //!
+//! # Shared cache (Redis)
+//!
+//! With feature `redis`, instances share active answers through Redis
+//! ([`RedisIntrospectionCache`], given to
+//! [`shared_cache_redis`](IntrospectorBuilder::shared_cache_redis)): a
+//! fleet of N instances costs the authorization server one call per token
+//! per TTL instead of N. A miss in the local cache reads Redis, then asks
+//! the server and writes the answer to Redis; the local cache stays in
+//! front, so a hit costs no round trip.
+//!
+//! - Redis holds only the mapped claims, under
+//!   `<namespace>:introspection:<scope>:<HMAC-SHA256 of the token, hex>`,
+//!   expiring at min(TTL, `exp` − now). The
+//!   [`hash_key`](IntrospectorBuilder::hash_key) is **required**: the same
+//!   per-deployment secret on every instance (instances with different
+//!   keys share nothing), and no usable token — nor a plain hash of one —
+//!   is ever written. The values are claims (subject, scopes): protect
+//!   Redis as any session store.
+//! - `<scope>` digests the issuer, audiences, `client_id` fallback and role
+//!   paths: services that accept different audiences never read each
+//!   other's answers, even with one Redis and one key.
+//! - An answer read from Redis is used locally no longer than it had left
+//!   there: a revocation at the server is seen within the TTL.
+//! - Refusals are not shared (a flood of random tokens must not become a
+//!   flood of Redis writes).
+//! - Redis down or slow: every command is bounded (100 ms), and after a
+//!   failure Redis is skipped for a second
+//!   ([`retry_interval`](RedisIntrospectionCacheBuilder::retry_interval)):
+//!   the local cache and the server keep answering, a WARN is logged, and
+//!   [`status`](RedisIntrospectionCache::status) says so.
+//!
+//! ```no_run
+//! # #[cfg(feature = "redis")]
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use oauth2_guard::introspection::{Introspector, RedisIntrospectionCache};
+//!
+//! let shared = RedisIntrospectionCache::builder("redis://127.0.0.1:6379/")
+//!     .namespace("orders")
+//!     .build()?;
+//! let key = std::env::var("OAUTH2_INTROSPECTION_HASH_KEY")?; // the same on every instance
+//! let introspector = Introspector::builder("https://idp.example.com", "orders-api")
+//!     .client_secret("…")
+//!     .audience("orders-api")
+//!     .hash_key(key)
+//!     .shared_cache_redis(shared.clone())
+//!     .build()
+//!     .await?;
+//! # let _ = introspector; Ok(()) }
+//! ```
+//!
 //! # Errors
 //!
 //! | what | answer |
@@ -74,6 +124,12 @@ pub use builder::{
     DEFAULT_RETRY_AFTER, DEFAULT_TIMEOUT, MIN_HASH_KEY_BYTES,
 };
 
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use crate::verify::introspection::redis_cache::{
+    RedisCacheStatus, RedisIntrospectionCache, RedisIntrospectionCacheBuilder,
+    DEFAULT_REDIS_CACHE_RETRY, DEFAULT_REDIS_CACHE_TIMEOUT,
+};
 use crate::verify::introspection::{Engine, IntrospectionVerifier};
 
 /// Verifies opaque tokens by introspection; see the [module docs](self).

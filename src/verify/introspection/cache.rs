@@ -136,9 +136,21 @@ impl LocalCache {
     /// Keep an active answer until min(TTL, `exp` − now); `weight`: the
     /// answer's size in bytes.
     pub(crate) fn put_active(&self, key: Key, claims: &VerifiedClaims, weight: u64) {
+        self.put_active_for(key, claims, weight, self.ttl);
+    }
+
+    /// As [`put_active`](Self::put_active), kept no longer than `cap`
+    /// either (an answer read from a shared cache: what is left of it).
+    pub(crate) fn put_active_for(
+        &self,
+        key: Key,
+        claims: &VerifiedClaims,
+        weight: u64,
+        cap: Duration,
+    ) {
         let Some(map) = &self.active else { return };
         let left = claims.exp_unix().saturating_sub(now_unix());
-        let lifetime = self.ttl.min(Duration::from_secs(left));
+        let lifetime = self.ttl.min(cap).min(Duration::from_secs(left));
         if lifetime.is_zero() {
             return;
         }

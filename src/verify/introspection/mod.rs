@@ -20,6 +20,8 @@
 pub(crate) mod answer;
 pub(crate) mod cache;
 pub(crate) mod hash;
+#[cfg(feature = "redis")]
+pub(crate) mod redis_cache;
 pub(crate) mod shared;
 #[cfg(all(test, feature = "testkit"))]
 mod tests;
@@ -175,8 +177,9 @@ impl Engine {
         if let (Some(store), Some(name)) = (&self.shared, &name) {
             match store.get(name).await {
                 Ok(Some(bytes)) => {
-                    if let Some(claims) = shared::decode(&bytes, &self.checks.issuer, fp) {
-                        self.cache.put_active(key, &claims, bytes.len() as u64);
+                    if let Some((claims, left)) = shared::decode(&bytes, &self.checks.issuer, fp) {
+                        self.cache
+                            .put_active_for(key, &claims, bytes.len() as u64, left);
                         return Ok(claims);
                     }
                 }
@@ -221,7 +224,7 @@ impl Engine {
     ) {
         let left = claims.exp_unix().saturating_sub(crate::claims::now_unix());
         let ttl = self.ttl.min(Duration::from_secs(left));
-        let Some(bytes) = shared::encode(claims).filter(|_| !ttl.is_zero()) else {
+        let Some(bytes) = shared::encode(claims, ttl).filter(|_| ttl.as_secs() > 0) else {
             return;
         };
         if let Err(error) = store.put(name, bytes, ttl).await {

@@ -3,16 +3,30 @@
 //! network).
 //!
 //! What is stored: only the mapped claims of an *active* answer (issuer,
-//! claims, `exp`, `iat`, audiences, roles) as JSON, under the lower-case hex
-//! of the token's keyed hash, with a TTL of min(TTL, `exp` − now). Never
-//! the token; never a refusal. Instances that share a cache must share the
-//! hash key ([`hash_key`](crate::introspection::IntrospectorBuilder::hash_key)),
-//! a per-deployment secret, so the store holds nothing that can be looked
-//! up by someone who guesses tokens without it.
+//! claims, `exp`, `iat`, audiences, roles, and the instant the entry stops
+//! being valid) as JSON, under `<scope>:<hex of the token's keyed hash>`,
+//! with a TTL of min(TTL, `exp` − now). Never the token; never a refusal.
+//! Instances that share a cache must share the hash key
+//! ([`hash_key`](crate::introspection::IntrospectorBuilder::hash_key), a
+//! per-deployment secret, required with a shared cache), so the store holds
+//! nothing that can be looked up by someone who guesses tokens without it.
 //!
-//! A stored entry is checked again when read (`exp`, and the issuer must be
-//! this introspector's), and then kept in the local cache, which stays in
-//! front: a local hit costs no round trip.
+//! `<scope>` ([`scope_tag`]) digests what shapes the mapped claims (issuer,
+//! audiences, `client_id` fallback, role paths): two services that share a
+//! Redis *and* a hash key but accept different audiences never read each
+//! other's entries, so a token accepted for one is not accepted by the
+//! other through the cache.
+//!
+//! A stored entry is checked again when read (`exp`, its own validity, and
+//! the issuer must be this introspector's), and then kept in the local
+//! cache — no longer than the entry itself was still valid, so a token
+//! revoked at the server is seen within the TTL however many instances
+//! passed the answer on. The local cache stays in front: a local hit costs
+//! no round trip.
+//!
+//! Refusals are not shared: a flood of random tokens would otherwise become
+//! a flood of writes to the shared store, and one instance's refusal (its
+//! clock, its transient view) would lock a token out of the whole fleet.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -21,8 +35,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 
-use crate::claims::{now_unix, Fingerprint, Verified, VerifiedClaims};
+use crate::claims::{now_unix, ClaimPath, Fingerprint, Verified, VerifiedClaims};
 
 /// A boxed future of the shared cache.
 pub(crate) type CacheFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -52,7 +67,7 @@ pub(crate) trait SharedCache: Send + Sync + 'static {
 /// The shared cache, when one is set, as the verifier holds it.
 pub(crate) type Shared = Option<Arc<dyn SharedCache>>;
 
-/// The stored form of mapped claims.
+/// The stored form of mapped claims (format version 1: see [`scope_tag`]).
 #[derive(Serialize, Deserialize)]
 struct Stored {
     iss: String,
@@ -61,10 +76,13 @@ struct Stored {
     iat: Option<u64>,
     aud: Vec<String>,
     roles: Vec<String>,
+    /// Unix seconds: the entry is not used from then on (written as now +
+    /// min(TTL, `exp` − now)).
+    until: u64,
 }
 
-/// Serialize an opaque token's mapped claims.
-pub(crate) fn encode(claims: &VerifiedClaims) -> Option<Vec<u8>> {
+/// Serialize an opaque token's mapped claims, valid for `ttl` from now.
+pub(crate) fn encode(claims: &VerifiedClaims, ttl: Duration) -> Option<Vec<u8>> {
     let stored = Stored {
         iss: claims.issuer().to_owned(),
         claims: claims.raw().clone(),
@@ -72,22 +90,26 @@ pub(crate) fn encode(claims: &VerifiedClaims) -> Option<Vec<u8>> {
         iat: claims.iat_unix(),
         aud: claims.audiences().to_vec(),
         roles: claims.roles().to_vec(),
+        until: now_unix().saturating_add(ttl.as_secs()),
     };
     serde_json::to_vec(&stored).ok()
 }
 
-/// Claims read back from the shared cache: `None` (a miss) unless they
-/// parse, name `issuer` and have not expired.
+/// Claims read back from the shared cache, with how much longer the entry
+/// may be used: `None` (a miss) unless they parse, name `issuer`, and
+/// neither the token nor the entry has expired.
 pub(crate) fn decode(
     bytes: &[u8],
     issuer: &Arc<str>,
     fingerprint: Fingerprint,
-) -> Option<VerifiedClaims> {
+) -> Option<(VerifiedClaims, Duration)> {
     let stored: Stored = serde_json::from_slice(bytes).ok()?;
-    if stored.iss != **issuer || now_unix() >= stored.exp {
+    let now = now_unix();
+    if stored.iss != **issuer || now >= stored.exp || now >= stored.until {
         return None;
     }
-    Some(VerifiedClaims::new(Verified {
+    let left = Duration::from_secs(stored.until - now);
+    let claims = VerifiedClaims::new(Verified {
         issuer: issuer.clone(),
         payload: stored.claims,
         expires_at: stored.exp,
@@ -97,7 +119,75 @@ pub(crate) fn decode(
         algorithm: None,
         key_id: None,
         fingerprint,
-    }))
+    });
+    Some((claims, left))
+}
+
+/// What makes two introspectors' mapped claims interchangeable, digested:
+/// the stored format's version, the issuer, the accepted audiences (sorted),
+/// the `client_id` fallback and the role paths. 16 hex digits; not secret.
+pub(crate) fn scope_tag(
+    issuer: &str,
+    audiences: &[String],
+    client_id_fallback: bool,
+    roles: &[ClaimPath],
+) -> String {
+    let mut audiences: Vec<&str> = audiences.iter().map(String::as_str).collect();
+    audiences.sort_unstable();
+    audiences.dedup();
+    // Length-prefixed fields: no two configurations digest the same input.
+    let mut h = Sha256::new();
+    let mut field = |bytes: &[u8]| {
+        h.update((bytes.len() as u64).to_be_bytes());
+        h.update(bytes);
+    };
+    field(b"v1");
+    field(issuer.as_bytes());
+    field(&(audiences.len() as u64).to_be_bytes());
+    for aud in &audiences {
+        field(aud.as_bytes());
+    }
+    field(&[u8::from(client_id_fallback)]);
+    field(&(roles.len() as u64).to_be_bytes());
+    for path in roles {
+        field(&(path.segments().len() as u64).to_be_bytes());
+        for segment in path.segments() {
+            field(segment.as_bytes());
+        }
+    }
+    let digest = h.finalize();
+    super::hash::hex(&digest.into())[..16].to_owned()
+}
+
+/// `cache` with every name put under `tag` (`<tag>:<name>`).
+pub(crate) fn scoped(cache: Arc<dyn SharedCache>, tag: String) -> Arc<dyn SharedCache> {
+    Arc::new(Scoped { inner: cache, tag })
+}
+
+struct Scoped {
+    inner: Arc<dyn SharedCache>,
+    tag: String,
+}
+
+impl SharedCache for Scoped {
+    fn get<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> CacheFuture<'a, Result<Option<Vec<u8>>, SharedCacheError>> {
+        Box::pin(async move { self.inner.get(&format!("{}:{key}", self.tag)).await })
+    }
+
+    fn put<'a>(
+        &'a self,
+        key: &'a str,
+        value: Vec<u8>,
+        ttl: Duration,
+    ) -> CacheFuture<'a, Result<(), SharedCacheError>> {
+        Box::pin(async move {
+            let name = format!("{}:{key}", self.tag);
+            self.inner.put(&name, value, ttl).await
+        })
+    }
 }
 
 #[cfg(test)]
@@ -148,8 +238,9 @@ pub(crate) mod tests {
     fn round_trip_keeps_claims_and_refuses_expired_or_foreign() {
         let iss: Arc<str> = "https://idp.example.com".into();
         let c = crate::claims::test_claims(serde_json::json!({"sub": "a", "scope": "x y"}));
-        let bytes = encode(&c).unwrap();
-        let back = decode(&bytes, &iss, Fingerprint::of("t")).unwrap();
+        let bytes = encode(&c, Duration::from_secs(30)).unwrap();
+        let (back, left) = decode(&bytes, &iss, Fingerprint::of("t")).unwrap();
+        assert!(left <= Duration::from_secs(30) && left >= Duration::from_secs(29));
         assert_eq!(back.scopes(), ["x", "y"]);
         assert_eq!(back.subject(), Some("a"));
         assert_eq!(back.exp_unix(), c.exp_unix());
@@ -157,5 +248,53 @@ pub(crate) mod tests {
         let other: Arc<str> = "https://other".into();
         assert!(decode(&bytes, &other, Fingerprint::of("t")).is_none());
         assert!(decode(b"garbage", &iss, Fingerprint::of("t")).is_none());
+    }
+
+    #[test]
+    fn an_entry_past_its_own_validity_is_a_miss() {
+        let iss: Arc<str> = "https://idp.example.com".into();
+        let c = crate::claims::test_claims(serde_json::json!({"sub": "a"}));
+        // Under a second of TTL: nothing worth sharing, and never readable.
+        let bytes = encode(&c, Duration::from_millis(900)).unwrap();
+        assert!(decode(&bytes, &iss, Fingerprint::of("t")).is_none());
+        let stored = String::from_utf8(encode(&c, Duration::from_secs(5)).unwrap()).unwrap();
+        assert!(stored.contains("\"until\":"), "{stored}");
+    }
+
+    #[test]
+    fn the_scope_tag_follows_what_shapes_the_claims() {
+        let roles = [ClaimPath::parse("realm_access/roles").unwrap()];
+        let auds = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let base = scope_tag("https://idp", &auds(&["a", "b"]), false, &roles);
+        assert_eq!(base.len(), 16);
+        assert!(base.bytes().all(|b| b.is_ascii_hexdigit()));
+        // Order and duplicates of audiences do not matter...
+        assert_eq!(
+            base,
+            scope_tag("https://idp", &auds(&["b", "a", "a"]), false, &roles)
+        );
+        // ...every setting that changes the mapped claims does.
+        for other in [
+            scope_tag("https://idp2", &auds(&["a", "b"]), false, &roles),
+            scope_tag("https://idp", &auds(&["a"]), false, &roles),
+            scope_tag("https://idp", &auds(&["ab"]), false, &roles),
+            scope_tag("https://idp", &auds(&["a", "b"]), true, &roles),
+            scope_tag("https://idp", &auds(&["a", "b"]), false, &[]),
+        ] {
+            assert_ne!(base, other);
+        }
+    }
+
+    #[tokio::test]
+    async fn scoped_names_carry_the_tag() {
+        let store = Arc::new(MemoryShared::default());
+        let scoped = scoped(store.clone(), "0123456789abcdef".into());
+        scoped
+            .put("k", b"v".to_vec(), Duration::from_secs(1))
+            .await
+            .unwrap();
+        assert!(crate::sync::lock(&store.map).contains_key("0123456789abcdef:k"));
+        assert_eq!(scoped.get("k").await.unwrap().as_deref(), Some(&b"v"[..]));
+        assert_eq!(store.get("k").await.unwrap(), None);
     }
 }

@@ -48,7 +48,12 @@ async fn instances_sharing_a_store_make_one_call_and_survive_its_outage() {
     {
         let map = crate::sync::lock(&store.map);
         let (key, (bytes, ttl)) = map.iter().next().unwrap();
-        assert_eq!(key.len(), 64, "hex of the keyed hash");
+        let (scope, hash) = key.split_once(':').unwrap();
+        assert_eq!(
+            (scope.len(), hash.len()),
+            (16, 64),
+            "scope tag, hex of the keyed hash"
+        );
         assert!(!key.contains(&token) && !String::from_utf8_lossy(bytes).contains(&token));
         assert!(ttl.as_secs() <= 60);
     }
@@ -61,5 +66,91 @@ async fn instances_sharing_a_store_make_one_call_and_survive_its_outage() {
         .await
         .unwrap();
     assert!(c.verifier().verify(&token).resolve().await.is_ok());
+    assert_eq!(idp.introspection_requests(), 2);
+}
+
+#[tokio::test]
+async fn a_shared_cache_needs_the_hash_key_and_is_scoped_by_audience() {
+    let idp = MockIssuer::start().await;
+    idp.register_client("rs", "rs-secret");
+    let store = Arc::new(MemoryShared::default());
+    let err = Introspector::builder(idp.issuer_url(), "rs")
+        .client_secret("rs-secret")
+        .audience("orders-api")
+        .http(crate::HttpConfig::default().allow_loopback_http())
+        .shared_cache(store.clone())
+        .build()
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        crate::ConfigError::MissingSetting {
+            setting: "hash_key",
+            ..
+        }
+    ));
+
+    // Same store, same key, another audience: nothing read from the other.
+    let orders = builder(&idp)
+        .shared_cache(store.clone())
+        .build()
+        .await
+        .unwrap();
+    let billing = Introspector::builder(idp.issuer_url(), "rs")
+        .client_secret("rs-secret")
+        .audience("billing-api")
+        .hash_key(vec![7u8; 32])
+        .http(crate::HttpConfig::default().allow_loopback_http())
+        .shared_cache(store.clone())
+        .build()
+        .await
+        .unwrap();
+    let token = idp.opaque_token().scope("orders:read").issue(); // for orders-api
+    assert!(orders.verifier().verify(&token).resolve().await.is_ok());
+    let refused = billing
+        .verifier()
+        .verify(&token)
+        .resolve()
+        .await
+        .unwrap_err();
+    assert_eq!(refused.reason(), crate::Reason::WrongAudience);
+    assert_eq!(
+        idp.introspection_requests(),
+        2,
+        "billing asked the IdP itself"
+    );
+}
+
+#[tokio::test]
+async fn an_answer_read_from_the_store_is_kept_locally_no_longer_than_it_had_left() {
+    let idp = MockIssuer::start().await;
+    idp.register_client("rs", "rs-secret");
+    let store = Arc::new(MemoryShared::default());
+    let a = builder(&idp)
+        .shared_cache(store.clone())
+        .build()
+        .await
+        .unwrap();
+    let token = idp.opaque_token().scope("orders:read").issue();
+    assert!(a.verifier().verify(&token).resolve().await.is_ok());
+    // Age the stored entry: 1 s of its 60 left.
+    {
+        let mut map = crate::sync::lock(&store.map);
+        let (bytes, _) = map.values_mut().next().unwrap();
+        let mut v: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+        v["until"] = (crate::claims::now_unix() + 1).into();
+        *bytes = serde_json::to_vec(&v).unwrap();
+    }
+    let b = builder(&idp)
+        .shared_cache(store.clone())
+        .build()
+        .await
+        .unwrap();
+    assert!(b.verifier().verify(&token).resolve().await.is_ok());
+    assert_eq!(idp.introspection_requests(), 1, "B read the store");
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    // B's local copy has expired with the entry (not 60 s after reading
+    // it); the store's entry is past its `until` too: B asks the IdP.
+    assert!(b.verifier().verify(&token).resolve().await.is_ok());
     assert_eq!(idp.introspection_requests(), 2);
 }
