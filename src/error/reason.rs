@@ -89,6 +89,13 @@ pub enum Reason {
     /// calls are in flight. A server-side condition: 503 with
     /// `Retry-After`, never 401 (fail closed, but not blaming the token).
     IntrospectionUnavailable,
+    /// The token is bound to a client certificate (RFC 8705 `cnf.x5t#S256`)
+    /// but the request came without one: no client certificate on the TLS
+    /// connection, or none forwarded by a trusted proxy.
+    CertificateMissing,
+    /// The token is bound to another client certificate than the one the
+    /// request came with (RFC 8705 §3: the SHA-256 thumbprint differs).
+    CertificateMismatch,
 }
 
 impl Reason {
@@ -120,6 +127,8 @@ impl Reason {
             Reason::TenantLookupUnavailable => "tenant_lookup_unavailable",
             Reason::Inactive => "inactive",
             Reason::IntrospectionUnavailable => "introspection_unavailable",
+            Reason::CertificateMissing => "certificate_missing",
+            Reason::CertificateMismatch => "certificate_mismatch",
         }
     }
 
