@@ -15,8 +15,11 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+mod confirmation;
 mod path;
 mod standard;
+
+pub(crate) use confirmation::Confirmation;
 
 pub(crate) use path::roles_of;
 pub use path::ClaimPath;
@@ -123,6 +126,8 @@ struct Inner {
     fingerprint: Fingerprint,
     /// Set by a tenant-template issuer ([`crate::tenant`]).
     tenant: Option<Arc<str>>,
+    /// The `cnf` binding, read once; enforced by the layer's binding check.
+    confirmation: Option<Confirmation>,
 }
 
 /// Everything the verifier learned, handed to [`VerifiedClaims::new`].
@@ -143,7 +148,9 @@ pub(crate) struct Verified {
 impl VerifiedClaims {
     pub(crate) fn new(v: Verified) -> Self {
         let scopes = scopes_of(&v.payload);
+        let confirmation = Confirmation::of(&v.payload);
         Self(Arc::new(Inner {
+            confirmation,
             issuer: v.issuer,
             expires_at: v.expires_at,
             issued_at: v.issued_at,
@@ -299,6 +306,19 @@ impl VerifiedClaims {
     /// encodings that are not canonical.
     pub fn fingerprint(&self) -> Fingerprint {
         self.0.fingerprint
+    }
+
+    /// The token's binding (`cnf`); `None` for a bearer token.
+    pub(crate) fn confirmation(&self) -> Option<&Confirmation> {
+        self.0.confirmation.as_ref()
+    }
+
+    /// Whether the token is sender-constrained (its `cnf` binds it to a key
+    /// or a certificate). The layer accepts such a token only with the
+    /// matching proof of possession (a DPoP proof, a TLS client
+    /// certificate); see [`crate::manual`].
+    pub fn is_sender_constrained(&self) -> bool {
+        self.0.confirmation.is_some()
     }
 
     pub(crate) fn issuer_arc(&self) -> &Arc<str> {

@@ -6,6 +6,7 @@ use jsonwebtoken::Algorithm;
 use url::Url;
 
 use super::nonce::{NonceSecret, Nonces};
+use super::replay::ReplayStore;
 use crate::error::ConfigError;
 
 /// Default `iat` window: a proof's `iat` may be at most 60 s before or
@@ -54,6 +55,19 @@ pub struct DpopConfig {
     /// The base URL's path without trailing `/` (may be empty).
     pub(crate) base_path: String,
     pub(crate) trust_forwarded: bool,
+    /// A shared replay store (Redis) used by the layer instead of the
+    /// in-memory cache.
+    pub(crate) store: Option<SharedReplayStore>,
+}
+
+/// A [`ReplayStore`] shared by every clone of a configuration.
+#[derive(Clone)]
+pub(crate) struct SharedReplayStore(pub(crate) std::sync::Arc<dyn ReplayStore>);
+
+impl std::fmt::Debug for SharedReplayStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReplayStore")
+    }
 }
 
 impl DpopConfig {
@@ -72,6 +86,7 @@ impl DpopConfig {
             nonce_rotation: None,
             nonce_secret: None,
             trust_forwarded: false,
+            store: None,
         }
     }
 
@@ -99,6 +114,7 @@ impl DpopConfig {
 /// | [`replay_per_key`](Self::replay_per_key) | 10 000 | one key cannot fill the cache for every other client |
 /// | [`require_nonce`](Self::require_nonce) | off | nonces cost every client one extra round trip per rotation; turn on to stop proofs made ahead of time (RFC 9449 §11.2) |
 /// | [`nonce_secret`](Self::nonce_secret) | random per process | instances behind one load balancer must share it |
+/// | [`replay_store`](Self::replay_store) | in memory, per process | no infrastructure needed; instances behind one load balancer should share a store (e.g. Redis) so a proof accepted by one is refused by the others |
 /// | [`with_insecure_trust_forwarded_headers`](Self::with_insecure_trust_forwarded_headers) | off | `Host` and `X-Forwarded-*` are client-controlled unless a proxy overwrites them |
 #[derive(Debug, Clone)]
 #[must_use]
@@ -112,9 +128,22 @@ pub struct DpopConfigBuilder {
     nonce_rotation: Option<Duration>,
     nonce_secret: Option<NonceSecret>,
     trust_forwarded: bool,
+    store: Option<SharedReplayStore>,
 }
 
 impl DpopConfigBuilder {
+    /// Remember accepted proofs in `store`, shared by every instance,
+    /// instead of this process's memory (for Redis: the `redis` feature's
+    /// [`RedisReplayStore`](crate::dpop::RedisReplayStore)). The layer then
+    /// awaits the store once per DPoP request (bounded by the store's own
+    /// timeout); a store error refuses the proof with 503. The in-memory
+    /// path stays synchronous. [`DpopChecker::check`](crate::dpop::DpopChecker::check)
+    /// always uses the in-memory cache.
+    pub fn replay_store(mut self, store: impl ReplayStore) -> Self {
+        self.store = Some(SharedReplayStore(std::sync::Arc::new(store)));
+        self
+    }
+
     /// The accepted proof algorithms (non-empty, asymmetric only).
     pub fn algorithms(mut self, algs: impl IntoIterator<Item = Algorithm>) -> Self {
         self.algorithms = algs.into_iter().collect();
@@ -259,6 +288,7 @@ impl DpopConfigBuilder {
             origin,
             base_path,
             trust_forwarded: self.trust_forwarded,
+            store: self.store,
         })
     }
 }

@@ -10,6 +10,8 @@
 ///
 /// | variant | code | RFC error | suggested status |
 /// |---|---|---|---|
+/// | [`Missing`](Self::Missing) | `dpop_proof_missing` | `invalid_dpop_proof` | 401 |
+/// | [`Required`](Self::Required) | `dpop_required` | `invalid_token` | 401 |
 /// | [`ProofTooLarge`](Self::ProofTooLarge) | `dpop_proof_too_large` | `invalid_dpop_proof` | 401 |
 /// | [`ProofMalformed`](Self::ProofMalformed) | `dpop_proof_malformed` | `invalid_dpop_proof` | 401 |
 /// | [`Typ`](Self::Typ) | `dpop_typ` | `invalid_dpop_proof` | 401 |
@@ -31,6 +33,14 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
 #[non_exhaustive]
 pub enum DpopError {
+    /// The `DPoP` authorization scheme came without a `DPoP` proof header
+    /// (RFC 9449 §7.1).
+    #[error("DPoP proof is missing")]
+    Missing,
+    /// The layer or route accepts only DPoP-bound tokens and the request
+    /// used another scheme (`Bearer`).
+    #[error("a DPoP proof is required")]
+    Required,
     /// The proof is longer than the configured maximum; refused before any
     /// decoding.
     #[error("DPoP proof exceeds the maximum length")]
@@ -101,6 +111,8 @@ impl DpopError {
     /// A stable snake_case code for logs, metrics and tests.
     pub const fn code(self) -> &'static str {
         match self {
+            Self::Missing => "dpop_proof_missing",
+            Self::Required => "dpop_required",
             Self::ProofTooLarge => "dpop_proof_too_large",
             Self::ProofMalformed => "dpop_proof_malformed",
             Self::Typ => "dpop_typ",
@@ -127,7 +139,7 @@ impl DpopError {
     pub const fn rfc_error(self) -> Option<&'static str> {
         match self {
             Self::Nonce => Some("use_dpop_nonce"),
-            Self::JktMismatch => Some("invalid_token"),
+            Self::JktMismatch | Self::Required => Some("invalid_token"),
             Self::ReplayCacheFull => None,
             _ => Some("invalid_dpop_proof"),
         }

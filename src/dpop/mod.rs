@@ -118,23 +118,28 @@ pub(crate) struct UnreplayedProof {
     key: ReplayKey,
     /// Unix seconds after which the `iat` check refuses the proof anyway.
     expires: u64,
+    /// Nonces are on and the proof's nonce is not the current slot's: the
+    /// answer should carry a fresh `DPoP-Nonce` (RFC 9449 §8.2).
+    stale_nonce: bool,
 }
 
 impl UnreplayedProof {
+    /// Whether the answer should carry a fresh `DPoP-Nonce`.
+    pub(crate) fn stale_nonce(&self) -> bool {
+        self.stale_nonce
+    }
+
     /// What to record in the replay store.
-    #[allow(dead_code)] // Used by the layer's shared-store wiring.
     pub(crate) fn replay_key(&self) -> &ReplayKey {
         &self.key
     }
 
     /// How long to remember it, from `now`.
-    #[allow(dead_code)] // Used by the layer's shared-store wiring.
     pub(crate) fn ttl(&self, now: u64) -> std::time::Duration {
         std::time::Duration::from_secs(self.expires.saturating_sub(now).max(1))
     }
 
     /// The proof, once the store said it is fresh.
-    #[allow(dead_code)] // Used by the layer's shared-store wiring.
     pub(crate) fn fresh(self) -> CheckedProof {
         self.checked
     }
@@ -188,15 +193,21 @@ impl DpopChecker {
         now: u64,
     ) -> Result<CheckedProof, DpopError> {
         let unreplayed = self.check_unreplayed(proof, method, uri, access_token, token_jkt, now)?;
-        match self
-            .replay
-            .insert_at(&unreplayed.key, now, unreplayed.expires)
-        {
-            Ok(true) => Ok(unreplayed.checked),
-            Ok(false) => Err(DpopError::Replay),
-            Err(ReplayError::KeyLimit) => Err(DpopError::ReplayKeyLimit),
-            Err(_) => Err(DpopError::ReplayCacheFull),
-        }
+        self.record(unreplayed, now)
+    }
+
+    /// Record a proof that passed every other check in the in-memory
+    /// replay cache.
+    pub(crate) fn record(
+        &self,
+        unreplayed: UnreplayedProof,
+        now: u64,
+    ) -> Result<CheckedProof, DpopError> {
+        replay_verdict(
+            self.replay
+                .insert_at(&unreplayed.key, now, unreplayed.expires),
+        )
+        .map(|()| unreplayed.checked)
     }
 
     /// Every check but the replay check.
@@ -237,9 +248,10 @@ impl DpopChecker {
         if token_jkt != Some(jkt.as_str()) {
             return Err(DpopError::JktMismatch);
         }
+        let mut stale_nonce = false;
         if let Some(nonces) = &c.nonces {
             match &claims.nonce {
-                Some(n) if nonces.verify(n, now) => {}
+                Some(n) if nonces.verify(n, now) => stale_nonce = *n != nonces.issue(now),
                 _ => return Err(DpopError::Nonce),
             }
         }
@@ -255,6 +267,17 @@ impl DpopChecker {
                 alg: verified.alg,
             },
             expires,
+            stale_nonce,
         })
+    }
+}
+
+/// What a replay store's answer means for the proof.
+pub(crate) fn replay_verdict(answer: Result<bool, ReplayError>) -> Result<(), DpopError> {
+    match answer {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(DpopError::Replay),
+        Err(ReplayError::KeyLimit) => Err(DpopError::ReplayKeyLimit),
+        Err(_) => Err(DpopError::ReplayCacheFull),
     }
 }

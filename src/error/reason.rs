@@ -15,6 +15,12 @@ use crate::claims::Fingerprint;
 ///
 /// Each reason has a stable [`code`](Reason::code) for logs and metrics and
 /// one fixed mapping to an HTTP status and RFC 6750 error code.
+///
+/// DPoP refusals (feature `dpop`) are [`Reason::Dpop`]: one row per
+/// [`DpopError`](crate::dpop::DpopError) check, with that error's code,
+/// 401 (503 for a full or unreachable replay store) and its RFC 9449 error
+/// (`invalid_dpop_proof`, `use_dpop_nonce`, `invalid_token`) in the `DPoP`
+/// challenge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Reason {
@@ -89,6 +95,17 @@ pub enum Reason {
     /// calls are in flight. A server-side condition: 503 with
     /// `Retry-After`, never 401 (fail closed, but not blaming the token).
     IntrospectionUnavailable,
+    /// A DPoP proof (RFC 9449) was missing or refused, or the layer or route
+    /// requires DPoP and the request used Bearer: the
+    /// [`DpopError`](crate::dpop::DpopError) says which check, and gives the
+    /// code ([`DpopError::code`](crate::dpop::DpopError::code)), the RFC
+    /// error and the status (401; 503 for
+    /// [`ReplayCacheFull`](crate::dpop::DpopError::ReplayCacheFull), a
+    /// server-side condition). A `use_dpop_nonce` answer carries a fresh
+    /// `DPoP-Nonce` header.
+    #[cfg(feature = "dpop")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "dpop")))]
+    Dpop(crate::dpop::DpopError),
     /// The token is bound to a client certificate (RFC 8705 `cnf.x5t#S256`)
     /// but the request came without one: no client certificate on the TLS
     /// connection, or none forwarded by a trusted proxy.
@@ -127,6 +144,8 @@ impl Reason {
             Reason::TenantLookupUnavailable => "tenant_lookup_unavailable",
             Reason::Inactive => "inactive",
             Reason::IntrospectionUnavailable => "introspection_unavailable",
+            #[cfg(feature = "dpop")]
+            Reason::Dpop(e) => e.code(),
             Reason::CertificateMissing => "certificate_missing",
             Reason::CertificateMismatch => "certificate_mismatch",
         }
@@ -140,6 +159,8 @@ impl Reason {
             | Reason::RevocationUnavailable
             | Reason::TenantLookupUnavailable
             | Reason::IntrospectionUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            #[cfg(feature = "dpop")]
+            Reason::Dpop(e) if e.rfc_error().is_none() => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::UNAUTHORIZED,
         }
     }
@@ -153,6 +174,8 @@ impl Reason {
             | Reason::TenantLookupUnavailable
             | Reason::IntrospectionUnavailable => None,
             Reason::InvalidRequest => Some("invalid_request"),
+            #[cfg(feature = "dpop")]
+            Reason::Dpop(e) => e.rfc_error(),
             _ => Some("invalid_token"),
         }
     }
@@ -167,6 +190,20 @@ impl Reason {
             | Reason::RevocationUnavailable
             | Reason::TenantLookupUnavailable
             | Reason::IntrospectionUnavailable => "Token verification is temporarily unavailable",
+            #[cfg(feature = "dpop")]
+            Reason::Dpop(e) => match e {
+                crate::dpop::DpopError::Nonce => "Resource server requires nonce in DPoP proof",
+                crate::dpop::DpopError::Required => {
+                    "A DPoP-bound access token and proof are required"
+                }
+                crate::dpop::DpopError::JktMismatch => {
+                    "The access token is not bound to the DPoP proof key"
+                }
+                crate::dpop::DpopError::ReplayCacheFull => {
+                    "Token verification is temporarily unavailable"
+                }
+                _ => "Invalid DPoP proof",
+            },
             _ => "The access token is invalid",
         }
     }
@@ -189,6 +226,8 @@ pub struct Rejection {
     pub(crate) kid: Option<Box<str>>,
     pub(crate) fingerprint: Option<Fingerprint>,
     pub(crate) retry_after: Option<Duration>,
+    /// A fresh server nonce for the `DPoP-Nonce` header (RFC 9449 §9).
+    pub(crate) dpop_nonce: Option<Box<str>>,
 }
 
 impl Rejection {
@@ -199,6 +238,7 @@ impl Rejection {
             kid: None,
             fingerprint: None,
             retry_after: None,
+            dpop_nonce: None,
         }
     }
 
@@ -262,6 +302,12 @@ impl Rejection {
     /// For 503 answers: when the client may retry (sent as `Retry-After`).
     pub fn retry_after(&self) -> Option<Duration> {
         self.retry_after
+    }
+
+    /// The server nonce the answer carries in its `DPoP-Nonce` header
+    /// (RFC 9449 §9): set on `use_dpop_nonce` refusals.
+    pub fn dpop_nonce(&self) -> Option<&str> {
+        self.dpop_nonce.as_deref()
     }
 }
 

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use super::authenticator::Authenticator;
+use super::binding::Binding;
 use super::lazy::{Lazy, LazyIssuers};
 use super::response::{Challenge, ErrorDetail, Rfc6750Response};
 use super::source::{BearerSource, TokenSource};
@@ -28,6 +29,8 @@ use crate::verify::Verifier;
 /// | `max_token_bytes` | 16 KiB | checked before any decoding |
 /// | `introspection` | none (feature `introspection`) | opaque tokens only where an introspector is given; see [`introspection`](crate::introspection#routing) for the routing rule |
 /// | `introspect_jwts` | off | JWTs are trusted until `exp` (plus the revocation list); on: real-time validity at one cached call per token |
+/// | `dpop` | off (feature `dpop`) | DPoP needs the service's external base URL (`htu`) and the clients' cooperation; when on, `Authorization: DPoP` is accepted beside Bearer, and DPoP-bound tokens (`cnf.jkt`) are refused as Bearer either way |
+/// | `require_dpop` | off | Bearer clients keep working; on: only DPoP-bound tokens with a proof (a stolen token is useless without its key) |
 /// | `resource_metadata` | none | RFC 9728 §5.1 `resource_metadata` in 401 and `insufficient_scope` challenges only when you serve the document ([`ProtectedResourceMetadata`](super::ProtectedResourceMetadata)) |
 pub struct AuthLayerBuilder {
     issuers: Vec<Issuer>,
@@ -40,6 +43,10 @@ pub struct AuthLayerBuilder {
     optional: bool,
     max_token_bytes: usize,
     resource_metadata: Option<String>,
+    #[cfg(feature = "dpop")]
+    dpop: Option<crate::dpop::DpopConfig>,
+    #[cfg(feature = "dpop")]
+    require_dpop: bool,
     #[cfg(feature = "introspection")]
     introspection: Option<crate::introspection::Introspector>,
     #[cfg(feature = "introspection")]
@@ -70,6 +77,10 @@ impl AuthLayerBuilder {
             optional: false,
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
             resource_metadata: None,
+            #[cfg(feature = "dpop")]
+            dpop: None,
+            #[cfg(feature = "dpop")]
+            require_dpop: false,
             #[cfg(feature = "introspection")]
             introspection: None,
             #[cfg(feature = "introspection")]
@@ -97,6 +108,31 @@ impl AuthLayerBuilder {
     #[cfg_attr(docsrs, doc(cfg(feature = "introspection")))]
     pub fn introspect_jwts(mut self) -> Self {
         self.introspect_jwts = true;
+        self
+    }
+
+    /// Accept DPoP-bound tokens (RFC 9449): `Authorization: DPoP <token>`
+    /// with one `DPoP` proof header, checked against `config` and the
+    /// token's `cnf.jkt`, beside Bearer tokens (unless
+    /// [`require_dpop`](Self::require_dpop)). Challenges add
+    /// `DPoP algs="…"`; the checked proof
+    /// ([`CheckedProof`](crate::dpop::CheckedProof)) is put into the
+    /// request extensions.
+    #[cfg(feature = "dpop")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "dpop")))]
+    pub fn dpop(mut self, config: crate::dpop::DpopConfig) -> Self {
+        self.dpop = Some(config);
+        self
+    }
+
+    /// Accept only DPoP: a token presented with any other scheme is refused
+    /// (`dpop_required`, 401) before it is verified, and challenges name
+    /// only `DPoP`. Needs [`dpop`](Self::dpop). For one route only, see
+    /// [`RequireDpop`](crate::dpop::RequireDpop).
+    #[cfg(feature = "dpop")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "dpop")))]
+    pub fn require_dpop(mut self) -> Self {
+        self.require_dpop = true;
         self
     }
 
@@ -208,6 +244,22 @@ impl AuthLayerBuilder {
         if let Some(url) = &self.resource_metadata {
             challenge = challenge.with_resource_metadata(url)?;
         }
+        #[cfg_attr(not(feature = "dpop"), allow(unused_mut))]
+        let mut binding = Binding::default();
+        #[cfg(feature = "dpop")]
+        match self.dpop {
+            Some(config) => {
+                challenge = challenge.with_dpop(config.algorithms(), !self.require_dpop);
+                binding.dpop = Some(super::dpop::LayerDpop::new(config, self.require_dpop));
+            }
+            None if self.require_dpop => {
+                return Err(ConfigError::MissingSetting {
+                    setting: "dpop",
+                    hint: "require_dpop needs a DPoP configuration: AuthLayerBuilder::dpop",
+                });
+            }
+            None => {}
+        }
         let jwt = jwts.then(|| {
             JwtVerifier::new(
                 self.issuers,
@@ -235,6 +287,7 @@ impl AuthLayerBuilder {
             self.hooks,
             self.optional,
             challenge,
+            binding,
         ))
     }
 }
@@ -250,6 +303,7 @@ pub(super) fn defaults_for(issuer: Issuer) -> AuthLayer {
         Vec::new(),
         false,
         challenge,
+        Binding::default(),
     )
 }
 
@@ -259,6 +313,7 @@ fn assemble(
     hooks: Vec<Box<dyn PostVerify>>,
     optional: bool,
     challenge: Challenge,
+    binding: Binding,
 ) -> AuthLayer {
     AuthLayer {
         auth: Arc::new(Authenticator {
@@ -267,6 +322,7 @@ fn assemble(
             hooks,
             optional,
             challenge: LayerChallenge(challenge.clone()),
+            binding,
         }),
         responder: Rfc6750Response::new(challenge),
     }

@@ -4,7 +4,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use http::Response;
+use http::{HeaderValue, Response};
 use pin_project_lite::pin_project;
 
 type BoxedCall<B, E> = Pin<Box<dyn Future<Output = Result<Response<B>, E>> + Send>>;
@@ -21,16 +21,17 @@ pin_project! {
 pin_project! {
     #[project = KindProj]
     enum Kind<F, B, E> {
-        Inner { #[pin] future: F },
+        Inner { #[pin] future: F, nonce: Option<HeaderValue> },
         Rejected { response: Option<Response<B>> },
         Waiting { future: BoxedCall<B, E> },
     }
 }
 
 impl<F, B, E> ResponseFuture<F, B, E> {
-    pub(crate) fn inner(future: F) -> Self {
+    /// The inner service's answer, with a fresh `DPoP-Nonce` when `nonce` is set.
+    pub(crate) fn inner(future: F, nonce: Option<HeaderValue>) -> Self {
         Self {
-            kind: Kind::Inner { future },
+            kind: Kind::Inner { future, nonce },
         }
     }
 
@@ -57,7 +58,13 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
-            KindProj::Inner { future } => future.poll(cx),
+            KindProj::Inner { future, nonce } => {
+                let mut res = std::task::ready!(future.poll(cx));
+                if let Ok(res) = &mut res {
+                    super::service::with_nonce(res, nonce.take());
+                }
+                Poll::Ready(res)
+            }
             // As tower-http does: polling a completed future is a caller bug.
             KindProj::Rejected { response } => Poll::Ready(Ok(response
                 .take()

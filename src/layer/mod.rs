@@ -30,7 +30,10 @@
 //! bad tokens are 401, malformed requests 400, missing keys 503.
 
 mod authenticator;
+mod binding;
 mod builder;
+#[cfg(feature = "dpop")]
+pub(crate) mod dpop;
 mod future;
 pub(crate) mod lazy;
 mod log;

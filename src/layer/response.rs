@@ -74,6 +74,16 @@ pub struct Challenge {
     realm: Option<Arc<str>>,
     detail: ErrorDetail,
     resource_metadata: Option<Arc<str>>,
+    dpop: Option<DpopChallenge>,
+}
+
+/// The `DPoP` challenge (RFC 9449 §7.1) of a layer that accepts DPoP.
+#[derive(Debug, Clone)]
+struct DpopChallenge {
+    /// `algs`: the accepted proof algorithms, space-separated.
+    algs: Arc<str>,
+    /// Whether `Bearer` is accepted (and challenged) too.
+    bearer: bool,
 }
 
 impl Challenge {
@@ -97,6 +107,7 @@ impl Challenge {
             realm: realm.map(Into::into),
             detail,
             resource_metadata: None,
+            dpop: None,
         })
     }
 
@@ -121,12 +132,100 @@ impl Challenge {
             realm: None,
             detail,
             resource_metadata: None,
+            dpop: None,
         }
     }
 
-    /// The header value for `rejection`; `None` for 503 answers.
+    /// Also challenge `DPoP algs="…"` (RFC 9449 §7.1), beside `Bearer`
+    /// when `bearer` is still accepted.
+    #[cfg(feature = "dpop")]
+    pub(crate) fn with_dpop(mut self, algs: &[jsonwebtoken::Algorithm], bearer: bool) -> Self {
+        let algs: Vec<String> = algs.iter().map(|a| format!("{a:?}")).collect();
+        self.dpop = Some(DpopChallenge {
+            algs: algs.join(" ").into(),
+            bearer,
+        });
+        self
+    }
+
+    /// The header value for `rejection`; `None` for 503 answers. With DPoP
+    /// on, the challenge that carries the error (see
+    /// [`AuthLayerBuilder::dpop`](super::AuthLayerBuilder::dpop)); the layer
+    /// sends every challenge, one `WWW-Authenticate` field each.
     pub fn header_for(&self, rejection: &Rejection) -> Option<HeaderValue> {
-        self.header_with(rejection.reason())
+        self.header_values(rejection.reason(), false)
+            .into_iter()
+            .next()
+    }
+
+    /// Every challenge for `reason`, the one that carries the error first:
+    /// `Bearer`, or with DPoP on `DPoP algs="…"` and (unless DPoP is
+    /// required) `Bearer`. The error goes on the `DPoP` challenge for a
+    /// DPoP refusal or a request that used the `DPoP` scheme (RFC 9449
+    /// §7.1), else on `Bearer`. Two fields rather than one comma-joined
+    /// value: RFC 9110 §11.6.1 allows both, and clients split separate
+    /// fields more reliably than challenges inside one.
+    pub(crate) fn header_values(&self, reason: Reason, dpop_scheme: bool) -> Vec<HeaderValue> {
+        let Some(dpop) = &self.dpop else {
+            return self.header_with(reason).into_iter().collect();
+        };
+        if reason.status() == StatusCode::SERVICE_UNAVAILABLE {
+            return Vec::new();
+        }
+        #[cfg(feature = "dpop")]
+        let dpop_reason = matches!(reason, Reason::Dpop(_));
+        #[cfg(not(feature = "dpop"))]
+        let dpop_reason = false;
+        let on_dpop = !dpop.bearer || dpop_scheme || dpop_reason;
+        let dpop_value = self.value("DPoP", on_dpop.then_some(reason), Some(&dpop.algs), reason);
+        let bearer_value = dpop
+            .bearer
+            .then(|| self.value("Bearer", (!on_dpop).then_some(reason), None, reason));
+        let (first, second) = if on_dpop {
+            (dpop_value, bearer_value.flatten())
+        } else {
+            (bearer_value.flatten(), dpop_value)
+        };
+        first.into_iter().chain(second).collect()
+    }
+
+    /// One challenge: `scheme`, realm, `algs`, the error of `error` (if
+    /// any), `resource_metadata` on 401 answers.
+    fn value(
+        &self,
+        scheme: &str,
+        error: Option<Reason>,
+        algs: Option<&str>,
+        reason: Reason,
+    ) -> Option<HeaderValue> {
+        let mut v = String::from(scheme);
+        let mut params = Vec::new();
+        if let Some(realm) = &self.realm {
+            params.push(format!("realm=\"{realm}\""));
+        }
+        if let Some(algs) = algs {
+            params.push(format!("algs=\"{algs}\""));
+        }
+        if let Some(code) = error.and_then(Reason::error_code) {
+            let mut description = String::from(reason.description());
+            if self.detail == ErrorDetail::ReasonCode {
+                description.push_str(&format!(" ({})", reason.code()));
+            }
+            params.push(format!(
+                "error=\"{code}\", error_description=\"{description}\""
+            ));
+        }
+        if reason.status() == StatusCode::UNAUTHORIZED {
+            if let Some(url) = &self.resource_metadata {
+                params.push(format!("resource_metadata=\"{url}\""));
+            }
+        }
+        if !params.is_empty() {
+            v.push(' ');
+            v.push_str(&params.join(", "));
+        }
+        // Every piece is a fixed ASCII string or a validated setting.
+        HeaderValue::from_str(&v).ok()
     }
 
     /// The header value for an RFC 6750 `insufficient_scope` answer.
@@ -223,12 +322,27 @@ fn sep(v: &mut String) {
 
 /// Status, `WWW-Authenticate`, `Retry-After` and `Cache-Control: no-store`
 /// for a rejection, with the rejection in the response extensions.
-fn base<B>(challenge: &Challenge, rejection: &Rejection, body: B) -> Response<B> {
+///
+/// `dpop_scheme`: the request used `Authorization: DPoP` (the error then
+/// goes on the `DPoP` challenge). A `use_dpop_nonce` refusal carries its
+/// `DPoP-Nonce`.
+fn base<B>(
+    challenge: &Challenge,
+    rejection: &Rejection,
+    body: B,
+    dpop_scheme: bool,
+) -> Response<B> {
     let mut res = Response::new(body);
     *res.status_mut() = rejection.status();
     let headers = res.headers_mut();
-    if let Some(v) = challenge.header_for(rejection) {
-        headers.insert(header::WWW_AUTHENTICATE, v);
+    for v in challenge.header_values(rejection.reason(), dpop_scheme) {
+        headers.append(header::WWW_AUTHENTICATE, v);
+    }
+    if let Some(nonce) = rejection
+        .dpop_nonce()
+        .and_then(|n| HeaderValue::from_str(n).ok())
+    {
+        headers.insert(super::service::NONCE_HEADER, nonce);
     }
     if let Some(after) = rejection.retry_after() {
         headers.insert(
@@ -243,7 +357,12 @@ fn base<B>(challenge: &Challenge, rejection: &Rejection, body: B) -> Response<B>
 
 /// The gRPC trailers-only answer for `rejection` (`body` is empty), with the
 /// rejection in the response extensions.
-fn grpc_answer<B>(challenge: &Challenge, rejection: &Rejection, body: B) -> Response<B> {
+fn grpc_answer<B>(
+    challenge: &Challenge,
+    rejection: &Rejection,
+    body: B,
+    dpop_scheme: bool,
+) -> Response<B> {
     let reason = rejection.reason();
     let mut message = String::from(match reason {
         Reason::MissingToken => "Authentication required",
@@ -258,7 +377,10 @@ fn grpc_answer<B>(challenge: &Challenge, rejection: &Rejection, body: B) -> Resp
         grpc::Refusal {
             status: rejection.status(),
             message: &message,
-            challenge: challenge.header_for(rejection),
+            challenge: challenge
+                .header_values(rejection.reason(), dpop_scheme)
+                .into_iter()
+                .next(),
             retry_after: rejection.retry_after(),
         },
         body,
@@ -291,14 +413,15 @@ impl Default for Rfc6750Response {
 
 impl<B: Default> RejectionResponse<B> for Rfc6750Response {
     fn response(&self, rejection: &Rejection) -> Response<B> {
-        base(&self.challenge, rejection, B::default())
+        base(&self.challenge, rejection, B::default(), false)
     }
 
     fn response_to(&self, request: &RequestHead<'_>, rejection: &Rejection) -> Response<B> {
+        let dpop = uses_dpop_scheme(request);
         if grpc::is_grpc(request.headers) {
-            grpc_answer(&self.challenge, rejection, B::default())
+            grpc_answer(&self.challenge, rejection, B::default(), dpop)
         } else {
-            self.response(rejection)
+            base(&self.challenge, rejection, B::default(), dpop)
         }
     }
 }
@@ -319,8 +442,17 @@ impl JsonResponse {
     }
 }
 
-impl<B: From<String>> RejectionResponse<B> for JsonResponse {
-    fn response(&self, rejection: &Rejection) -> Response<B> {
+/// Whether the request used `Authorization: DPoP`.
+fn uses_dpop_scheme(request: &RequestHead<'_>) -> bool {
+    request
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.as_bytes().get(..5))
+        .is_some_and(|s| s.eq_ignore_ascii_case(b"dpop "))
+}
+
+impl JsonResponse {
+    fn answer<B: From<String>>(&self, rejection: &Rejection, dpop_scheme: bool) -> Response<B> {
         let reason = rejection.reason();
         let mut body = serde_json::json!({
             "error": reason.error_code().unwrap_or(if reason.status() == StatusCode::SERVICE_UNAVAILABLE { "temporarily_unavailable" } else { "unauthorized" }),
@@ -329,19 +461,31 @@ impl<B: From<String>> RejectionResponse<B> for JsonResponse {
         if self.challenge.detail == ErrorDetail::ReasonCode {
             body["reason"] = reason.code().into();
         }
-        let mut res = base(&self.challenge, rejection, B::from(body.to_string()));
+        let mut res = base(
+            &self.challenge,
+            rejection,
+            B::from(body.to_string()),
+            dpop_scheme,
+        );
         res.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
         res
     }
+}
+
+impl<B: From<String>> RejectionResponse<B> for JsonResponse {
+    fn response(&self, rejection: &Rejection) -> Response<B> {
+        self.answer(rejection, false)
+    }
 
     fn response_to(&self, request: &RequestHead<'_>, rejection: &Rejection) -> Response<B> {
+        let dpop = uses_dpop_scheme(request);
         if grpc::is_grpc(request.headers) {
-            grpc_answer(&self.challenge, rejection, B::from(String::new()))
+            grpc_answer(&self.challenge, rejection, B::from(String::new()), dpop)
         } else {
-            self.response(rejection)
+            self.answer(rejection, dpop)
         }
     }
 }

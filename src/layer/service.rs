@@ -3,14 +3,13 @@
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::{Request, Response};
+use http::{HeaderValue, Request, Response};
 use tower_service::Service;
 
-use super::authenticator::Authenticator;
+use super::authenticator::{Accepted, Authenticator, Outcome};
 use super::future::ResponseFuture;
 use super::response::RejectionResponse;
-use super::{PassedAnonymous, RequestHead};
-use crate::verify::Verdict;
+use super::{LayerChallenge, PassedAnonymous, RequestHead};
 
 /// Authenticates each request, then calls the inner service. Made by
 /// [`AuthLayer`](super::AuthLayer).
@@ -63,21 +62,20 @@ where
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         match self.auth.authenticate(&RequestHead::of(&req)) {
-            Some(Verdict::Verified(claims)) => {
-                req.extensions_mut().insert(claims);
-                req.extensions_mut().insert(self.auth.challenge.clone());
-                ResponseFuture::inner(self.inner.call(req))
+            Some(Outcome::Done(Ok(accepted))) => {
+                let nonce = admit(&mut req, accepted, &self.auth.challenge);
+                ResponseFuture::inner(self.inner.call(req), nonce)
             }
             None => {
                 req.extensions_mut().insert(PassedAnonymous);
                 req.extensions_mut().insert(self.auth.challenge.clone());
-                ResponseFuture::inner(self.inner.call(req))
+                ResponseFuture::inner(self.inner.call(req), None)
             }
-            Some(Verdict::Rejected(rejection)) => ResponseFuture::rejected(
+            Some(Outcome::Done(Err(rejection))) => ResponseFuture::rejected(
                 self.responder
                     .response_to(&RequestHead::of(&req), &rejection),
             ),
-            Some(Verdict::Pending(verify)) => {
+            Some(Outcome::Pending(verify)) => {
                 // The ready service is the one driven later (tower's clone-and-swap).
                 let clone = self.inner.clone();
                 let mut inner = std::mem::replace(&mut self.inner, clone);
@@ -85,10 +83,11 @@ where
                 let challenge = self.auth.challenge.clone();
                 ResponseFuture::waiting(Box::pin(async move {
                     match verify.await {
-                        Ok(claims) => {
-                            req.extensions_mut().insert(claims);
-                            req.extensions_mut().insert(challenge);
-                            inner.call(req).await
+                        Ok(accepted) => {
+                            let nonce = admit(&mut req, accepted, &challenge);
+                            let mut res = inner.call(req).await?;
+                            with_nonce(&mut res, nonce);
+                            Ok(res)
                         }
                         Err(rejection) => {
                             Ok(responder.response_to(&RequestHead::of(&req), &rejection))
@@ -99,3 +98,30 @@ where
         }
     }
 }
+
+/// Put what the layer proved into the request; returns the `DPoP-Nonce`
+/// for the answer, if any.
+fn admit<B>(
+    req: &mut Request<B>,
+    accepted: Accepted,
+    challenge: &LayerChallenge,
+) -> Option<HeaderValue> {
+    let ext = req.extensions_mut();
+    ext.insert(accepted.claims);
+    ext.insert(challenge.clone());
+    #[cfg(feature = "dpop")]
+    if let Some(proof) = accepted.proven.dpop {
+        ext.insert(proof);
+    }
+    accepted.proven.nonce
+}
+
+/// Add a fresh `DPoP-Nonce` to a successful answer (RFC 9449 §8.2).
+pub(super) fn with_nonce<B>(res: &mut Response<B>, nonce: Option<HeaderValue>) {
+    if let Some(nonce) = nonce {
+        res.headers_mut().insert(NONCE_HEADER, nonce);
+    }
+}
+
+/// The `DPoP-Nonce` response header (RFC 9449 §8.1).
+pub(super) const NONCE_HEADER: http::HeaderName = http::HeaderName::from_static("dpop-nonce");

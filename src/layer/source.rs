@@ -1,7 +1,10 @@
 //! Where the token comes from: the [`TokenSource`] seam.
 //!
 //! [`BearerSource`] implements RFC 6750 §2.1 (the `Authorization` header),
-//! with an opt-in cookie. A DPoP source (RFC 9449) plugs in here later.
+//! with an opt-in cookie. The `DPoP` scheme (RFC 9449, feature `dpop`) is
+//! read by the layer itself when DPoP is configured
+//! ([`AuthLayerBuilder::dpop`](super::AuthLayerBuilder::dpop)), before this
+//! source: its proof must be checked against the token's binding.
 
 use std::borrow::Cow;
 
@@ -135,7 +138,7 @@ fn any_non_b64(bytes: &[u8]) -> bool {
     acc != 0
 }
 
-fn query_has_token(uri: &Uri) -> bool {
+pub(super) fn query_has_token(uri: &Uri) -> bool {
     uri.query().is_some_and(|q| {
         q.split('&')
             .any(|pair| pair.split('=').next().is_some_and(|k| k == "access_token"))
@@ -160,21 +163,27 @@ impl TokenSource for BearerSource {
             return Ok(None);
         }
         let token = rest.trim_matches(' ');
-        if token.is_empty() {
-            return Err(invalid_request());
-        }
-        // One pass decides both: separators → 400 (they take precedence), other
-        // non-`b64token` bytes → 401 malformed. The `=` padding contains neither.
-        let body = token.trim_end_matches('=');
-        let scan = scan(body.as_bytes());
-        if scan.separator {
-            return Err(invalid_request());
-        }
-        if body.is_empty() || scan.non_b64 {
-            return Err(Rejection::new(Reason::Malformed));
-        }
+        check_token(token)?;
         Ok(Some(Cow::Borrowed(token)))
     }
+}
+
+/// The credential after the scheme (`Bearer` or `DPoP`): one `b64token`.
+pub(super) fn check_token(token: &str) -> Result<(), Rejection> {
+    if token.is_empty() {
+        return Err(invalid_request());
+    }
+    // One pass decides both: separators → 400 (they take precedence), other
+    // non-`b64token` bytes → 401 malformed. The `=` padding contains neither.
+    let body = token.trim_end_matches('=');
+    let scan = scan(body.as_bytes());
+    if scan.separator {
+        return Err(invalid_request());
+    }
+    if body.is_empty() || scan.non_b64 {
+        return Err(Rejection::new(Reason::Malformed));
+    }
+    Ok(())
 }
 
 impl BearerSource {

@@ -409,14 +409,13 @@ pub(crate) fn check_claims(
             _ => return Err(Reason::InvalidClaim),
         }
     }
-    // A token bound to a key or certificate is only as good as the proof of
-    // possession; the only token source today is RFC 6750 Bearer, which
-    // proves nothing, so any confirmation method refuses it (RFC 9449 §7.2,
-    // RFC 8705 §3). An empty `cnf` binds to nothing.
+    // A token bound to a key or certificate (`cnf`) is only as good as the
+    // proof of possession, which depends on how the request presented it:
+    // the binding is read into the claims (`Confirmation`) and enforced by
+    // the layer after verification (`layer::binding`), on cache hits too.
+    // Here only its shape: `cnf` must be an object (RFC 7800 §3.1).
     match payload.get("cnf") {
-        None => {}
-        Some(Value::Object(methods)) if methods.is_empty() => {}
-        Some(Value::Object(_)) => return Err(Reason::SenderConstrained),
+        None | Some(Value::Object(_)) => {}
         Some(_) => return Err(Reason::InvalidClaim),
     }
     Ok(ClaimsChecked {

@@ -16,8 +16,9 @@
 //! - `aud` must hold a configured audience — or, only where
 //!   `audience_or_client_id` is set and the answer has no `aud`, `client_id`
 //!   must be one;
-//! - `token_type`, when sent, must be `Bearer` (or `access_token`), and a
-//!   `cnf` binding refuses the bearer token as for JWTs;
+//! - `token_type`, when sent, must be `Bearer`, `DPoP` (RFC 9449 §6.2) or
+//!   `access_token`; a `cnf` binding is read into the claims as for JWTs
+//!   and enforced by the layer (a `cnf.jkt` token needs a DPoP proof);
 //! - scopes (`scope`) and roles (the configured claim paths) are read into
 //!   the same [`VerifiedClaims`] a JWT gives.
 
@@ -154,7 +155,9 @@ impl Checks {
         match payload.get("token_type") {
             None => {}
             Some(Value::String(t))
-                if t.eq_ignore_ascii_case("bearer") || t.eq_ignore_ascii_case("access_token") => {}
+                if t.eq_ignore_ascii_case("bearer")
+                    || t.eq_ignore_ascii_case("dpop")
+                    || t.eq_ignore_ascii_case("access_token") => {}
             Some(Value::String(_)) => return Err(Reason::BadType),
             Some(_) => return Err(Reason::InvalidClaim),
         }
@@ -264,8 +267,8 @@ mod tests {
                 Reason::BadType,
             ),
             (
-                json!({"active": true, "exp": exp, "aud": "orders-api", "cnf": {"jkt": "x"}}),
-                Reason::SenderConstrained,
+                json!({"active": true, "exp": exp, "aud": "orders-api", "cnf": ["jkt"]}),
+                Reason::InvalidClaim,
             ),
         ];
         for (answer, want) in cases {
@@ -275,6 +278,13 @@ mod tests {
                 "{answer}"
             );
         }
+        // A DPoP-bound answer is read, not refused: the layer checks the proof.
+        let bound = json!({"active": true, "exp": exp, "aud": "orders-api", "token_type": "DPoP", "cnf": {"jkt": "x"}});
+        let claims = outcome(&c, bound).unwrap().unwrap();
+        assert_eq!(
+            claims.confirmation(),
+            Some(&crate::claims::Confirmation::Jkt("x".into()))
+        );
         for garbage in [json!({"active": "true"}), json!({"exp": exp})] {
             assert!(outcome(&c, garbage).is_err());
         }
