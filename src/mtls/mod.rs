@@ -63,6 +63,9 @@ mod serve;
 pub use cert::{CertificateError, ClientCertificate};
 pub use proxy::{ForwardedCertLayer, ForwardedCertLayerBuilder, ForwardedCertService};
 pub use serve::{serve, HANDSHAKE_TIMEOUT};
+/// The rustls version [`serve`] takes its `ServerConfig` from (the one
+/// reqwest already brings in): build the configuration with these types.
+pub use tokio_rustls::rustls;
 
 use http::Extensions;
 
