@@ -80,6 +80,9 @@ pub struct ProtectedResourceMetadata {
     resource_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     resource_documentation: Option<String>,
+    /// RFC 9728 §2 / RFC 8705: left out when `false` (its default).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    tls_client_certificate_bound_access_tokens: bool,
     #[serde(skip)]
     path: String,
     #[serde(skip)]
@@ -98,6 +101,7 @@ impl ProtectedResourceMetadata {
             scopes_supported: Vec::new(),
             resource_name: None,
             resource_documentation: None,
+            tls_client_certificate_bound_access_tokens: false,
         }
     }
 
@@ -175,6 +179,7 @@ impl ProtectedResourceMetadata {
 /// | `resource_name` | none | human-readable, shown by clients |
 /// | `resource_documentation` | none | an `https` URL |
 /// | DPoP / mTLS fields | never emitted | the crate does not verify sender-constrained tokens yet |
+/// | `tls_client_certificate_bound_access_tokens` | `false` (left out) | feature `mtls`: advertise only what the deployment checks (a certificate reaches the layer through [`mtls::serve`](crate::mtls::serve) or a trusted proxy) |
 #[derive(Debug, Clone)]
 pub struct ProtectedResourceMetadataBuilder {
     resource: String,
@@ -182,9 +187,21 @@ pub struct ProtectedResourceMetadataBuilder {
     scopes_supported: Vec<String>,
     resource_name: Option<String>,
     resource_documentation: Option<String>,
+    tls_client_certificate_bound_access_tokens: bool,
 }
 
 impl ProtectedResourceMetadataBuilder {
+    /// Advertise `tls_client_certificate_bound_access_tokens` (RFC 8705
+    /// §3.4): this resource supports certificate-bound tokens (feature
+    /// `mtls`; serve it with [`mtls::serve`](crate::mtls::serve) or behind a
+    /// [`ForwardedCertLayer`](crate::mtls::ForwardedCertLayer)).
+    #[cfg(feature = "mtls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "mtls")))]
+    pub fn tls_client_certificate_bound_access_tokens(mut self, supported: bool) -> Self {
+        self.tls_client_certificate_bound_access_tokens = supported;
+        self
+    }
+
     /// Advertise an authorization server by its issuer identifier (an
     /// `https` URL without query or fragment, RFC 8414 §2).
     pub fn authorization_server(mut self, issuer: impl Into<String>) -> Self {
@@ -263,6 +280,8 @@ impl ProtectedResourceMetadataBuilder {
             bearer_methods_supported: ["header"],
             resource_name: self.resource_name,
             resource_documentation: self.resource_documentation,
+            tls_client_certificate_bound_access_tokens: self
+                .tls_client_certificate_bound_access_tokens,
             path,
             well_known_url,
             json: Bytes::new(),

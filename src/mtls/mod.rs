@@ -117,6 +117,21 @@ mod tests {
     }
 
     #[test]
+    fn metadata_advertises_certificate_bound_tokens_only_when_told() {
+        use crate::layer::ProtectedResourceMetadata;
+        let field = "\"tls_client_certificate_bound_access_tokens\":true";
+        let on = ProtectedResourceMetadata::builder("https://api.example.com")
+            .tls_client_certificate_bound_access_tokens(true)
+            .build()
+            .unwrap();
+        assert!(on.json().contains(field), "{}", on.json());
+        let off = ProtectedResourceMetadata::builder("https://api.example.com")
+            .build()
+            .unwrap();
+        assert!(!off.json().contains("tls_client"), "{}", off.json());
+    }
+
+    #[test]
     fn reasons_are_invalid_token_401() {
         for r in [Reason::CertificateMissing, Reason::CertificateMismatch] {
             assert_eq!(r.status(), http::StatusCode::UNAUTHORIZED);
