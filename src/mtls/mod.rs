@@ -24,8 +24,8 @@
 //! | token | request | answer |
 //! |---|---|---|
 //! | `cnf.x5t#S256` = thumbprint of the request's certificate | any | accepted |
-//! | `cnf.x5t#S256`, no certificate | | 401 `invalid_token`, [`Reason::CertificateMissing`](crate::Reason::CertificateMissing) |
-//! | `cnf.x5t#S256` ≠ thumbprint (or not a SHA-256 thumbprint) | | 401 `invalid_token`, [`Reason::CertificateMismatch`](crate::Reason::CertificateMismatch) |
+//! | `cnf.x5t#S256`, no certificate | | 401 `invalid_token`, [`Reason::CertificateMissing`] |
+//! | `cnf.x5t#S256` ≠ thumbprint (or not a SHA-256 thumbprint) | | 401 `invalid_token`, [`Reason::CertificateMismatch`] |
 //! | no `cnf` | with or without certificate | as any bearer token |
 //!
 //! The thumbprints are compared in constant time. The certificate itself is
