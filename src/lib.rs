@@ -14,6 +14,7 @@
 //! | [`client`] | outbound client-credentials tokens (feature `client`) |
 //! | [`introspection`] | opaque tokens: RFC 7662 introspection, [`introspection::Introspector`] (feature `introspection`) |
 //! | `grpc` | tonic: [`MethodGuards`](grpc::MethodGuards) per gRPC method, claims in a `tonic::Request`, gRPC status answers (feature `grpc`) |
+//! | `mtls` | certificate-bound tokens (RFC 8705): [`ClientCertificate`](mtls::ClientCertificate), [`mtls::serve`], [`ForwardedCertLayer`](mtls::ForwardedCertLayer) (feature `mtls`) |
 //! | [`testkit`] | [`testkit::MockIssuer`], the token builder and [`testkit::bearer_request`] (feature `testkit`) |
 //! | [`manual`] | why each default is what it is |
 //!
@@ -32,6 +33,7 @@
 //! | `redis` | no | `revocation::RedisRevocations`: the revocation list shared by every instance through Redis |
 //! | `introspection` | no | the [`introspection`] module (opaque tokens, RFC 7662); enables `client` |
 //! | `grpc` | no | the `grpc` module (tonic), and with `client` the outbound `client::GrpcBearerLayer`; gRPC calls get gRPC status answers without it too |
+//! | `mtls` | no | the `mtls` module: certificate-bound tokens (RFC 8705), [`mtls::serve`] over rustls, [`mtls::ForwardedCertLayer`] for trusted proxies; enables `axum` |
 //! | `testkit` | no | the [`testkit`] module |
 //! | `fuzzing` | no | hidden entry points for `cargo fuzz`; not a public API |
 #![forbid(unsafe_code)]
@@ -54,6 +56,9 @@ pub mod issuer;
 mod jwks;
 pub mod layer;
 pub mod manual;
+#[cfg(feature = "mtls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mtls")))]
+pub mod mtls;
 pub mod presets;
 #[cfg(feature = "redis")]
 mod redis;

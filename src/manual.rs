@@ -19,7 +19,7 @@
 //! | size | 16 KiB, checked before decoding | decoding cost is bounded before anything is parsed |
 //! | JWE | refused with reason `encrypted` | encrypted access tokens are for a different deployment model |
 //! | `jku`, `jwk`, `x5u`, `x5c` headers | ignored | keys come only from the configured issuer; an attacker-chosen URL is never fetched |
-//! | `cnf` claim (a key or certificate binding: `jkt`, `x5t#S256`, `jwk`, …) | read once into the claims, enforced after verification (cache hits too): `cnf.jkt` only with the `DPoP` scheme and a valid proof of that key; as Bearer refused with reason `sender_constrained`; `x5t#S256`, `jwk`, `kid`, several methods or a malformed member: refused (`sender_constrained`); not an object: `invalid_claim` | a bearer presentation proves no possession; accepting it would make a stolen bound token usable (RFC 9449 §7.2, RFC 8705 §3) |
+//! | `cnf` claim (a key or certificate binding: `jkt`, `x5t#S256`, `jwk`, …) | read once into the claims, enforced after verification (cache hits too): `cnf.jkt` only with the `DPoP` scheme and a valid proof of that key; as Bearer refused with reason `sender_constrained`; `x5t#S256`: checked against the request's client certificate with feature `mtls` (see below), else refused (`sender_constrained`); `jwk`, `kid`, several methods or a malformed member: refused (`sender_constrained`); not an object: `invalid_claim` | a bearer presentation proves no possession; accepting it would make a stolen bound token usable (RFC 9449 §7.2, RFC 8705 §3) |
 //!
 //! # DPoP on the layer (feature `dpop`)
 //!
@@ -216,3 +216,20 @@
 //! | `MethodGuards`, precedence | method rule, then service rule, then unlisted | the most specific declaration wins; a name listed twice is a `ConfigError`, so the policy never depends on call order |
 //! | `GrpcBearerLayer`, retry on `UNAUTHENTICATED` | once, with a new token, for a body complete when sent and ≤ 64 KiB | a unary call can be sent again; a live stream cannot be buffered without risking a deadlock, so it is passed on and its refusal returned |
 //! | `GrpcBearerLayer`, dropping the refused token | at most once per the source's `invalid_token_cooldown` (10 s) | a downstream that refuses every token must not turn each call into a token request |
+//!
+//! # mTLS certificate-bound tokens (RFC 8705, feature `mtls`)
+//!
+//! | behaviour | default | reason |
+//! |---|---|---|
+//! | `cnf["x5t#S256"]` | must equal the base64url SHA-256 of the request's client certificate (DER); `certificate_missing` / `certificate_mismatch` otherwise (401 `invalid_token`) | a token copied from a log or a proxy is useless without the certificate's private key (RFC 8705 §3) |
+//! | thumbprint comparison | decoded to 32 bytes (canonical unpadded base64url only), compared in constant time | no padding, alphabet or length variant aliases another certificate; timing reveals nothing about the expected value |
+//! | tokens without `cnf` | unaffected | RFC 8705 binds tokens that say so; requiring bound tokens is a `post_verify` hook on `is_sender_constrained()` |
+//! | without the feature | `x5t#S256` refused (`sender_constrained`) | no certificate can be read, so no binding can be proven |
+//! | `mtls::serve`: which certificates | the `ServerConfig`'s client verifier decides (required, or optional with `allow_unauthenticated`) | the CA policy belongs to the TLS configuration; the binding is checked either way |
+//! | `mtls::serve`: handshake | 10 s (`HANDSHAKE_TIMEOUT`), each on its own task | a stalled or slow client cannot hold up the accept loop |
+//! | `mtls::serve`: protocol | HTTP/1.1 | the smallest server; HTTP/2 would need ALPN and another hyper feature |
+//! | `ForwardedCertLayer`: trusted proxies | required, no default; `/0` refused | a header any client can send proves nothing; a "trust everyone" block would defeat the binding |
+//! | `ForwardedCertLayer`: other peers, or no `ConnectInfo` | header stripped, no certificate | nothing behind the layer ever reads a client-supplied copy; a wiring mistake fails closed (logged once at ERROR) |
+//! | `ForwardedCertLayer`: malformed header, several XFCC elements or header lines, > 16 KiB | no certificate (WARN) | bounded parsing; the hop that saw the client is ambiguous in a chain |
+//! | Envoy `Cert=` and `Hash=` | `Cert` used, a disagreeing `Hash` is malformed, `Hash` alone accepted | the certificate is the stronger evidence |
+//! | metadata `tls_client_certificate_bound_access_tokens` | left out (false) | advertise only what the deployment checks |

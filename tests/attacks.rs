@@ -24,6 +24,8 @@ mod introspection;
 mod jwks;
 #[path = "attacks/lazy.rs"]
 mod lazy;
+#[path = "attacks/mtls.rs"]
+mod mtls;
 #[path = "attacks/tenants.rs"]
 mod tenants;
 

@@ -226,6 +226,16 @@ pub enum ConfigError {
         /// The reserved parameter name.
         name: &'static str,
     },
+    /// An IP address or CIDR block (for example a trusted proxy) cannot be parsed.
+    #[error("`{setting}` was given `{address}`: {reason}")]
+    InvalidAddress {
+        /// Setting name.
+        setting: &'static str,
+        /// The value given.
+        address: String,
+        /// Why.
+        reason: &'static str,
+    },
 }
 
 /// Why the HTTP client could not be built: opaque, the underlying client

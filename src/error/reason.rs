@@ -106,6 +106,13 @@ pub enum Reason {
     #[cfg(feature = "dpop")]
     #[cfg_attr(docsrs, doc(cfg(feature = "dpop")))]
     Dpop(crate::dpop::DpopError),
+    /// The token is bound to a client certificate (RFC 8705 `cnf.x5t#S256`)
+    /// but the request came without one: no client certificate on the TLS
+    /// connection, or none forwarded by a trusted proxy.
+    CertificateMissing,
+    /// The token is bound to another client certificate than the one the
+    /// request came with (RFC 8705 §3: the SHA-256 thumbprint differs).
+    CertificateMismatch,
 }
 
 impl Reason {
@@ -139,6 +146,8 @@ impl Reason {
             Reason::IntrospectionUnavailable => "introspection_unavailable",
             #[cfg(feature = "dpop")]
             Reason::Dpop(e) => e.code(),
+            Reason::CertificateMissing => "certificate_missing",
+            Reason::CertificateMismatch => "certificate_mismatch",
         }
     }
 

@@ -7,7 +7,7 @@
 //! |---|---|---|
 //! | none (no `cnf`, or `{}`) | accepted | refused: `dpop_jkt_mismatch` (RFC 9449 §7.1: the token must be bound) |
 //! | `cnf.jkt` | refused: `sender_constrained` (RFC 9449 §7.2, no downgrade) | the proof is checked against the token's `jkt` |
-//! | `cnf["x5t#S256"]` | refused: `sender_constrained` | refused: `sender_constrained` |
+//! | `cnf["x5t#S256"]` | feature `mtls`: the request's client certificate must match (`certificate_missing`, `certificate_mismatch`); without it refused: `sender_constrained` | refused: `sender_constrained` |
 //! | anything else (`jwk`, `kid`, several methods, malformed) | refused: `sender_constrained` | refused: `sender_constrained` |
 
 use std::future::Future;
@@ -93,7 +93,18 @@ impl Binding {
             }
             #[cfg(not(feature = "dpop"))]
             (_, Presentation::Dpop(_)) => refuse(Reason::SenderConstrained),
-            // Certificate-bound (RFC 8705): the mtls branch replaces this arm.
+            // Certificate-bound (RFC 8705 §3): the request's client
+            // certificate (`mtls::ClientCertificate` in its extensions) must
+            // have the token's thumbprint. Without the `mtls` feature no
+            // certificate can be read: refused as any unprovable binding.
+            #[cfg(feature = "mtls")]
+            (Some(Confirmation::X5tS256(x5t)), Presentation::Bearer) => {
+                match crate::mtls::check_certificate_binding(x5t, head.extensions) {
+                    Ok(()) => Checked::Done(Ok(Proven::default())),
+                    Err(reason) => refuse(reason),
+                }
+            }
+            #[cfg(not(feature = "mtls"))]
             (Some(Confirmation::X5tS256(_)), Presentation::Bearer) => {
                 refuse(Reason::SenderConstrained)
             }

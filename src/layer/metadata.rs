@@ -84,6 +84,9 @@ pub struct ProtectedResourceMetadata {
     resource_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     resource_documentation: Option<String>,
+    /// RFC 9728 §2 / RFC 8705: left out when `false` (its default).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    tls_client_certificate_bound_access_tokens: bool,
     #[serde(skip)]
     path: String,
     #[serde(skip)]
@@ -104,6 +107,7 @@ impl ProtectedResourceMetadata {
             dpop_required: false,
             resource_name: None,
             resource_documentation: None,
+            tls_client_certificate_bound_access_tokens: false,
         }
     }
 
@@ -182,7 +186,7 @@ impl ProtectedResourceMetadata {
 /// | `resource_documentation` | none | an `https` URL |
 /// | [`dpop`](Self::dpop) (`dpop_signing_alg_values_supported`) | left out | set it from the layer's [`DpopConfig`](crate::dpop::DpopConfig), so what is advertised is what is accepted |
 /// | [`dpop_bound_access_tokens_required`](Self::dpop_bound_access_tokens_required) | `false` (left out) | say `true` only with [`require_dpop`](super::AuthLayerBuilder::require_dpop): clients then ask for DPoP-bound tokens |
-/// | mTLS fields | never emitted | filled by the mTLS support |
+/// | `tls_client_certificate_bound_access_tokens` | `false` (left out) | feature `mtls`: advertise only what the deployment checks (a certificate reaches the layer through [`mtls::serve`](crate::mtls::serve) or a trusted proxy) |
 #[derive(Debug, Clone)]
 pub struct ProtectedResourceMetadataBuilder {
     resource: String,
@@ -192,6 +196,7 @@ pub struct ProtectedResourceMetadataBuilder {
     dpop_required: bool,
     resource_name: Option<String>,
     resource_documentation: Option<String>,
+    tls_client_certificate_bound_access_tokens: bool,
 }
 
 impl ProtectedResourceMetadataBuilder {
@@ -215,6 +220,17 @@ impl ProtectedResourceMetadataBuilder {
     #[cfg_attr(docsrs, doc(cfg(feature = "dpop")))]
     pub fn dpop_bound_access_tokens_required(mut self, required: bool) -> Self {
         self.dpop_required = required;
+        self
+    }
+
+    /// Advertise `tls_client_certificate_bound_access_tokens` (RFC 8705
+    /// §3.4): this resource supports certificate-bound tokens (feature
+    /// `mtls`; serve it with [`mtls::serve`](crate::mtls::serve) or behind a
+    /// [`ForwardedCertLayer`](crate::mtls::ForwardedCertLayer)).
+    #[cfg(feature = "mtls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "mtls")))]
+    pub fn tls_client_certificate_bound_access_tokens(mut self, supported: bool) -> Self {
+        self.tls_client_certificate_bound_access_tokens = supported;
         self
     }
 
@@ -298,6 +314,8 @@ impl ProtectedResourceMetadataBuilder {
             dpop_bound_access_tokens_required: self.dpop_required,
             resource_name: self.resource_name,
             resource_documentation: self.resource_documentation,
+            tls_client_certificate_bound_access_tokens: self
+                .tls_client_certificate_bound_access_tokens,
             path,
             well_known_url,
             json: Bytes::new(),

@@ -11,10 +11,6 @@ async fn bound_tokens_are_refused_as_bearer_tokens() {
     for (name, cnf) in [
         ("DPoP-bound (cnf.jkt)", json!({"jkt": thumbprint})),
         (
-            "certificate-bound (cnf.x5t#S256)",
-            json!({"x5t#S256": thumbprint}),
-        ),
-        (
             "RFC 7800 key (cnf.jwk)",
             json!({"jwk": {"kty": "OKP", "crv": "Ed25519", "x": thumbprint}}),
         ),
@@ -27,6 +23,21 @@ async fn bound_tokens_are_refused_as_bearer_tokens() {
         let token = h.idp.token().claim("cnf", cnf).sign();
         h.refuse(name, &token, Reason::SenderConstrained).await;
     }
+    // Certificate-bound (RFC 8705): with the `mtls` feature the layer looks
+    // for the request's client certificate (none here); without it the
+    // binding cannot be proven at all.
+    let token = h
+        .idp
+        .token()
+        .claim("cnf", json!({"x5t#S256": thumbprint}))
+        .sign();
+    let reason = if cfg!(feature = "mtls") {
+        Reason::CertificateMissing
+    } else {
+        Reason::SenderConstrained
+    };
+    h.refuse("certificate-bound (cnf.x5t#S256)", &token, reason)
+        .await;
     let token = h.idp.token().claim("cnf", json!("jkt")).sign();
     h.refuse("cnf not an object", &token, Reason::InvalidClaim)
         .await;
