@@ -234,6 +234,20 @@ async fn opaque_token_passes_layer_and_guard() {
     // A string the provider never issued: `active: false`.
     let response = call(&app, "nEvErIssUedByThEpRoViDeR0123456789abcdefgh").await;
     assert_refused(&response, Reason::Inactive);
+
+    // A limit of this provider, documented in the README: it answers
+    // `active: false` for its own JWT-format tokens, so "real-time validity"
+    // (`introspect_jwts`) refuses a JWT that verifies locally.
+    let realtime = guarded_app(
+        AuthLayer::builder()
+            .issuer(idp.guard_issuer(RefreshConfig::default()).await)
+            .introspection(introspector)
+            .introspect_jwts()
+            .realm("orders")
+            .build()
+            .expect("layer"),
+    );
+    assert_refused(&call(&realtime, &jwt).await, Reason::Inactive);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
