@@ -25,6 +25,9 @@
 //!   crate's own `ClientCredentials` source discovers the provider's token
 //!   endpoint, authenticates with `client_secret_basic` and
 //!   `client_secret_post`, reuses its token, and the token passes the layer.
+//! - `opaque::*` (feature `introspection`, `interop/opaque.rs`): opaque
+//!   tokens through the `Introspector`, revocation at the provider, wrong
+//!   audience, expiry.
 
 mod common;
 #[path = "interop/opaque.rs"]
