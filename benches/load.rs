@@ -22,6 +22,13 @@
 //!   core pay for waking it, which grows as the server slows down and would
 //!   be charged to the Layer. `LOADTEST_POLL=sleep` makes the client sleep
 //!   in `epoll_wait` like an ordinary one, for comparison.
+//! - With feature `introspection` (`bench/load.sh` turns it on) a fifth
+//!   server, `guarded-opaque`, serves the route behind a Layer whose only
+//!   verifier is an RFC 7662 introspector against the IdP's `/introspect`
+//!   (cache TTL 1 h); it runs in the `repeated` scenario only, with one
+//!   opaque token: after the first request every request is an
+//!   introspection cache hit, the opaque twin of the `guarded` row. The IdP
+//!   must see exactly one introspection call.
 //! - The `busy` column is the server thread's CPU time over the slice's wall
 //!   time: near 100 % means the server set the pace, not the load generator.
 //! - Scenarios, each given `LOADTEST_SECS` (4) seconds or
@@ -49,7 +56,13 @@
 //!
 //! Targets (exit status 1 when missed or when any request is refused):
 //! `repeated` guarded ≥ 85 % of bare; `distinct` guarded-nocache ≥ 80 % of
-//! the computed bound.
+//! the computed bound; `repeated` guarded-opaque: one introspection call in
+//! all (its ratio to `guarded` is reported, not enforced: the criterion rows
+//! of `benches/layer.rs` hold the 10 % target for the cache hit).
+
+#[cfg(feature = "introspection")]
+#[path = "load/opaque.rs"]
+mod opaque;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -586,6 +599,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         keys.push((head, DecodingKey::from_rsa_pem(pem.as_bytes())?));
     }
     let bare_verify = server_rt.block_on(serve(verify_route(Arc::new(keys))))?;
+    // `guarded-opaque`: `(address, opaque token)`.
+    #[cfg(feature = "introspection")]
+    let opaque = {
+        let o = server_rt.block_on(opaque::server(&idp))?;
+        Some((o.addr, o.token))
+    };
+    #[cfg(not(feature = "introspection"))]
+    let opaque: Option<(SocketAddr, String)> = None;
 
     if let Ok(dir) = std::env::var("LOADTEST_SERVE_DIR") {
         let servers = [
@@ -629,6 +650,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("guarded", guarded),
         ("guarded-nocache", nocache),
     ];
+    let opaque_tokens = opaque
+        .as_ref()
+        .map(|(addr, token)| (*addr, Tokens::Cycle(bytes(std::slice::from_ref(token)))));
 
     println!(
         "oauth2-guard load test: backend {}, {} connections, {} s per scenario and server in {} interleaved rounds, load generator {}",
@@ -655,10 +679,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut failed = false;
     for (name, tokens) in &scenarios {
-        let mut results: Vec<RunResult> = servers.iter().map(|_| RunResult::default()).collect();
+        // Every server with this scenario's tokens; in `repeated`, also the
+        // opaque-token server with its own token.
+        let mut rows: Vec<(&str, SocketAddr, &Tokens)> = servers
+            .iter()
+            .map(|(server, addr)| (*server, *addr, tokens))
+            .collect();
+        if let (&"repeated", Some((addr, opaque))) = (name, &opaque_tokens) {
+            rows.push(("guarded-opaque", *addr, opaque));
+        }
+        let mut results: Vec<RunResult> = rows.iter().map(|_| RunResult::default()).collect();
         let mut verify = Duration::ZERO;
         for _ in 0..s.rounds {
-            for ((server, addr), result) in servers.iter().zip(&mut results) {
+            for ((server, addr, tokens), result) in rows.iter().zip(&mut results) {
                 result.add(run(*addr, tokens, s)?);
                 if *server == "bare" {
                     verify += rs256_verify_time(&server_rt, &repeated, &key) / s.rounds as u32;
@@ -668,7 +701,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let bare_rps = results[0].rps();
         let computed = 1.0 / (1.0 / bare_rps + verify.as_secs_f64());
         let measured = results[1].rps();
-        for ((server, _), mut r) in servers.iter().zip(results) {
+        let guarded_rps = results[2].rps();
+        for ((server, _, _), mut r) in rows.iter().zip(results) {
             let rps = r.rps();
             let bounds = format!(
                 "{:.1} % of bare, {:.1} % of the measured bound, {:.1} % of the computed bound",
@@ -692,6 +726,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     failed |= ratio < 0.85;
                     format!("{:.1} % of bare (target ≥ 85 %)", ratio * 100.0)
                 }
+                ("repeated", "guarded-opaque") => format!(
+                    "{:.1} % of bare, {:.1} % of guarded (the JWT cache-hit row)",
+                    rps / bare_rps * 100.0,
+                    rps / guarded_rps * 100.0
+                ),
                 ("distinct", "guarded-nocache") => {
                     failed |= rps / computed < 0.80;
                     format!("{bounds} (target ≥ 80 % of the computed bound)")
@@ -719,6 +758,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "JWKS fetches at the IdP: {} (startup: 2 issuers; rotation: one per guarded server)",
         idp.jwks_fetches()
     );
+    if opaque.is_some() {
+        let calls = idp.introspection_requests();
+        failed |= calls != 1;
+        println!(
+            "introspection calls at the IdP: {calls} (expected 1: the first request; every other one a cache hit)"
+        );
+    }
     drop(server_rt);
     drop(idp);
     drop(idp_rt);

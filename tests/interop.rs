@@ -25,8 +25,13 @@
 //!   crate's own `ClientCredentials` source discovers the provider's token
 //!   endpoint, authenticates with `client_secret_basic` and
 //!   `client_secret_post`, reuses its token, and the token passes the layer.
+//! - `opaque::*` (feature `introspection`, `interop/opaque.rs`): opaque
+//!   tokens through the `Introspector`, revocation at the provider, wrong
+//!   audience, expiry.
 
 mod common;
+#[path = "interop/opaque.rs"]
+mod opaque;
 
 use std::collections::{BTreeMap, HashSet};
 use std::net::TcpListener;
@@ -108,11 +113,19 @@ struct Provider {
     dir: PathBuf,
     issuer: String,
     http: reqwest::Client,
+    /// `AT_TTL` of the provider (access-token lifetime, s); `None`: its default (300).
+    at_ttl: Option<u64>,
 }
 
 impl Provider {
     /// Start a provider on a free port with a fresh key set.
     async fn start(test: &str) -> Provider {
+        Self::start_with_at_ttl(test, None).await
+    }
+
+    /// [`start`](Self::start), with access tokens living `at_ttl` seconds
+    /// when `Some`.
+    async fn start_with_at_ttl(test: &str, at_ttl: Option<u64>) -> Provider {
         let mut errors = Vec::new();
         for _ in 0..3 {
             let port = free_port();
@@ -134,6 +147,7 @@ impl Provider {
                     .pool_idle_timeout(Duration::from_secs(2))
                     .build()
                     .expect("reqwest client"),
+                at_ttl,
             };
             match run(provider.start_sh("start"), "start.sh start").await {
                 Ok(_) => return provider,
@@ -157,6 +171,9 @@ impl Provider {
             .env("STATE_DIR", &self.dir)
             .env("KEYS_FILE", self.keys_file())
             .env("START_TIMEOUT", "45");
+        if let Some(ttl) = self.at_ttl {
+            cmd.env("AT_TTL", ttl.to_string());
+        }
         cmd
     }
 

@@ -31,8 +31,11 @@ const AT_TTL = Number.parseInt(process.env.AT_TTL || '300', 10);
 export const RESOURCE_ORDERS = 'urn:oauth2-guard:orders';
 export const RESOURCE_OTHER = 'urn:oauth2-guard:other';
 export const RESOURCE_OPAQUE = 'urn:oauth2-guard:opaque';
+// A second opaque-token resource: its tokens must be refused by an API whose audience is RESOURCE_OPAQUE.
+export const RESOURCE_OPAQUE_OTHER = 'urn:oauth2-guard:opaque-other';
 const RESOURCE_SCOPE = 'orders:read orders:write';
 const JWT_RESOURCES = new Set([RESOURCE_ORDERS, RESOURCE_OTHER]);
+const OPAQUE_RESOURCES = new Set([RESOURCE_OPAQUE, RESOURCE_OPAQUE_OTHER]);
 
 // Per-client access-token signing alg lives in custom client metadata `access_token_alg`.
 const ccClients = ALGS.map((alg) => {
@@ -141,7 +144,7 @@ function configuration(jwks) {
               accessTokenTTL: AT_TTL,
             };
           }
-          if (resourceIndicator === RESOURCE_OPAQUE) {
+          if (OPAQUE_RESOURCES.has(resourceIndicator)) {
             return {
               scope: RESOURCE_SCOPE,
               audience: resourceIndicator,
