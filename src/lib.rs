@@ -15,6 +15,8 @@
 //! | [`introspection`] | opaque tokens: RFC 7662 introspection, [`introspection::Introspector`] (feature `introspection`) |
 //! | `grpc` | tonic: [`MethodGuards`](grpc::MethodGuards) per gRPC method, claims in a `tonic::Request`, gRPC status answers (feature `grpc`) |
 //! | [`testkit`] | [`testkit::MockIssuer`], the token builder and [`testkit::bearer_request`] (feature `testkit`) |
+//! | [`ops`] | operations: [`ops::Readiness`] for readiness probes, the metric names (feature `metrics`) |
+//! | [`audit`] | the audit trail (`oauth2_guard::audit` events) and the inventory of required scopes and roles |
 //! | [`manual`] | why each default is what it is |
 //!
 //! Claims ([`VerifiedClaims`], [`StandardClaims`], [`ClaimPath`],
@@ -32,12 +34,14 @@
 //! | `redis` | no | `revocation::RedisRevocations`: the revocation list shared by every instance through Redis |
 //! | `introspection` | no | the [`introspection`] module (opaque tokens, RFC 7662); enables `client` |
 //! | `grpc` | no | the `grpc` module (tonic), and with `client` the outbound `client::GrpcBearerLayer`; gRPC calls get gRPC status answers without it too |
+//! | `metrics` | no | Prometheus-style metrics through the [`metrics`](https://docs.rs/metrics) facade (any exporter); see [Operations](#operations) |
 //! | `testkit` | no | the [`testkit`] module |
 //! | `fuzzing` | no | hidden entry points for `cargo fuzz`; not a public API |
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub, clippy::await_holding_lock)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod audit;
 pub mod authz;
 mod claims;
 mod crypto;
@@ -54,6 +58,7 @@ pub mod issuer;
 mod jwks;
 pub mod layer;
 pub mod manual;
+pub mod ops;
 pub mod presets;
 #[cfg(feature = "redis")]
 mod redis;

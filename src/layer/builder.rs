@@ -260,6 +260,7 @@ fn assemble(
     optional: bool,
     challenge: Challenge,
 ) -> AuthLayer {
+    crate::ops::layer_built();
     AuthLayer {
         auth: Arc::new(Authenticator {
             source,

@@ -64,19 +64,22 @@ where
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         match self.auth.authenticate(&RequestHead::of(&req)) {
             Some(Verdict::Verified(claims)) => {
+                crate::ops::allowed(&RequestHead::of(&req), &claims);
                 req.extensions_mut().insert(claims);
                 req.extensions_mut().insert(self.auth.challenge.clone());
                 ResponseFuture::inner(self.inner.call(req))
             }
             None => {
+                crate::ops::anonymous(&RequestHead::of(&req));
                 req.extensions_mut().insert(PassedAnonymous);
                 req.extensions_mut().insert(self.auth.challenge.clone());
                 ResponseFuture::inner(self.inner.call(req))
             }
-            Some(Verdict::Rejected(rejection)) => ResponseFuture::rejected(
+            Some(Verdict::Rejected(rejection)) => ResponseFuture::rejected({
+                crate::ops::refused(&RequestHead::of(&req), &rejection);
                 self.responder
-                    .response_to(&RequestHead::of(&req), &rejection),
-            ),
+                    .response_to(&RequestHead::of(&req), &rejection)
+            }),
             Some(Verdict::Pending(verify)) => {
                 // The ready service is the one driven later (tower's clone-and-swap).
                 let clone = self.inner.clone();
@@ -86,11 +89,13 @@ where
                 ResponseFuture::waiting(Box::pin(async move {
                     match verify.await {
                         Ok(claims) => {
+                            crate::ops::allowed(&RequestHead::of(&req), &claims);
                             req.extensions_mut().insert(claims);
                             req.extensions_mut().insert(challenge);
                             inner.call(req).await
                         }
                         Err(rejection) => {
+                            crate::ops::refused(&RequestHead::of(&req), &rejection);
                             Ok(responder.response_to(&RequestHead::of(&req), &rejection))
                         }
                     }
