@@ -6,7 +6,7 @@
 //! use oauth2_guard::authz::RequireScope;
 //!
 //! // Guards declare what they need; the inventory collects it as they are built.
-//! let _guard = RequireScope::all(["orders:write"]).unwrap();
+//! let _guard = RequireScope::new("orders:write");
 //! assert!(oauth2_guard::audit::required_scopes().contains(&"orders:write".to_owned()));
 //! oauth2_guard::audit::log_inventory(); // one INFO line listing them
 //! ```
