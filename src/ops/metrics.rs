@@ -7,7 +7,10 @@ use std::sync::{Arc, LazyLock, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
-use metrics::{counter, gauge, histogram, Counter, Gauge, Histogram};
+use metrics::{
+    counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram, Counter,
+    Gauge, Histogram, Unit,
+};
 
 use super::names::*;
 
@@ -101,11 +104,38 @@ fn global() -> &'static Global {
 
 /// Register the process-wide handles (at layer build).
 pub(crate) fn register_layer() {
+    describe();
     global();
+}
+
+/// The `# HELP` text and units (idempotent; at every build).
+fn describe() {
+    describe_counter!(DECISIONS, "Requests decided by the authentication layer");
+    describe_counter!(AUTHZ_DENIALS, "Requests refused by a scope or role guard");
+    describe_histogram!(VERIFY_SECONDS, Unit::Seconds, "Time to verify a token");
+    describe_counter!(CACHE_REQUESTS, "Verified-token cache lookups");
+    describe_counter!(CACHE_EVICTIONS, "Verified-token cache evictions");
+    describe_gauge!(CACHE_ENTRIES, "Entries in the verified-token caches");
+    describe_counter!(JWKS_FETCHES, "JWKS fetches by result");
+    describe_gauge!(JWKS_KEYS, "Usable keys in the issuer's key set");
+    describe_gauge!(
+        JWKS_LAST_SUCCESS,
+        Unit::Seconds,
+        "Unix time of the last successful JWKS fetch"
+    );
+    describe_counter!(JWKS_UNKNOWN_KID, "Key refreshes demanded by an unknown kid");
+    describe_counter!(INTROSPECTION_CALLS, "Introspection calls by result");
+    describe_histogram!(
+        INTROSPECTION_SECONDS,
+        Unit::Seconds,
+        "Introspection call latency"
+    );
+    describe_counter!(INTROSPECTION_CACHE, "Introspection cache lookups");
 }
 
 /// Register an issuer's decision counters (at issuer build).
 pub(crate) fn register_issuer(name: &str) {
+    describe();
     let d = Arc::new(Decisions::new(Arc::from(name)));
     ISSUERS.rcu(|list| {
         let mut list: Vec<_> = list.iter().filter(|e| *e.label != *name).cloned().collect();
@@ -322,4 +352,58 @@ pub(crate) fn introspected(active: Option<bool>, elapsed: Duration) {
 pub(crate) fn introspection_cache(hit: bool) {
     let m = introspection();
     if hit { &m.hits } else { &m.misses }.increment(1);
+}
+
+struct Others {
+    revocation_entries: Gauge,
+    revocation_last_sync: Gauge,
+    client_ok: Counter,
+    client_error: Counter,
+    client_expiry: Gauge,
+}
+
+static OTHERS: OnceLock<Others> = OnceLock::new();
+
+fn others() -> &'static Others {
+    OTHERS.get_or_init(|| {
+        describe_gauge!(REVOCATION_ENTRIES, "Entries in the revocation list");
+        describe_gauge!(
+            REVOCATION_LAST_SYNC,
+            Unit::Seconds,
+            "Unix time the Redis revocation list was last in sync"
+        );
+        describe_counter!(CLIENT_FETCHES, "Outbound client-credentials token fetches");
+        describe_gauge!(
+            CLIENT_EXPIRY,
+            Unit::Seconds,
+            "Unix time the outbound client's cached token expires"
+        );
+        Others {
+            revocation_entries: gauge!(REVOCATION_ENTRIES),
+            revocation_last_sync: gauge!(REVOCATION_LAST_SYNC),
+            client_ok: counter!(CLIENT_FETCHES, "result" => "ok"),
+            client_error: counter!(CLIENT_FETCHES, "result" => "error"),
+            client_expiry: gauge!(CLIENT_EXPIRY),
+        }
+    })
+}
+
+pub(crate) fn revocation_entries(n: usize) {
+    others().revocation_entries.set(n as f64);
+}
+
+pub(crate) fn revocation_synced() {
+    others().revocation_last_sync.set(unix_now());
+}
+
+/// A client token fetch: the new token's remaining lifetime, or `None` on error.
+pub(crate) fn client_fetched(left: Option<Duration>) {
+    let o = others();
+    match left {
+        Some(left) => {
+            o.client_ok.increment(1);
+            o.client_expiry.set(unix_now() + left.as_secs_f64());
+        }
+        None => o.client_error.increment(1),
+    }
 }

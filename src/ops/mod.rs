@@ -215,3 +215,27 @@ pub(crate) fn introspection_cache(_hit: bool) {
     #[cfg(feature = "metrics")]
     self::metrics::introspection_cache(_hit);
 }
+
+/// A revocation list now holds `n` entries.
+#[inline]
+pub(crate) fn revocation_entries(_n: usize) {
+    #[cfg(feature = "metrics")]
+    self::metrics::revocation_entries(_n);
+}
+
+/// The Redis revocation list is in sync now.
+#[cfg(feature = "redis")]
+#[inline]
+pub(crate) fn revocation_synced() {
+    #[cfg(feature = "metrics")]
+    self::metrics::revocation_synced();
+}
+
+/// An outbound token fetch finished: the token's remaining lifetime, or
+/// `None` when it failed.
+#[cfg(feature = "client")]
+#[inline]
+pub(crate) fn client_fetched(_left: Option<std::time::Duration>) {
+    #[cfg(feature = "metrics")]
+    self::metrics::client_fetched(_left);
+}

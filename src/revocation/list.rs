@@ -236,6 +236,7 @@ impl RevocationList {
                 next.merge(entry);
             }
         }
+        crate::ops::revocation_entries(next.len());
         self.inner.snapshot.store(Arc::new(next));
         dropped
     }
@@ -256,6 +257,7 @@ impl RevocationList {
             // Nothing is stored; the pruned copy is dropped with the entry.
             return Err(RevocationError::Full { capacity });
         }
+        crate::ops::revocation_entries(next.len());
         self.inner.snapshot.store(Arc::new(next));
         Ok(())
     }
@@ -274,6 +276,7 @@ impl RevocationList {
         next.prune(secs_floor(now), self.inner.config.leeway.as_secs());
         let len = next.len();
         if len != current.len() {
+            crate::ops::revocation_entries(len);
             self.inner.snapshot.store(Arc::new(next));
         }
         len
