@@ -114,6 +114,7 @@ impl RevocationList {
 
     /// An empty list with `config`.
     pub fn with_config(config: RevocationConfig) -> Self {
+        crate::ops::revocation_entries(0);
         Self {
             inner: Arc::new(Inner {
                 snapshot: ArcSwap::from_pointee(Snapshot::default()),
