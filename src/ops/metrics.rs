@@ -87,25 +87,34 @@ struct Global {
     cache_entries: Gauge,
 }
 
-static GLOBAL: OnceLock<Global> = OnceLock::new();
+/// Replaced at every layer build, so a layer built after a recorder is
+/// installed records into it (a `OnceLock` would keep the first recorder's
+/// handles — the no-op one, if the first layer came first).
+static GLOBAL: LazyLock<ArcSwap<Global>> = LazyLock::new(|| ArcSwap::from_pointee(Global::new()));
 
-fn global() -> &'static Global {
-    GLOBAL.get_or_init(|| Global {
-        unknown: Decisions::new(Arc::from(UNKNOWN_ISSUER)),
-        anonymous: counter!(DECISIONS, "outcome" => "anonymous", "reason" => "none", "issuer" => "none"),
-        verify: ["cache_hit", "jwt", "introspection"]
-            .map(|kind| histogram!(VERIFY_SECONDS, "kind" => kind)),
-        cache_hits: counter!(CACHE_REQUESTS, "result" => "hit"),
-        cache_misses: counter!(CACHE_REQUESTS, "result" => "miss"),
-        cache_evictions: counter!(CACHE_EVICTIONS),
-        cache_entries: gauge!(CACHE_ENTRIES),
-    })
+impl Global {
+    fn new() -> Self {
+        Global {
+            unknown: Decisions::new(Arc::from(UNKNOWN_ISSUER)),
+            anonymous: counter!(DECISIONS, "outcome" => "anonymous", "reason" => "none", "issuer" => "none"),
+            verify: ["cache_hit", "jwt", "introspection"]
+                .map(|kind| histogram!(VERIFY_SECONDS, "kind" => kind)),
+            cache_hits: counter!(CACHE_REQUESTS, "result" => "hit"),
+            cache_misses: counter!(CACHE_REQUESTS, "result" => "miss"),
+            cache_evictions: counter!(CACHE_EVICTIONS),
+            cache_entries: gauge!(CACHE_ENTRIES),
+        }
+    }
+}
+
+fn global() -> arc_swap::Guard<Arc<Global>> {
+    GLOBAL.load()
 }
 
 /// Register the process-wide handles (at layer build).
 pub(crate) fn register_layer() {
     describe();
-    global();
+    GLOBAL.store(Arc::new(Global::new()));
 }
 
 /// The `# HELP` text and units (idempotent; at every build).
@@ -150,7 +159,8 @@ fn with_issuer(name: Option<&str>, f: impl FnOnce(&Decisions)) {
             return f(d);
         }
     }
-    f(&global().unknown)
+    let g = global();
+    f(&g.unknown)
 }
 
 pub(crate) fn allowed(issuer: &str) {
@@ -188,7 +198,8 @@ pub(crate) fn cache_evicted() {
 
 /// The change in one cache's entry count (the gauge sums every layer's cache).
 pub(crate) fn cache_entries_delta(delta: i64) {
-    let g = &global().cache_entries;
+    let g = global();
+    let g = &g.cache_entries;
     if delta >= 0 {
         g.increment(delta as f64);
     } else {
