@@ -62,7 +62,10 @@ pub fn sample_allowed(one_in: NonZeroU32) {
 
 fn keep_allowed() -> bool {
     let n = u64::from(ONE_IN.load(Ordering::Relaxed));
-    n <= 1 || ALLOWED_SEEN.fetch_add(1, Ordering::Relaxed) % n == 0
+    n <= 1
+        || ALLOWED_SEEN
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(n)
 }
 
 fn route(ext: &http::Extensions) -> Option<&str> {

@@ -289,7 +289,10 @@ impl KeyMetrics {
 }
 
 /// Guard denial counters by (`kind`, `required`), registered as guards are built.
-static DENIALS: LazyLock<ArcSwap<Vec<(&'static str, Arc<str>, Counter)>>> =
+/// (`kind`, `required`, counter).
+type Denial = (&'static str, Arc<str>, Counter);
+
+static DENIALS: LazyLock<ArcSwap<Vec<Denial>>> =
     LazyLock::new(|| ArcSwap::from_pointee(Vec::new()));
 
 /// Register the denial counter of a guard's requirement (at guard build).
