@@ -495,3 +495,13 @@ async fn guards_build_the_scope_inventory() {
     let listed = events[0]["scopes.required"].as_str().unwrap();
     assert!(listed.split(' ').any(|s| s == "inventory:write"));
 }
+
+#[tokio::test]
+async fn revocation_list_size_is_a_gauge() {
+    let _serial = serial().await;
+    let list = oauth2_guard::revocation::RevocationList::new();
+    let exp = std::time::SystemTime::now() + Duration::from_secs(600);
+    list.revoke_jti("a", exp).unwrap();
+    list.revoke_jti("b", exp).unwrap();
+    assert_eq!(value(&scrape(), "oauth2_guard_revocation_entries", &[]), 2.0);
+}

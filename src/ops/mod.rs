@@ -4,15 +4,14 @@
 //!
 //! ```
 //! use oauth2_guard::ops::Readiness;
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! # let jwks = oauth2_guard::testkit::jwks_json();
-//! let issuer = oauth2_guard::Issuer::builder("https://idp.example.com")
-//!     .audience("orders-api")
-//! #   .static_jwks(jwks)
-//!     .build()
-//!     .await?;
+//! use oauth2_guard::testkit::MockIssuer;
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let idp = MockIssuer::start().await; // a stand-in for your IdP
+//! let issuer = idp.issuer_builder().audience("orders-api").build().await?;
 //! let ready = Readiness::new().issuer(&issuer);
 //! assert!(ready.check().is_ready());
+//! assert_eq!(ready.check().status(), http::StatusCode::OK);
 //! # Ok(()) }
 //! ```
 //!
