@@ -503,5 +503,8 @@ async fn revocation_list_size_is_a_gauge() {
     let exp = std::time::SystemTime::now() + Duration::from_secs(600);
     list.revoke_jti("a", exp).unwrap();
     list.revoke_jti("b", exp).unwrap();
-    assert_eq!(value(&scrape(), "oauth2_guard_revocation_entries", &[]), 2.0);
+    assert_eq!(
+        value(&scrape(), "oauth2_guard_revocation_entries", &[]),
+        2.0
+    );
 }
