@@ -275,6 +275,33 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    // Last: from here on every row would record into the recorder.
+    #[cfg(feature = "metrics")]
+    {
+        let _ = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder();
+        // Built after the recorder: this issuer and layer hold live handles.
+        let issuer = f._runtime.block_on(async {
+            f._idp
+                .issuer_builder()
+                .audience(f._idp.default_audience())
+                .build()
+                .await
+                .expect("issuer")
+        });
+        let mut metered = AuthLayer::builder()
+            .issuer(issuer)
+            .build()
+            .expect("layer")
+            .layer(inner());
+        assert_eq!(drive(&mut metered, request(rs256)), 200, "metered");
+        group.bench_function("layer_cache_hit_rs256_metrics_recorder", |b| {
+            b.iter_batched(
+                || request(rs256),
+                |req| drive(&mut metered, req),
+                BatchSize::SmallInput,
+            )
+        });
+    }
     group.finish();
 }
 

@@ -48,6 +48,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use oauth2_guard::authz::RequireScope;
+use oauth2_guard::ops::Readiness;
 use oauth2_guard::revocation::{self, RevocationList, RevocationStore};
 use oauth2_guard::testkit::MockIssuer;
 use oauth2_guard::HttpConfig;
@@ -62,6 +63,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .unwrap_or_else(|_| "info,oauth2_guard=debug".into()),
         )
         .init();
+    // Before any issuer or layer is built: they register their metrics with it.
+    let prometheus = ops::install_prometheus()?;
 
     let addr: SocketAddr = std::env::var("ORDERS_ADDR")
         .unwrap_or_else(|_| "127.0.0.1:8080".into())
@@ -156,7 +159,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Public routes live outside the layer, declared explicitly.
     let app = Router::new()
         .route("/health", get(|| async { "ok" }))
+        .merge(ops::routes(prometheus, Readiness::new().issuer(&issuer)))
         .merge(protected);
+    oauth2_guard::audit::log_inventory();
 
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let base = format!("http://{}", listener.local_addr()?);
@@ -380,5 +385,40 @@ mod opaque {
             key.len()
         );
         Ok(builder.hash_key(key).shared_cache_redis(cache))
+    }
+}
+
+/// Operations routes: `/metrics` (Prometheus text format, rendered by
+/// `metrics-exporter-prometheus` into this router, no listener of its own)
+/// and `/ready` (503 until every issuer has usable keys). `/health` above
+/// is the liveness probe: it never depends on the IdP.
+mod ops {
+    use axum::routing::get;
+    use axum::Router;
+    use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+    use oauth2_guard::ops::Readiness;
+
+    pub(crate) fn install_prometheus() -> Result<PrometheusHandle, Box<dyn std::error::Error>> {
+        Ok(PrometheusBuilder::new().install_recorder()?)
+    }
+
+    /// Serve these on an internal port or behind network policy in production:
+    /// metrics name issuers and guard requirements.
+    pub(crate) fn routes(prometheus: PrometheusHandle, ready: Readiness) -> Router {
+        Router::new()
+            .route(
+                "/metrics",
+                get(move || {
+                    let p = prometheus.clone();
+                    async move {
+                        p.run_upkeep();
+                        (
+                            [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                            p.render(),
+                        )
+                    }
+                }),
+            )
+            .route("/ready", get(ready.handler()))
     }
 }

@@ -454,6 +454,7 @@ impl IssuerBuilder {
         tenancy: Option<Tenancy>,
         first_delay: Duration,
     ) -> Result<Issuer, ConfigError> {
+        crate::ops::issuer_built(store.issuer());
         let refresh = match store.source() {
             Source::Static => None,
             Source::Remote { .. } => {

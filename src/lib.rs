@@ -16,6 +16,8 @@
 //! | `grpc` | tonic: [`MethodGuards`](grpc::MethodGuards) per gRPC method, claims in a `tonic::Request`, gRPC status answers (feature `grpc`) |
 //! | `mtls` | certificate-bound tokens (RFC 8705): [`ClientCertificate`](mtls::ClientCertificate), [`mtls::serve`], [`ForwardedCertLayer`](mtls::ForwardedCertLayer) (feature `mtls`) |
 //! | [`testkit`] | [`testkit::MockIssuer`], the token builder and [`testkit::bearer_request`] (feature `testkit`) |
+//! | [`ops`] | operations: [`ops::Readiness`] for readiness probes, the metric names (feature `metrics`) |
+//! | [`audit`] | the audit trail (`oauth2_guard::audit` events) and the inventory of required scopes and roles |
 //! | [`manual`] | why each default is what it is |
 //!
 //! Claims ([`VerifiedClaims`], [`StandardClaims`], [`ClaimPath`],
@@ -34,12 +36,14 @@
 //! | `introspection` | no | the [`introspection`] module (opaque tokens, RFC 7662); enables `client` |
 //! | `grpc` | no | the `grpc` module (tonic), and with `client` the outbound `client::GrpcBearerLayer`; gRPC calls get gRPC status answers without it too |
 //! | `mtls` | no | the `mtls` module: certificate-bound tokens (RFC 8705), [`mtls::serve`] over rustls, [`mtls::ForwardedCertLayer`] for trusted proxies; enables `axum` |
+//! | `metrics` | no | Prometheus-style metrics through the [`metrics`](https://docs.rs/metrics) facade (any exporter); see [Operations](#operations) |
 //! | `testkit` | no | the [`testkit`] module |
 //! | `fuzzing` | no | hidden entry points for `cargo fuzz`; not a public API |
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub, clippy::await_holding_lock)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod audit;
 pub mod authz;
 mod claims;
 mod crypto;
@@ -59,6 +63,7 @@ pub mod manual;
 #[cfg(feature = "mtls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mtls")))]
 pub mod mtls;
+pub mod ops;
 pub mod presets;
 #[cfg(feature = "redis")]
 mod redis;

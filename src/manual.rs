@@ -233,3 +233,22 @@
 //! | `ForwardedCertLayer`: malformed header, several XFCC elements or header lines, > 16 KiB | no certificate (WARN) | bounded parsing; the hop that saw the client is ambiguous in a chain |
 //! | Envoy `Cert=` and `Hash=` | `Cert` used, a disagreeing `Hash` is malformed, `Hash` alone accepted | the certificate is the stronger evidence |
 //! | metadata `tls_client_certificate_bound_access_tokens` | left out (false) | advertise only what the deployment checks |
+//!
+//! # Operations (metrics, readiness, audit)
+//!
+//! | behaviour | default | reason |
+//! |---|---|---|
+//! | metrics | off (feature `metrics`) | no dependency and no cost for services that do not scrape; with it, any `metrics` exporter works |
+//! | metric handles | registered at issuer / layer / guard build, with the recorder installed then | the request path only increments handles it holds: no registry lookup, no label hashing per request |
+//! | `issuer` label | the name of a built issuer, else `unknown` | a refused token's `iss` is attacker-chosen: as a label it would let any client create series without bound |
+//! | `required` label | the guard's declared requirement | bounded by the code; the token's scopes would be attacker-chosen |
+//! | subject, token, `kid`, path | never labels | unbounded cardinality, and personal data in a metrics store |
+//! | zero series | `allowed` and the six alert reasons (`bad_signature`, `expired`, `wrong_audience`, `unknown_key`, `malformed`, `keys_unavailable`) per issuer, JWKS fetch results, unknown-kid outcomes | `rate()` and alert rules need a series before the first event |
+//! | key age | a timestamp gauge (`…_last_success_timestamp_seconds`), age = `time() - gauge` in PromQL | correct at every scrape without a timer; static key sets set no timestamp, so they never look stale |
+//! | readiness | every issuer has a usable key set within `max_stale`; the Redis revocation list in sync within a bound you give | an instance that would answer every token 503 should get no traffic |
+//! | liveness | never depends on the IdP (serve a plain 200) | an IdP outage would otherwise restart every instance, which brings no key back |
+//! | audit events | every decision, target `oauth2_guard::audit`; refusals at WARN, allowed at INFO | an audit trail must be complete by default; a dedicated target can go to its own sink |
+//! | audit sampling | allowed decisions: all (`sample_allowed(1)`); refusals: never sampled | busy services may opt in to 1-in-N for allowed ones; refusals are what an investigation needs |
+//! | audit content | subject, client, scopes/roles, method, matched route, fingerprint | who did what where, answerable without the token: the token itself is never written |
+//! | `http.route` | axum `MatchedPath` (the route template), never the raw path | raw paths hold identifiers and unbounded values |
+//! | scope inventory | collected as guards are built, process-wide | "which scopes does this service require" is answerable from a log line or the RFC 9728 metadata, not from reading code |

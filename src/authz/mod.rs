@@ -218,11 +218,20 @@ impl Requirement {
             .as_ref()
             .map(|s| s.names.join(" "))
             .unwrap_or_default();
-        Self {
+        let this = Self {
             scopes,
             roles,
             scope_param: scope_param.into(),
-        }
+        };
+        this.record();
+        this
+    }
+
+    /// Into the audit inventory and the denial metrics (at guard build).
+    fn record(&self) {
+        let names = |s: &Option<Set>| s.as_ref().map(|s| s.names.clone()).unwrap_or_default();
+        crate::audit::record_requirement(&names(&self.scopes), &names(&self.roles));
+        crate::ops::guard_built(&self.scope_param, &self.roles_text());
     }
 
     fn is_met(&self, claims: &VerifiedClaims) -> bool {
@@ -253,7 +262,10 @@ impl Requirement {
             challenge: challenge.clone(),
         };
         match ext.get::<VerifiedClaims>() {
-            Some(c) if self.is_met(c) => Ok(c.clone()),
+            Some(c) if self.is_met(c) => {
+                crate::audit::guard(ext, c, &self.scope_param, || self.roles_text(), None);
+                Ok(c.clone())
+            }
             Some(c) => {
                 let missing_roles = self
                     .roles
@@ -277,6 +289,13 @@ impl Requirement {
                     "request forbidden: {}",
                     if kind == AuthzFailure::InsufficientRole { "missing role" } else { "insufficient scope" }
                 );
+                let (label, required, code) = if kind == AuthzFailure::InsufficientRole {
+                    ("role", self.roles_text(), "insufficient_role")
+                } else {
+                    ("scope", self.scope_param.to_string(), "insufficient_scope")
+                };
+                crate::ops::authz_denied(label, &required);
+                crate::audit::guard(ext, c, &self.scope_param, || self.roles_text(), Some(code));
                 Err(fail(kind, missing_roles))
             }
             None if ext.get::<PassedAnonymous>().is_some() => {

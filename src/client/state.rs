@@ -135,7 +135,13 @@ impl Shared {
     /// A new token from the endpoint (retries and `Retry-After` included).
     /// Call inside the single flight, and apply the outcome with `finish`.
     pub(super) async fn fetch(&self) -> Result<Cached, TokenError> {
-        self.request.fetch(&self.hold).await
+        let result = self.request.fetch(&self.hold).await;
+        crate::ops::client_fetched(result.as_ref().ok().map(|c| {
+            c.token
+                .expires_at()
+                .saturating_duration_since(Instant::now())
+        }));
+        result
     }
 
     /// Drop a token a downstream refused, at most once per cooldown.

@@ -419,6 +419,7 @@ impl IntrospectorBuilder {
             cache_ttl_s = self.ttl.as_secs(),
             "introspection configured"
         );
+        crate::ops::introspector_built();
         Ok(Introspector::from_engine(engine))
     }
 }

@@ -15,6 +15,7 @@ use url::Url;
 
 use super::parse::{KeySet, VerifyingKey};
 use crate::http::HttpClient;
+use crate::ops::UnknownKid;
 use crate::sync::lock;
 
 mod config;
@@ -73,11 +74,13 @@ pub(crate) struct KeyStore {
     gate: std::sync::Mutex<Gate>,
     trigger: Notify,
     generation: watch::Sender<u64>,
+    pub(super) metrics: crate::ops::KeyMetrics,
 }
 
 impl KeyStore {
     pub(crate) fn new(issuer: Arc<str>, source: Source, config: RefreshConfig) -> Arc<Self> {
         Arc::new(Self {
+            metrics: crate::ops::KeyMetrics::new(&issuer),
             issuer,
             keys: ArcSwapOption::empty(),
             config,
@@ -126,6 +129,8 @@ impl KeyStore {
                 "key set loaded"
             );
         }
+        let remote = !matches!(self.source, Source::Static);
+        self.metrics.installed(set.len(), remote);
         self.keys.store(Some(Arc::new(set)));
         let now = self.now_ms();
         self.last_success.store(now, Ordering::Release);
@@ -208,12 +213,14 @@ impl KeyStore {
         let demanded = {
             let mut gate = lock(&self.gate);
             if gate.in_flight {
+                self.metrics.unknown_kid(UnknownKid::Joined);
                 false
             } else if gate
                 .last_demand
                 .is_some_and(|t| t.elapsed() < self.config.unknown_kid_cooldown)
             {
                 // Within the cooldown and nothing under way: refuse without traffic.
+                self.metrics.unknown_kid(UnknownKid::RateLimited);
                 return false;
             } else {
                 gate.in_flight = true;
@@ -222,6 +229,7 @@ impl KeyStore {
             }
         };
         if demanded {
+            self.metrics.unknown_kid(UnknownKid::Started);
             tracing::info!(issuer = &*self.issuer, "unknown kid: refreshing keys");
             #[cfg(feature = "testkit")]
             crate::testkit::hooks::refresh_demanded();

@@ -315,6 +315,7 @@ fn assemble(
     challenge: Challenge,
     binding: Binding,
 ) -> AuthLayer {
+    crate::ops::layer_built();
     AuthLayer {
         auth: Arc::new(Authenticator {
             source,

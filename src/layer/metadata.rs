@@ -250,6 +250,13 @@ impl ProtectedResourceMetadataBuilder {
         self
     }
 
+    /// Add every scope the guards built so far require
+    /// ([`audit::required_scopes`](crate::audit::required_scopes)) to
+    /// `scopes_supported`: build the routes (and their guards) first.
+    pub fn scopes_from_guards(self) -> Self {
+        self.scopes_supported(crate::audit::required_scopes())
+    }
+
     /// Scopes this resource knows (RFC 6749 §3.3 scope tokens).
     pub fn scopes_supported<I, S>(mut self, scopes: I) -> Self
     where

@@ -63,15 +63,18 @@ where
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         match self.auth.authenticate(&RequestHead::of(&req)) {
             Some(Outcome::Done(Ok(accepted))) => {
+                crate::ops::allowed(&RequestHead::of(&req), &accepted.claims);
                 let nonce = admit(&mut req, accepted, &self.auth.challenge);
                 ResponseFuture::inner(self.inner.call(req), nonce)
             }
             None => {
+                crate::ops::anonymous(&RequestHead::of(&req));
                 req.extensions_mut().insert(PassedAnonymous);
                 req.extensions_mut().insert(self.auth.challenge.clone());
                 ResponseFuture::inner(self.inner.call(req), None)
             }
             Some(Outcome::Done(Err(rejection))) => {
+                crate::ops::refused(&RequestHead::of(&req), &rejection);
                 let mut res = self
                     .responder
                     .response_to(&RequestHead::of(&req), &rejection);
@@ -88,12 +91,14 @@ where
                 ResponseFuture::waiting(Box::pin(async move {
                     match verify.await {
                         Ok(accepted) => {
+                            crate::ops::allowed(&RequestHead::of(&req), &accepted.claims);
                             let nonce = admit(&mut req, accepted, &challenge);
                             let mut res = inner.call(req).await?;
                             with_nonce(&mut res, nonce);
                             Ok(res)
                         }
                         Err(rejection) => {
+                            crate::ops::refused(&RequestHead::of(&req), &rejection);
                             let mut res = responder.response_to(&RequestHead::of(&req), &rejection);
                             with_nonce(&mut res, auth.nonce_for(&rejection));
                             Ok(res)

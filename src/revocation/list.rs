@@ -114,6 +114,7 @@ impl RevocationList {
 
     /// An empty list with `config`.
     pub fn with_config(config: RevocationConfig) -> Self {
+        crate::ops::revocation_entries(0);
         Self {
             inner: Arc::new(Inner {
                 snapshot: ArcSwap::from_pointee(Snapshot::default()),
@@ -236,6 +237,7 @@ impl RevocationList {
                 next.merge(entry);
             }
         }
+        crate::ops::revocation_entries(next.len());
         self.inner.snapshot.store(Arc::new(next));
         dropped
     }
@@ -256,6 +258,7 @@ impl RevocationList {
             // Nothing is stored; the pruned copy is dropped with the entry.
             return Err(RevocationError::Full { capacity });
         }
+        crate::ops::revocation_entries(next.len());
         self.inner.snapshot.store(Arc::new(next));
         Ok(())
     }
@@ -274,6 +277,7 @@ impl RevocationList {
         next.prune(secs_floor(now), self.inner.config.leeway.as_secs());
         let len = next.len();
         if len != current.len() {
+            crate::ops::revocation_entries(len);
             self.inner.snapshot.store(Arc::new(next));
         }
         len

@@ -106,7 +106,28 @@ type Hasher = foldhash::fast::RandomState;
 /// TinyLFU map (moka), which also kept a time wheel this cache does not need:
 /// `exp` is checked on every hit anyway.
 pub(crate) struct TokenCache {
-    map: quick_cache::sync::Cache<Arc<str>, Entry, Weight, Hasher>,
+    map: quick_cache::sync::Cache<Arc<str>, Entry, Weight, Hasher, Evictions>,
+    /// The entry count last reported to the metrics.
+    reported: std::sync::atomic::AtomicI64,
+}
+
+impl Drop for TokenCache {
+    fn drop(&mut self) {
+        let reported = *self.reported.get_mut();
+        crate::ops::cache_entries_delta(-reported);
+    }
+}
+
+/// Counts evictions (feature `metrics`; nothing otherwise).
+#[derive(Clone, Copy, Default)]
+struct Evictions;
+
+impl quick_cache::Lifecycle<Arc<str>, Entry> for Evictions {
+    type RequestState = ();
+
+    fn on_evict(&self, _state: &mut Self::RequestState, _key: Arc<str>, _val: Entry) {
+        crate::ops::cache_evicted();
+    }
 }
 
 impl TokenCache {
@@ -144,33 +165,49 @@ impl TokenCache {
             .weight_capacity(config.max_bytes)
             .build()
             .ok()?;
-        let map = quick_cache::sync::Cache::with_options(
-            options,
-            weight,
-            Hasher::default(),
-            Default::default(),
-        );
-        Some(Self { map })
+        let map =
+            quick_cache::sync::Cache::with_options(options, weight, Hasher::default(), Evictions);
+        Some(Self {
+            map,
+            reported: std::sync::atomic::AtomicI64::new(0),
+        })
     }
 
     /// A cached verification, if still valid: not expired, key still published.
     pub(crate) fn get(&self, token: &str) -> Option<Entry> {
-        let entry = self.map.get(token)?;
+        let Some(entry) = self.map.get(token) else {
+            crate::ops::cache_lookup(false);
+            return None;
+        };
         let valid = now_unix() < entry.claims.exp_unix()
             && entry
                 .key
                 .as_ref()
                 .is_none_or(|k| entry.issuer.store().still_serves(k));
+        crate::ops::cache_lookup(valid);
         if valid {
             Some(entry)
         } else {
             self.map.remove(token);
+            self.entries_changed();
             None
         }
     }
 
     pub(crate) fn insert(&self, token: &str, entry: Entry) {
         self.map.insert(Arc::from(token), entry);
+        self.entries_changed();
+    }
+
+    /// Report the change in entry count since the last report (the gauge
+    /// sums every layer's cache). Only on the miss path: after a signature
+    /// verification, never on a hit.
+    fn entries_changed(&self) {
+        let now = self.map.len() as i64;
+        let before = self
+            .reported
+            .swap(now, std::sync::atomic::Ordering::Relaxed);
+        crate::ops::cache_entries_delta(now - before);
     }
 
     #[cfg(test)]

@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use super::{KeyStore, Source, NEVER};
 use crate::error::{FetchError, FetchErrorKind, JwksError};
 use crate::jwks::parse::KeySet;
+use crate::ops::FetchResult;
 use crate::sync::lock;
 
 impl KeyStore {
@@ -35,8 +36,16 @@ impl KeyStore {
         self.fetch(IfNoUsableKey::Install).await
     }
 
-    /// Fetch, parse and install the key set.
+    /// Fetch, parse and install the key set, counting the outcome.
     async fn fetch(&self, if_none: IfNoUsableKey) -> Result<Fetched, FetchError> {
+        let result = self.fetch_uncounted(if_none).await;
+        if matches!(self.source, Source::Remote { .. }) {
+            self.metrics.fetched(fetch_result(&result));
+        }
+        result
+    }
+
+    async fn fetch_uncounted(&self, if_none: IfNoUsableKey) -> Result<Fetched, FetchError> {
         let Source::Remote { http, url, .. } = &self.source else {
             return Ok(Fetched {
                 interval: self.config.max_interval,
@@ -183,6 +192,23 @@ impl KeyStore {
             lock(&self.gate).in_flight = false;
             self.generation.send_modify(|g| *g = g.wrapping_add(1));
         }
+    }
+}
+
+/// The `result` label of a fetch: a set that parsed is `ok` (even without
+/// a usable key: the key-count gauge shows that), a body that is not a
+/// usable JWK Set `invalid`.
+fn fetch_result(result: &Result<Fetched, FetchError>) -> FetchResult {
+    match result {
+        Ok(_) => FetchResult::Ok,
+        Err(e) => match e.kind() {
+            FetchErrorKind::Timeout => FetchResult::Timeout,
+            FetchErrorKind::TooLarge
+            | FetchErrorKind::InvalidJson
+            | FetchErrorKind::NoUsableKeys
+            | FetchErrorKind::InvalidMetadata => FetchResult::Invalid,
+            _ => FetchResult::HttpError,
+        },
     }
 }
 

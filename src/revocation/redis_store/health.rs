@@ -37,6 +37,7 @@ impl Health {
 
     /// The local list is in sync with Redis as of now.
     pub(super) fn synced(&self) {
+        crate::ops::revocation_synced();
         self.last_sync.store(self.now(), Ordering::Release);
         self.up.store(true, Ordering::Release);
     }

@@ -93,7 +93,9 @@ impl Verifier for IntrospectionVerifier {
             return Verdict::Rejected(engine.refuse(Reason::TooLarge, token));
         }
         let key = engine.hasher.hash(token);
-        match engine.cache.get(&key) {
+        let cached = engine.cache.get(&key);
+        crate::ops::introspection_cache(!matches!(cached, Cached::Miss));
+        match cached {
             Cached::Active(claims) => Verdict::Verified(claims),
             Cached::Refused(reason) => Verdict::Rejected(engine.refuse(reason, token)),
             Cached::Miss => Engine::fetch(engine, token, key),
@@ -144,6 +146,7 @@ impl Engine {
             let _permit = permit;
             let engine = task_engine;
             let fingerprint = Fingerprint::of(&token);
+            let timer = crate::ops::Timer::start();
             let result = match tokio::time::timeout(
                 engine.deadline,
                 engine.resolve(&token, key, fingerprint),
@@ -159,6 +162,7 @@ impl Engine {
                     fingerprint,
                 )),
             };
+            crate::ops::introspected(outcome_of(&result), &timer);
             drop(token);
             lock(&engine.flights).remove(&key);
             let _ = tx.send(result);
@@ -252,5 +256,14 @@ impl Engine {
             .with_retry_after(self.retry_after);
         r.fingerprint = Some(fp);
         r
+    }
+}
+
+/// For the metrics: active, refused by the answer, or failed.
+fn outcome_of(result: &Result<VerifiedClaims, Rejection>) -> Option<bool> {
+    match result {
+        Ok(_) => Some(true),
+        Err(r) if r.reason == Reason::IntrospectionUnavailable => None,
+        Err(_) => Some(false),
     }
 }

@@ -1,0 +1,240 @@
+//! Operations: Prometheus metrics (feature `metrics`), the readiness probe
+//! ([`Readiness`]), and the hooks that feed both and the
+//! [audit trail](crate::audit).
+//!
+//! ```
+//! use oauth2_guard::ops::Readiness;
+//! use oauth2_guard::testkit::MockIssuer;
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let idp = MockIssuer::start().await; // a stand-in for your IdP
+//! let issuer = idp.issuer_builder().audience("orders-api").build().await?;
+//! let ready = Readiness::new().issuer(&issuer);
+//! assert!(ready.check().is_ready());
+//! assert_eq!(ready.check().status(), http::StatusCode::OK);
+//! # Ok(()) }
+//! ```
+//!
+//! Every metric name and label is documented in one table, in the
+//! [crate documentation's "Operations" section](crate#operations); the
+//! names are also constants in [`names`].
+//!
+//! # Registration
+//! With feature `metrics`, the handles are registered with the
+//! [`metrics`](https://docs.rs/metrics) recorder installed *at the time*:
+//! an issuer's when it is built, the process-wide ones when the first
+//! layer is built. Install the recorder (for example
+//! `metrics-exporter-prometheus`) before building issuers and layers; the
+//! request path then only increments handles it already holds.
+//!
+//! # Cardinality
+//! Labels are bounded by configuration, never by a request: `issuer` is the
+//! name of a built [`Issuer`](crate::Issuer) (anything else is
+//! `"unknown"`), `reason` a [`Reason`](crate::Reason) code, `required` a
+//! guard's declared requirement. Subjects, tokens, `kid`s and paths are
+//! never labels.
+
+#[cfg(feature = "metrics")]
+mod metrics;
+#[cfg(not(feature = "metrics"))]
+mod noop;
+mod ready;
+
+pub use ready::{Missing, Readiness, ReadinessReport};
+
+#[cfg(feature = "metrics")]
+pub(crate) use self::metrics::{FetchResult, KeyMetrics, UnknownKid, VerifyKind};
+#[cfg(not(feature = "metrics"))]
+pub(crate) use self::noop::{FetchResult, KeyMetrics, UnknownKid, VerifyKind};
+
+use crate::claims::VerifiedClaims;
+use crate::error::Rejection;
+use crate::layer::RequestHead;
+
+/// The metric names (Prometheus conventions: base units, `_total` counters).
+pub mod names {
+    /// Counter: requests decided by the layer. Labels `outcome`
+    /// (`allowed`, `refused`, `anonymous`), `reason` (a reason code, `none`
+    /// unless refused), `issuer`.
+    pub const DECISIONS: &str = "oauth2_guard_decisions_total";
+    /// Counter: requests a guard refused. Labels `kind` (`scope`, `role`),
+    /// `required` (the guard's declared requirement).
+    pub const AUTHZ_DENIALS: &str = "oauth2_guard_authz_denials_total";
+    /// Histogram: seconds to verify a token. Label `kind` (`cache_hit`,
+    /// `jwt`, `introspection`).
+    pub const VERIFY_SECONDS: &str = "oauth2_guard_verification_duration_seconds";
+    /// Counter: verified-token cache lookups. Label `result` (`hit`, `miss`).
+    pub const CACHE_REQUESTS: &str = "oauth2_guard_token_cache_requests_total";
+    /// Counter: verified-token cache entries pushed out by newer ones.
+    pub const CACHE_EVICTIONS: &str = "oauth2_guard_token_cache_evictions_total";
+    /// Gauge: entries in the verified-token caches.
+    pub const CACHE_ENTRIES: &str = "oauth2_guard_token_cache_entries";
+    /// Counter: JWKS fetches. Labels `issuer`, `result` (`ok`,
+    /// `http_error`, `timeout`, `invalid`).
+    pub const JWKS_FETCHES: &str = "oauth2_guard_jwks_fetches_total";
+    /// Gauge: usable keys in the issuer's current key set. Label `issuer`.
+    pub const JWKS_KEYS: &str = "oauth2_guard_jwks_keys";
+    /// Gauge: Unix time of the last successful JWKS fetch. Label `issuer`.
+    pub const JWKS_LAST_SUCCESS: &str = "oauth2_guard_jwks_last_success_timestamp_seconds";
+    /// Counter: refreshes demanded by an unknown `kid`. Labels `issuer`,
+    /// `result` (`started`, `joined`, `rate_limited`).
+    pub const JWKS_UNKNOWN_KID: &str = "oauth2_guard_jwks_unknown_kid_refreshes_total";
+    /// Counter: introspection calls. Label `result` (`active`, `inactive`, `error`).
+    pub const INTROSPECTION_CALLS: &str = "oauth2_guard_introspection_requests_total";
+    /// Histogram: seconds per introspection call.
+    pub const INTROSPECTION_SECONDS: &str = "oauth2_guard_introspection_duration_seconds";
+    /// Counter: introspection cache lookups. Label `result` (`hit`, `miss`).
+    pub const INTROSPECTION_CACHE: &str = "oauth2_guard_introspection_cache_requests_total";
+    /// Gauge: entries in the revocation lists.
+    pub const REVOCATION_ENTRIES: &str = "oauth2_guard_revocation_entries";
+    /// Gauge: Unix time the Redis revocation list was last known in sync.
+    pub const REVOCATION_LAST_SYNC: &str = "oauth2_guard_revocation_last_sync_timestamp_seconds";
+    /// Counter: outbound client-credentials token fetches. Label `result`
+    /// (`ok`, `error`).
+    pub const CLIENT_FETCHES: &str = "oauth2_guard_client_token_fetches_total";
+    /// Gauge: Unix time the outbound client's cached token expires.
+    pub const CLIENT_EXPIRY: &str = "oauth2_guard_client_token_expiry_timestamp_seconds";
+}
+
+/// The layer decided a request: count it and write the audit event.
+pub(crate) fn allowed(head: &RequestHead<'_>, claims: &VerifiedClaims) {
+    #[cfg(feature = "metrics")]
+    self::metrics::allowed(claims.issuer());
+    crate::audit::layer_allowed(head, claims);
+}
+
+/// The layer refused a request.
+pub(crate) fn refused(head: &RequestHead<'_>, rejection: &Rejection) {
+    #[cfg(feature = "metrics")]
+    self::metrics::refused(rejection.issuer.as_deref(), rejection.reason.code());
+    crate::audit::layer_refused(head, rejection);
+}
+
+/// An optional layer let a request without credentials through.
+pub(crate) fn anonymous(head: &RequestHead<'_>) {
+    #[cfg(feature = "metrics")]
+    self::metrics::anonymous();
+    crate::audit::layer_anonymous(head);
+}
+
+/// A layer was built: register the process-wide handles.
+#[inline]
+pub(crate) fn layer_built() {
+    #[cfg(feature = "metrics")]
+    self::metrics::register_layer();
+}
+
+/// An issuer was built: register its decision counters.
+#[inline]
+pub(crate) fn issuer_built(_name: &str) {
+    #[cfg(feature = "metrics")]
+    self::metrics::register_issuer(_name);
+}
+
+/// Measures a verification (nothing without feature `metrics`).
+pub(crate) struct Timer {
+    #[cfg(feature = "metrics")]
+    start: std::time::Instant,
+}
+
+impl Timer {
+    #[inline]
+    pub(crate) fn start() -> Self {
+        Timer {
+            #[cfg(feature = "metrics")]
+            start: std::time::Instant::now(),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn done(&self, _kind: VerifyKind) {
+        #[cfg(feature = "metrics")]
+        self::metrics::verified_in(_kind, self.start.elapsed());
+    }
+}
+
+/// A verified-token cache lookup.
+#[inline]
+pub(crate) fn cache_lookup(_hit: bool) {
+    #[cfg(feature = "metrics")]
+    self::metrics::cache_lookup(_hit);
+}
+
+/// A verified-token cache entry was evicted.
+#[inline]
+pub(crate) fn cache_evicted() {
+    #[cfg(feature = "metrics")]
+    self::metrics::cache_evicted();
+}
+
+/// A verified-token cache's entry count changed by `delta`.
+#[inline]
+pub(crate) fn cache_entries_delta(_delta: i64) {
+    #[cfg(feature = "metrics")]
+    self::metrics::cache_entries_delta(_delta);
+}
+
+/// A guard was built: register its denial counters.
+#[inline]
+pub(crate) fn guard_built(_scopes: &str, _roles: &str) {
+    #[cfg(feature = "metrics")]
+    {
+        self::metrics::register_guard("scope", _scopes);
+        self::metrics::register_guard("role", _roles);
+    }
+}
+
+/// A guard refused verified claims (`kind`: `scope` or `role`).
+#[inline]
+pub(crate) fn authz_denied(_kind: &'static str, _required: &str) {
+    #[cfg(feature = "metrics")]
+    self::metrics::authz_denied(_kind, _required);
+}
+
+/// The introspection handles (at introspector build).
+#[cfg(feature = "introspection")]
+#[inline]
+pub(crate) fn introspector_built() {
+    #[cfg(feature = "metrics")]
+    self::metrics::register_introspection();
+}
+
+/// One introspection call finished: `Some(active)`, `None` on failure.
+#[cfg(feature = "introspection")]
+#[inline]
+pub(crate) fn introspected(_active: Option<bool>, _timer: &Timer) {
+    #[cfg(feature = "metrics")]
+    self::metrics::introspected(_active, _timer.start.elapsed());
+}
+
+/// An introspection cache lookup (a cached refusal counts as a hit).
+#[cfg(feature = "introspection")]
+#[inline]
+pub(crate) fn introspection_cache(_hit: bool) {
+    #[cfg(feature = "metrics")]
+    self::metrics::introspection_cache(_hit);
+}
+
+/// A revocation list now holds `n` entries.
+#[inline]
+pub(crate) fn revocation_entries(_n: usize) {
+    #[cfg(feature = "metrics")]
+    self::metrics::revocation_entries(_n);
+}
+
+/// The Redis revocation list is in sync now.
+#[cfg(feature = "redis")]
+#[inline]
+pub(crate) fn revocation_synced() {
+    #[cfg(feature = "metrics")]
+    self::metrics::revocation_synced();
+}
+
+/// An outbound token fetch finished: the token's remaining lifetime, or
+/// `None` when it failed.
+#[cfg(feature = "client")]
+#[inline]
+pub(crate) fn client_fetched(_left: Option<std::time::Duration>) {
+    #[cfg(feature = "metrics")]
+    self::metrics::client_fetched(_left);
+}

@@ -1,0 +1,39 @@
+//! Without feature `metrics`: the same handles, doing nothing.
+
+#[derive(Clone, Copy)]
+pub(crate) enum VerifyKind {
+    CacheHit,
+    Jwt,
+    #[cfg_attr(not(feature = "introspection"), allow(dead_code))]
+    Introspection,
+}
+
+#[derive(Clone, Copy)]
+pub(crate) enum FetchResult {
+    Ok,
+    HttpError,
+    Timeout,
+    Invalid,
+}
+
+#[derive(Clone, Copy)]
+pub(crate) enum UnknownKid {
+    Started,
+    Joined,
+    RateLimited,
+}
+
+pub(crate) struct KeyMetrics;
+
+impl KeyMetrics {
+    #[inline]
+    pub(crate) fn new(_issuer: &str) -> Self {
+        KeyMetrics
+    }
+    #[inline]
+    pub(crate) fn fetched(&self, _result: FetchResult) {}
+    #[inline]
+    pub(crate) fn installed(&self, _keys: usize, _remote: bool) {}
+    #[inline]
+    pub(crate) fn unknown_kid(&self, _what: UnknownKid) {}
+}

@@ -1,0 +1,185 @@
+//! The readiness probe: is every dependency this service needs to decide
+//! requests usable right now?
+
+#[cfg(feature = "redis")]
+use std::time::Duration;
+
+use crate::issuer::Issuer;
+
+/// What a readiness probe checks. Cheap to clone; build it once at start.
+///
+/// | check | ready when | why |
+/// |---|---|---|
+/// | [`issuer`](Self::issuer) | a key set with at least one usable key is loaded and not older than the issuer's `max_stale` ([`RefreshConfig`](crate::RefreshConfig)) | without keys every token of the issuer is answered 503: the instance should get no traffic |
+/// | `redis_revocations` (feature `redis`) | the shared revocation list was in sync within `max_unsynced` | past it, revocations made elsewhere may be missed |
+///
+/// # Liveness
+/// Use this for the *readiness* probe only. A liveness probe must never
+/// depend on the identity provider: when the IdP is down, every instance
+/// would be restarted at once, and restarting does not bring keys back.
+/// Serve liveness from a handler that answers 200 unconditionally.
+#[derive(Clone, Default)]
+pub struct Readiness {
+    issuers: Vec<Issuer>,
+    #[cfg(feature = "redis")]
+    redis: Vec<(crate::revocation::RedisRevocations, Duration)>,
+}
+
+impl std::fmt::Debug for Readiness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Readiness")
+            .field(
+                "issuers",
+                &self.issuers.iter().map(Issuer::name).collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// One dependency that is not ready.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct Missing {
+    /// What kind of dependency: `issuer_keys` or `redis_revocations`.
+    pub check: &'static str,
+    /// Which one (the issuer identifier; `redis` for the revocation list).
+    pub name: String,
+    /// Why, in a few words.
+    pub detail: &'static str,
+}
+
+/// The answer of [`Readiness::check`]: serialises to
+/// `{"ready":false,"missing":[{"check":"issuer_keys","name":"https://…","detail":"…"}]}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ReadinessReport {
+    ready: bool,
+    missing: Vec<Missing>,
+}
+
+impl ReadinessReport {
+    /// Whether every check passed.
+    pub fn is_ready(&self) -> bool {
+        self.ready
+    }
+
+    /// What is not ready (empty when ready).
+    pub fn missing(&self) -> &[Missing] {
+        &self.missing
+    }
+
+    /// 200 when ready, else 503.
+    pub fn status(&self) -> http::StatusCode {
+        if self.ready {
+            http::StatusCode::OK
+        } else {
+            http::StatusCode::SERVICE_UNAVAILABLE
+        }
+    }
+
+    /// The JSON body.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| String::from("{\"ready\":false}"))
+    }
+}
+
+impl Readiness {
+    /// No checks yet (ready).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Require a usable key set of `issuer` (within its `max_stale`).
+    pub fn issuer(mut self, issuer: &Issuer) -> Self {
+        self.issuers.push(issuer.clone());
+        self
+    }
+
+    /// Require the Redis revocation list to have been in sync within
+    /// `max_unsynced` (a connected subscription counts as in sync).
+    #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+    pub fn redis_revocations(
+        mut self,
+        redis: &crate::revocation::RedisRevocations,
+        max_unsynced: Duration,
+    ) -> Self {
+        self.redis.push((redis.clone(), max_unsynced));
+        self
+    }
+
+    /// Run every check (no I/O: each reads state the background tasks keep).
+    pub fn check(&self) -> ReadinessReport {
+        let mut missing = Vec::new();
+        for issuer in &self.issuers {
+            if !issuer.is_ready() {
+                missing.push(Missing {
+                    check: "issuer_keys",
+                    name: issuer.name().to_owned(),
+                    detail: "no usable key set within max_stale",
+                });
+            }
+        }
+        #[cfg(feature = "redis")]
+        for (redis, max) in &self.redis {
+            if !redis_in_sync(&redis.status(), *max) {
+                missing.push(Missing {
+                    check: "redis_revocations",
+                    name: String::from("redis"),
+                    detail: "revocation list not in sync within max_unsynced",
+                });
+            }
+        }
+        ReadinessReport {
+            ready: missing.is_empty(),
+            missing,
+        }
+    }
+
+    /// An axum handler answering [`check`](Self::check): 200 or 503 with
+    /// the JSON body, `Cache-Control: no-store`.
+    ///
+    /// ```
+    /// # async fn run(issuer: oauth2_guard::Issuer) {
+    /// use axum::{routing::get, Router};
+    /// use oauth2_guard::ops::Readiness;
+    ///
+    /// let ready = Readiness::new().issuer(&issuer);
+    /// let app: Router = Router::new()
+    ///     .route("/ready", get(ready.handler()))
+    ///     .route("/live", get(|| async { "ok" }));
+    /// # }
+    /// ```
+    #[cfg(feature = "axum")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+    pub fn handler(
+        self,
+    ) -> impl Fn() -> std::future::Ready<ReadinessReport> + Clone + Send + Sync + 'static {
+        move || std::future::ready(self.check())
+    }
+}
+
+#[cfg(feature = "redis")]
+fn redis_in_sync(status: &crate::revocation::RedisStatus, max: Duration) -> bool {
+    status.connected
+        || status
+            .last_sync
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age <= max)
+}
+
+#[cfg(feature = "axum")]
+impl axum::response::IntoResponse for ReadinessReport {
+    fn into_response(self) -> axum::response::Response {
+        let mut res = (
+            self.status(),
+            [
+                (http::header::CONTENT_TYPE, "application/json"),
+                (http::header::CACHE_CONTROL, "no-store"),
+            ],
+            self.to_json(),
+        )
+            .into_response();
+        res.extensions_mut().insert(self);
+        res
+    }
+}
