@@ -1,5 +1,7 @@
 //! A throwaway PKI made at start with rcgen: a CA, a server certificate for
-//! `localhost` / 127.0.0.1, and client certificates.
+//! `localhost` / 127.0.0.1, and client certificates. Shared by `tests/mtls.rs`
+//! (the crate's own TLS server) and `tests/interop/mtls.rs` (which also hands
+//! the PEM files to node-oidc-provider's HTTPS listener).
 
 use std::sync::Arc;
 
@@ -26,13 +28,19 @@ impl Identity {
 
     /// A reqwest client trusting `ca`, presenting this identity.
     pub fn reqwest_identity(&self) -> reqwest::Identity {
-        let pem = format!("{}{}", self.cert_pem, self.key.serialize_pem());
+        let pem = format!("{}{}", self.cert_pem, self.key_pem());
         reqwest::Identity::from_pem(pem.as_bytes()).expect("identity")
+    }
+
+    /// The private key, PKCS#8 PEM (for a TLS server outside this process).
+    pub fn key_pem(&self) -> String {
+        self.key.serialize_pem()
     }
 }
 
 pub struct Pki {
     pub ca_der: CertificateDer<'static>,
+    pub ca_pem: String,
     issuer: Issuer<'static, KeyPair>,
     pub server: Identity,
 }
@@ -54,6 +62,7 @@ impl Pki {
         );
         Pki {
             ca_der: ca.der().clone(),
+            ca_pem: ca.pem(),
             issuer,
             server,
         }
