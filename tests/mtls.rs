@@ -14,8 +14,8 @@ use oauth2_guard::testkit::MockIssuer;
 use oauth2_guard::{AuthLayer, Rejection};
 use serde_json::json;
 
-use common::{bind_loopback, orders_issuer, orders_layer};
 use common::pki::{Identity, Pki};
+use common::{bind_loopback, orders_issuer, orders_layer};
 
 const XFCC: &str = "x-forwarded-client-cert";
 
