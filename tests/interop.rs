@@ -28,8 +28,13 @@
 //! - `opaque::*` (feature `introspection`, `interop/opaque.rs`): opaque
 //!   tokens through the `Introspector`, revocation at the provider, wrong
 //!   audience, expiry.
+//! - `mtls::*` (feature `mtls`, `interop/mtls.rs`): RFC 8705
+//!   certificate-bound tokens from the provider's mTLS feature, over real
+//!   TLS connections on loopback (provider and guard).
 
 mod common;
+#[path = "interop/mtls.rs"]
+mod mtls;
 #[path = "interop/opaque.rs"]
 mod opaque;
 

@@ -3,8 +3,6 @@
 //! `ForwardedCertLayer` behind a (simulated) TLS-terminating proxy.
 #![cfg(all(feature = "testkit", feature = "mtls"))]
 mod common;
-#[path = "mtls/pki.rs"]
-mod pki;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -16,8 +14,8 @@ use oauth2_guard::testkit::MockIssuer;
 use oauth2_guard::{AuthLayer, Rejection};
 use serde_json::json;
 
+use common::pki::{Identity, Pki};
 use common::{bind_loopback, orders_issuer, orders_layer};
-use pki::{Identity, Pki};
 
 const XFCC: &str = "x-forwarded-client-cert";
 

@@ -10,6 +10,9 @@
 #![allow(dead_code)]
 
 pub mod logs;
+/// The throwaway rcgen PKI of the mTLS suites (`tests/mtls.rs`, `interop/mtls.rs`).
+#[cfg(feature = "mtls")]
+pub mod pki;
 
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -7,13 +7,19 @@
 //   KEYS_FILE   private JWKS file; created (one key per alg) if missing.
 //               default: ./.state/keys.json next to this file
 //   AT_TTL      access-token lifetime in seconds, default 300
+//   TLS_KEY, TLS_CERT, TLS_CA  PEM files; when TLS_CERT is set the provider serves HTTPS
+//               (issuer https://127.0.0.1:<port>), asks every client for a certificate of
+//               TLS_CA (optional: discovery and JWKS work without one) and turns on the mTLS
+//               feature (RFC 8705) with the certificate-bound client `mtls-bound`
 //
 // stdout: "READY http://127.0.0.1:<port>" once listening; "RELOADED <kids>" after SIGHUP.
 // SIGHUP re-reads KEYS_FILE and swaps in a new Provider on the same port (stored tokens
 // survive: the dev in-memory adapter's store is module-global), so a key rotation does not
 // need a restart. A restart works just as well.
 
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -24,7 +30,41 @@ import { ALGS, loadOrCreate } from './keys.mjs';
 const here = dirname(fileURLToPath(import.meta.url));
 const HOST = '127.0.0.1';
 const PORT = Number.parseInt(process.env.PORT || '9400', 10);
-const ISSUER = `http://${HOST}:${PORT}`;
+// --- mTLS (RFC 8705): only with TLS_CERT; without it the provider is plain HTTP as before.
+const TLS = process.env.TLS_CERT ? {
+  key: readFileSync(process.env.TLS_KEY),
+  cert: readFileSync(process.env.TLS_CERT),
+  ca: readFileSync(process.env.TLS_CA),
+  // Ask for a client certificate, but let clients without one in (discovery, JWKS,
+  // unbound clients): the token endpoint decides, through `getCertificate` below.
+  requestCert: true,
+  rejectUnauthorized: false,
+} : undefined;
+const mtlsClients = TLS ? [{
+  // client_secret_basic, every access token bound to the certificate of the token request
+  client_id: 'mtls-bound',
+  client_secret: 'secret-mtls-bound',
+  grant_types: ['client_credentials'],
+  response_types: [],
+  redirect_uris: [],
+  token_endpoint_auth_method: 'client_secret_basic',
+  tls_client_certificate_bound_access_tokens: true,
+  access_token_alg: 'ES256',
+}] : [];
+const mtlsFeature = TLS ? {
+  mTLS: {
+    enabled: true,
+    certificateBoundAccessTokens: true,
+    // Only a certificate that TLS_CA vouches for; `undefined` makes a bound client's token
+    // request fail with invalid_grant ("mutual TLS client certificate not provided").
+    getCertificate(ctx) {
+      const socket = ctx.socket;
+      return socket.authorized ? socket.getPeerX509Certificate() : undefined;
+    },
+  },
+} : {};
+// --- end mTLS
+const ISSUER = `${TLS ? 'https' : 'http'}://${HOST}:${PORT}`;
 const KEYS_FILE = process.env.KEYS_FILE || join(here, '.state', 'keys.json');
 const AT_TTL = Number.parseInt(process.env.AT_TTL || '300', 10);
 
@@ -90,6 +130,7 @@ const clients = [
     redirect_uris: [],
     token_endpoint_auth_method: 'client_secret_basic',
   },
+  ...mtlsClients,
 ];
 
 function configuration(jwks) {
@@ -125,6 +166,7 @@ function configuration(jwks) {
     features: {
       devInteractions: { enabled: true },
       clientCredentials: { enabled: true },
+      ...mtlsFeature,
       introspection: { enabled: true },
       revocation: { enabled: true },
       resourceIndicators: {
@@ -170,7 +212,8 @@ function buildProvider() {
 
 let current = buildProvider();
 
-const server = createServer((req, res) => current.handler(req, res));
+const handle = (req, res) => current.handler(req, res);
+const server = TLS ? createTlsServer(TLS, handle) : createServer(handle);
 server.listen(PORT, HOST, () => {
   process.stdout.write(`READY ${ISSUER}\n`);
   process.stdout.write(`KEYS ${KEYS_FILE} ${current.kids.join(' ')}\n`);

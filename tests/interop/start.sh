@@ -12,6 +12,9 @@
 #   KEYS_FILE    default $STATE_DIR/keys.json (created with one key per alg if missing)
 #   AT_TTL       access-token TTL seconds, default 300
 #   START_TIMEOUT  seconds to wait for discovery, default 30
+#   TLS_KEY, TLS_CERT, TLS_CA  PEM files (passed on to provider.mjs): with TLS_CERT set the
+#                provider serves HTTPS with the mTLS feature, the issuer is
+#                https://127.0.0.1:$PORT and discovery is checked against TLS_CA
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -22,6 +25,11 @@ START_TIMEOUT="${START_TIMEOUT:-30}"
 PID_FILE="$STATE_DIR/provider.pid"
 LOG_FILE="$STATE_DIR/provider.log"
 ISSUER="http://127.0.0.1:$PORT"
+CURL_TLS=()
+if [[ -n "${TLS_CERT:-}" ]]; then
+  ISSUER="https://127.0.0.1:$PORT"
+  CURL_TLS=(--cacert "${TLS_CA:?TLS_CA is required with TLS_CERT}")
+fi
 
 log() { echo "start.sh: $*" >&2; }
 
@@ -40,7 +48,7 @@ alive() {
 }
 
 discovery_ok() {
-  curl -fsS --max-time 2 "$ISSUER/.well-known/openid-configuration" >/dev/null 2>&1
+  curl -fsS --max-time 2 ${CURL_TLS[@]+"${CURL_TLS[@]}"} "$ISSUER/.well-known/openid-configuration" >/dev/null 2>&1
 }
 
 cmd_start() {

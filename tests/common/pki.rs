@@ -1,5 +1,7 @@
 //! A throwaway PKI made at start with rcgen: a CA, a server certificate for
-//! `localhost` / 127.0.0.1, and client certificates.
+//! `localhost` / 127.0.0.1, and client certificates. Shared by `tests/mtls.rs`
+//! (the crate's own TLS server) and `tests/interop/mtls.rs` (which also hands
+//! the PEM files to node-oidc-provider's HTTPS listener).
 
 use std::sync::Arc;
 
@@ -26,24 +28,36 @@ impl Identity {
 
     /// A reqwest client trusting `ca`, presenting this identity.
     pub fn reqwest_identity(&self) -> reqwest::Identity {
-        let pem = format!("{}{}", self.cert_pem, self.key.serialize_pem());
+        let pem = format!("{}{}", self.cert_pem, self.key_pem());
         reqwest::Identity::from_pem(pem.as_bytes()).expect("identity")
+    }
+
+    /// The private key, PKCS#8 PEM (for a TLS server outside this process).
+    pub fn key_pem(&self) -> String {
+        self.key.serialize_pem()
     }
 }
 
 pub struct Pki {
     pub ca_der: CertificateDer<'static>,
+    pub ca_pem: String,
     issuer: Issuer<'static, KeyPair>,
     pub server: Identity,
 }
 
 impl Pki {
     pub fn new() -> Self {
+        Self::with_ca_name("test CA")
+    }
+
+    /// A PKI whose CA has the common name `ca_name`. OpenSSL (so Node's TLS
+    /// server) drops the handshake, even with `rejectUnauthorized: false`,
+    /// when a client certificate names a trusted CA that did not sign it: a
+    /// "stranger" PKI meant to be merely untrusted needs a name of its own.
+    pub fn with_ca_name(ca_name: &str) -> Self {
         let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "test CA");
+        params.distinguished_name.push(DnType::CommonName, ca_name);
         let key = KeyPair::generate().expect("key");
         let ca = params.self_signed(&key).expect("CA");
         let issuer = Issuer::new(params, key);
@@ -54,6 +68,7 @@ impl Pki {
         );
         Pki {
             ca_der: ca.der().clone(),
+            ca_pem: ca.pem(),
             issuer,
             server,
         }
@@ -84,16 +99,23 @@ impl Pki {
         )
     }
 
-    /// An HTTPS client trusting only the CA, presenting `identity`.
+    /// An HTTPS client trusting only the CA, presenting `identity`; requests
+    /// time out after 10 s.
     pub fn https_client(&self, identity: Option<&Identity>) -> reqwest::Client {
+        self.https_client_builder(identity)
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .expect("client")
+    }
+
+    /// [`https_client`](Self::https_client)'s builder, before its timeout.
+    pub fn https_client_builder(&self, identity: Option<&Identity>) -> reqwest::ClientBuilder {
         let ca = reqwest::Certificate::from_der(&self.ca_der).expect("ca");
-        let mut builder = reqwest::Client::builder()
-            .tls_certs_only([ca])
-            .timeout(std::time::Duration::from_secs(10));
-        if let Some(identity) = identity {
-            builder = builder.identity(identity.reqwest_identity());
+        let builder = reqwest::Client::builder().tls_certs_only([ca]);
+        match identity {
+            Some(identity) => builder.identity(identity.reqwest_identity()),
+            None => builder,
         }
-        builder.build().expect("client")
     }
 }
 
