@@ -10,6 +10,8 @@
 #![allow(dead_code)]
 
 pub mod logs;
+#[cfg(feature = "redis")]
+pub mod redis;
 
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
