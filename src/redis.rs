@@ -182,7 +182,10 @@ impl RedisConn {
 }
 
 /// A key prefix: 1 to 64 of `A-Z a-z 0-9 . _ - :`.
-#[cfg_attr(not(any(feature = "introspection", feature = "dpop")), allow(dead_code))]
+#[cfg_attr(
+    not(any(feature = "introspection", feature = "dpop")),
+    allow(dead_code)
+)]
 pub(crate) fn valid_namespace(ns: &str) -> bool {
     !ns.is_empty()
         && ns.len() <= 64
@@ -192,7 +195,10 @@ pub(crate) fn valid_namespace(ns: &str) -> bool {
 }
 
 /// `url` with any password replaced by `***`, for errors and logs.
-#[cfg_attr(not(any(feature = "introspection", feature = "dpop")), allow(dead_code))]
+#[cfg_attr(
+    not(any(feature = "introspection", feature = "dpop")),
+    allow(dead_code)
+)]
 pub(crate) fn redacted(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut u) if u.password().is_some() => {

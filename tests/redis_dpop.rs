@@ -181,7 +181,10 @@ async fn entries_expire_in_redis_with_the_proofs_window() {
         .access_token(&token)
         .iat(now)
         .sign();
-    assert_eq!(dpop_get(&app, &token, &fresh).await.status(), StatusCode::OK);
+    assert_eq!(
+        dpop_get(&app, &token, &fresh).await.status(),
+        StatusCode::OK
+    );
     let entries = keys(&redis, &format!("{NS}:dpop:*")).await;
     let proof_key = entries.iter().find(|k| !k.ends_with(":n")).expect("entry");
     let ttl = pttl(&redis, proof_key).await;
@@ -228,7 +231,10 @@ async fn redis_down_fails_closed_with_503_and_recovers_after_restart() {
     redis.kill();
     let t0 = Instant::now();
     let res = dpop_get(&app, &token, &proof(&key, &token)).await;
-    assert!(t0.elapsed() < Duration::from_secs(2), "bounded by the timeout");
+    assert!(
+        t0.elapsed() < Duration::from_secs(2),
+        "bounded by the timeout"
+    );
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(dpop_error(&res), Some(DpopError::ReplayStoreUnavailable));
     assert_eq!(res.headers()["retry-after"], "1");

@@ -300,7 +300,10 @@ mod tests {
         // Both keys of one thumbprint share a hash tag; the jti is hashed.
         let (proof, counter) = store.keys(&ReplayKey::new([1; 32], "secret-jti"));
         let tag = format!("orders:dpop:{{{}}}:", URL_SAFE_NO_PAD.encode([1u8; 32]));
-        assert!(proof.starts_with(&tag) && !proof.contains("secret-jti"), "{proof}");
+        assert!(
+            proof.starts_with(&tag) && !proof.contains("secret-jti"),
+            "{proof}"
+        );
         assert_eq!(counter, format!("{tag}n"));
     }
 
