@@ -167,6 +167,11 @@ impl RedisReplayStoreBuilder {
 /// - Run Redis with `maxmemory-policy noeviction` (or a database of its
 ///   own without eviction): an evicted entry makes its proof replayable
 ///   again, a refused write only answers 503.
+/// - Likewise a Redis restarted without persistence (or a failover to a
+///   replica that missed the last writes) has forgotten the proofs of the
+///   last window: each may be replayed once until its `iat` leaves the
+///   window. Server nonces ([`require_nonce`](crate::dpop::DpopConfigBuilder::require_nonce))
+///   do not close that gap; persistence (`appendonly yes`) does.
 /// - Bounded per key: at most [`max_per_key`](RedisReplayStoreBuilder::max_per_key)
 ///   new proofs per period; an entry lives at most its proof's remaining
 ///   `iat` window, so a key holds at most `max_per_key` × (⌈(2 × window +
