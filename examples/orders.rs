@@ -33,6 +33,15 @@
 //! (default `orders`) prefixes the keys. Without `OAUTH2_REDIS_URL`
 //! everything stays in memory.
 //!
+//! DPoP (run with `--features dpop`, or `--all-features`): DPoP-bound
+//! tokens (RFC 9449, `Authorization: DPoP` + a `DPoP` proof) are accepted
+//! beside Bearer tokens; a proof's `htu` is compared against
+//! `ORDERS_PUBLIC_URL` (default `http://` + `ORDERS_ADDR`; behind a proxy,
+//! the public URL clients use). With `OAUTH2_REDIS_URL` the replay store
+//! is shared through Redis. The embedded issuer demonstrates it: curl
+//! cannot sign proofs, so the example makes DPoP calls itself and prints
+//! what they got (`examples/orders/dpop.rs`).
+//!
 //! - `GET /health` — public.
 //! - `GET /orders` — needs scope `orders:read`.
 //! - `POST /orders` — needs scope `orders:write`.
@@ -115,7 +124,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
 
-    #[cfg_attr(not(feature = "introspection"), allow(unused_mut))]
+    #[cfg_attr(
+        not(any(feature = "introspection", feature = "dpop")),
+        allow(unused_mut)
+    )]
     let mut layer = AuthLayer::builder().issuer(issuer.clone()).realm("orders");
     #[cfg(feature = "introspection")]
     {
@@ -136,6 +148,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     #[cfg(not(feature = "introspection"))]
     println!("Opaque tokens: off (build with --features introspection)");
+    #[cfg(feature = "dpop")]
+    let public_url =
+        std::env::var("ORDERS_PUBLIC_URL").unwrap_or_else(|_| format!("http://{addr}"));
+    #[cfg(feature = "dpop")]
+    {
+        layer = dpop::enable(layer, &public_url, redis_url.as_deref())?;
+    }
+    #[cfg(not(feature = "dpop"))]
+    println!("DPoP: off (build with --features dpop)");
 
     #[cfg(feature = "redis")]
     let protected = match &redis_url {
@@ -168,6 +189,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("orders service on {base}");
     if let Some(idp) = &_embedded {
         print_demo(idp, &base);
+        #[cfg(feature = "dpop")]
+        println!("{}", dpop::demo(idp, &public_url, app.clone()).await);
     }
     axum::serve(listener, app).await?;
     Ok(())
@@ -301,6 +324,10 @@ fn now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }
+
+#[cfg(feature = "dpop")]
+#[path = "orders/dpop.rs"]
+mod dpop;
 
 #[cfg(feature = "introspection")]
 mod opaque {

@@ -33,6 +33,9 @@
 //! | challenges | `DPoP algs="…"` and (unless DPoP is required) `Bearer`, one `WWW-Authenticate` field each; the error on the challenge of the scheme used, DPoP errors on `DPoP` | RFC 9449 §7.1; RFC 9110 §11.6.1 allows both forms, separate fields are what clients split most reliably |
 //! | `DPoP-Nonce` | on `use_dpop_nonce` refusals, and on successes whose proof used the previous slot's nonce | RFC 9449 §8.2, §9: clients switch before their nonce goes stale |
 //! | replay store | in memory per process; a shared store (`DpopConfigBuilder::replay_store`) is awaited once per request, the memory path stays synchronous | no infrastructure by default; a store error refuses with 503 (fail closed, not blaming the client) |
+//! | shared replay store (features `dpop` + `redis`) | none; [`RedisReplayStore`](crate::dpop::RedisReplayStore) when given: one atomic `EVAL` per DPoP request, `SET NX PX` for the proof's remaining `iat` window | instances behind a load balancer otherwise each accept a proof once; the entry expires in Redis when the `iat` check would refuse the proof anyway |
+//! | Redis replay store unreachable | 503 `dpop_replay_store_unavailable` with `Retry-After: 1`, after at most the timeout (250 ms); Bearer requests unaffected | fail closed: a replay check that cannot be made must not accept; the price is that DPoP is as available as Redis |
+//! | Redis replay store, per key | at most 10 000 new proofs per key thumbprint per 60 s (`max_per_key`, `per_key_period`), beyond: 401 `dpop_replay_key_limit`, nothing stored | one client, or one stolen key, cannot fill Redis for everyone; refusing, never forgetting, keeps every stored proof unreplayable |
 //! | `htu` base | the configured external base URL, never `Host` unless `with_insecure_trust_forwarded_headers` | `Host` is client- or proxy-controlled |
 //!
 //! # Keys

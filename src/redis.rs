@@ -106,6 +106,24 @@ impl RedisConn {
             .await
     }
 
+    /// Runs the Lua `script` (`EVAL`, atomic in Redis) with `keys` and
+    /// `args`, and reads its integer answer.
+    #[cfg_attr(not(feature = "dpop"), allow(dead_code))]
+    pub(crate) async fn eval_int(
+        &self,
+        script: &str,
+        keys: &[&str],
+        args: &[u64],
+    ) -> Result<i64, RedisError> {
+        redis::cmd("EVAL")
+            .arg(script)
+            .arg(keys.len())
+            .arg(keys)
+            .arg(args)
+            .query_async(&mut self.commands.clone())
+            .await
+    }
+
     /// The values of every key matching `pattern` (a `SCAN MATCH` glob),
     /// `SCAN`ned `batch` keys at a time and read with `MGET`; stops after
     /// `limit` values and says so with `true`. Keys that expire between the
@@ -164,7 +182,10 @@ impl RedisConn {
 }
 
 /// A key prefix: 1 to 64 of `A-Z a-z 0-9 . _ - :`.
-#[cfg_attr(not(feature = "introspection"), allow(dead_code))]
+#[cfg_attr(
+    not(any(feature = "introspection", feature = "dpop")),
+    allow(dead_code)
+)]
 pub(crate) fn valid_namespace(ns: &str) -> bool {
     !ns.is_empty()
         && ns.len() <= 64
@@ -174,7 +195,10 @@ pub(crate) fn valid_namespace(ns: &str) -> bool {
 }
 
 /// `url` with any password replaced by `***`, for errors and logs.
-#[cfg_attr(not(feature = "introspection"), allow(dead_code))]
+#[cfg_attr(
+    not(any(feature = "introspection", feature = "dpop")),
+    allow(dead_code)
+)]
 pub(crate) fn redacted(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut u) if u.password().is_some() => {
@@ -187,7 +211,7 @@ pub(crate) fn redacted(url: &str) -> String {
 }
 
 /// Milliseconds, rounded up, at least 1 (`PX 0` is an error in Redis).
-fn ttl_millis(ttl: Duration) -> u64 {
+pub(crate) fn ttl_millis(ttl: Duration) -> u64 {
     let ms = ttl
         .as_millis()
         .saturating_add(u128::from(!ttl.subsec_nanos().is_multiple_of(1_000_000)));

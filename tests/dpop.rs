@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use axum::{body::Body, routing::get, Router};
 use http::{Request, Response, StatusCode};
-use oauth2_guard::dpop::{CheckedProof, DpopConfig, DpopConfigBuilder, DpopError, RequireDpop};
+use oauth2_guard::dpop::{
+    CheckedProof, DpopChecker, DpopConfig, DpopConfigBuilder, DpopError, NonceSecret, RequireDpop,
+};
 use oauth2_guard::introspection::Introspector;
 use oauth2_guard::testkit::{Algorithm, DpopKey, MockIssuer};
 use oauth2_guard::{AuthLayer, CacheConfig, Reason};
@@ -400,6 +402,62 @@ async fn nonce_flow() {
     .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.headers().get("dpop-nonce").is_none());
+}
+
+/// RFC 9449 §8.2: a proof with the previous slot's nonce is accepted, and
+/// the success carries the current nonce so the client switches before
+/// its nonce goes stale. No sleeping through a rotation: the previous
+/// slot's nonce is issued by a checker with the same secret.
+#[tokio::test]
+async fn a_success_with_last_slots_nonce_carries_the_fresh_one() {
+    const ROTATION: u64 = 10; // the shortest allowed
+    let secret = NonceSecret::from_bytes(&[7; 32]).unwrap();
+    let dpop = config()
+        .require_nonce(Duration::from_secs(ROTATION))
+        .nonce_secret(secret);
+    let other_instance = DpopChecker::new(dpop.clone().build().unwrap());
+    let idp = MockIssuer::start().await;
+    let app = dpop_app(&idp, dpop).await;
+    let key = DpopKey::generate(Algorithm::ES256);
+    let token = bound_token(&idp, &key);
+    // Not in the last 2 s of a slot, so the request sees the same slot.
+    let t0 = std::time::Instant::now();
+    let now = loop {
+        let now = now();
+        if now % ROTATION < ROTATION - 2 {
+            break now;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(3));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let stale = other_instance.issue_nonce(now - ROTATION).unwrap();
+    let current = other_instance.issue_nonce(now).unwrap();
+    assert_ne!(stale, current);
+    let p = key
+        .proof_builder("GET", URL)
+        .access_token(&token)
+        .nonce(&stale)
+        .sign();
+    let res = send(
+        &app,
+        request("GET", "/orders", &format!("DPoP {token}"), &[&p]),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["dpop-nonce"], current.as_str());
+    // Two slots old: refused, with the current nonce.
+    let p = key
+        .proof_builder("GET", URL)
+        .access_token(&token)
+        .nonce(&other_instance.issue_nonce(now - 2 * ROTATION).unwrap())
+        .sign();
+    let res = send(
+        &app,
+        request("GET", "/orders", &format!("DPoP {token}"), &[&p]),
+    )
+    .await;
+    assert_eq!(dpop_error(&res), Some(DpopError::Nonce));
+    assert_eq!(res.headers()["dpop-nonce"], current.as_str());
 }
 
 #[tokio::test]

@@ -10,7 +10,6 @@
 mod common;
 
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use axum::body::Body;
@@ -23,86 +22,14 @@ use oauth2_guard::revocation::{
 };
 use oauth2_guard::testkit::MockIssuer;
 use oauth2_guard::{AuthLayer, Reason};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower::ServiceExt;
 
+use common::redis::RedisServer;
 use common::{bearer, get_with_auth, now, orders_issuer, reason_of};
 
 const NS: &str = "oauth2-guard";
 /// Bound of every wait for something that should happen (not a benchmark).
 const PATIENCE: Duration = Duration::from_secs(10);
-
-/// A `redis-server` of this test, on its own port; killed on drop.
-struct RedisServer {
-    port: u16,
-    child: Option<Child>,
-}
-
-impl RedisServer {
-    async fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let mut s = Self { port, child: None };
-        s.restart().await;
-        s
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    /// Starts it again on the same port, empty (no persistence).
-    async fn restart(&mut self) {
-        assert!(self.child.is_none(), "already running");
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server on PATH (see .ci/run)");
-        self.child = Some(child);
-        let deadline = Instant::now() + PATIENCE;
-        while !self.answers_ping().await {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-
-    async fn answers_ping(&self) -> bool {
-        let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await else {
-            return false;
-        };
-        let mut buf = [0u8; 7];
-        s.write_all(b"PING\r\n").await.is_ok()
-            && s.read_exact(&mut buf).await.is_ok()
-            && &buf == b"+PONG\r\n"
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    /// A plain client, for what another instance (or an operator) does.
-    async fn raw(&self) -> redis::aio::MultiplexedConnection {
-        redis::Client::open(self.url())
-            .expect("url")
-            .get_multiplexed_async_connection()
-            .await
-            .expect("connected")
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 /// Quick to notice and recover from an outage, so the tests stay short.
 fn fast(redis: &RedisServer) -> RedisRevocationsBuilder {

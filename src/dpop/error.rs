@@ -30,6 +30,7 @@
 /// | [`Replay`](Self::Replay) | `dpop_replay` | `invalid_dpop_proof` | 401 |
 /// | [`ReplayKeyLimit`](Self::ReplayKeyLimit) | `dpop_replay_key_limit` | `invalid_dpop_proof` | 401 |
 /// | [`ReplayCacheFull`](Self::ReplayCacheFull) | `dpop_replay_cache_full` | — (server side) | 503 |
+/// | [`ReplayStoreUnavailable`](Self::ReplayStoreUnavailable) | `dpop_replay_store_unavailable` | — (server side) | 503, with `Retry-After` |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
 #[non_exhaustive]
 pub enum DpopError {
@@ -105,6 +106,12 @@ pub enum DpopError {
     /// one forgotten. A server-side condition.
     #[error("DPoP replay cache is full")]
     ReplayCacheFull,
+    /// The shared replay store (e.g. [`RedisReplayStore`](crate::dpop::RedisReplayStore))
+    /// did not answer in time or failed: the proof is refused (fail closed,
+    /// a replay check that cannot be made must not accept). A server-side
+    /// condition.
+    #[error("DPoP replay store is unavailable")]
+    ReplayStoreUnavailable,
 }
 
 impl DpopError {
@@ -131,6 +138,7 @@ impl DpopError {
             Self::Replay => "dpop_replay",
             Self::ReplayKeyLimit => "dpop_replay_key_limit",
             Self::ReplayCacheFull => "dpop_replay_cache_full",
+            Self::ReplayStoreUnavailable => "dpop_replay_store_unavailable",
         }
     }
 
@@ -140,7 +148,7 @@ impl DpopError {
         match self {
             Self::Nonce => Some("use_dpop_nonce"),
             Self::JktMismatch | Self::Required => Some("invalid_token"),
-            Self::ReplayCacheFull => None,
+            Self::ReplayCacheFull | Self::ReplayStoreUnavailable => None,
             _ => Some("invalid_dpop_proof"),
         }
     }

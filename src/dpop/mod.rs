@@ -60,9 +60,13 @@
 //! - The base URL is configuration, not the `Host` header: behind a proxy
 //!   `Host` is whatever the client or the proxy put there (see
 //!   [`DpopConfigBuilder::with_insecure_trust_forwarded_headers`]).
-//! - The replay cache is per process; instances behind a load balancer
-//!   each remember only the proofs they saw. A shared store plugs in
-//!   through [`ReplayStore`].
+//! - The replay cache is per process by default; instances behind a load
+//!   balancer each remember only the proofs they saw, so a proof can be
+//!   replayed once against each other instance within its window. Share
+//!   one store between them: `RedisReplayStore` (feature `redis`, given to
+//!   [`DpopConfigBuilder::replay_store`]), or any [`ReplayStore`]. The
+//!   shared store fails closed: while it cannot be asked, DPoP requests
+//!   are answered 503.
 //! - Server nonces are MAC'd time slots: any instance with the same
 //!   [`NonceSecret`] verifies them, nothing else is shared.
 
@@ -72,6 +76,8 @@ mod htu;
 mod jwk;
 mod nonce;
 mod proof;
+#[cfg(feature = "redis")]
+mod redis_store;
 mod replay;
 #[cfg(all(test, feature = "testkit"))]
 mod tests;
@@ -90,6 +96,12 @@ pub use config::{
 pub use error::DpopError;
 pub use jwk::{jwk_thumbprint_sha256, Jwk};
 pub use nonce::NonceSecret;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use redis_store::{
+    RedisReplayStore, RedisReplayStoreBuilder, DEFAULT_REDIS_REPLAY_PERIOD,
+    DEFAULT_REDIS_REPLAY_TIMEOUT,
+};
 pub use replay::{MemoryReplayCache, ReplayError, ReplayKey, ReplayStore};
 
 /// A proof that passed every check. Only [`DpopChecker`] makes one.
@@ -279,6 +291,7 @@ pub(crate) fn replay_verdict(answer: Result<bool, ReplayError>) -> Result<(), Dp
         Ok(true) => Ok(()),
         Ok(false) => Err(DpopError::Replay),
         Err(ReplayError::KeyLimit) => Err(DpopError::ReplayKeyLimit),
+        Err(ReplayError::Unavailable) => Err(DpopError::ReplayStoreUnavailable),
         Err(_) => Err(DpopError::ReplayCacheFull),
     }
 }

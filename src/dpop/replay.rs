@@ -29,6 +29,11 @@ pub enum ReplayError {
     /// The store is full.
     #[error("the replay store is full")]
     Full,
+    /// The store could not be asked in time (a shared store that is down,
+    /// slow or unreachable). The proof must be refused: a replay check that
+    /// cannot be made must not accept.
+    #[error("the replay store is unavailable")]
+    Unavailable,
 }
 
 /// What identifies one proof: the SHA-256 thumbprint of its key and the
@@ -56,6 +61,12 @@ impl ReplayKey {
     /// The key thumbprint (raw SHA-256, RFC 7638).
     pub fn thumbprint(&self) -> &[u8; 32] {
         &self.jkt
+    }
+
+    /// The SHA-256 of the `jti`.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn jti_hash(&self) -> &[u8; 32] {
+        &self.jti
     }
 
     /// A string key for a shared store: `dpop:<jkt>:<sha256(jti)>`, both

@@ -100,8 +100,9 @@ pub enum Reason {
     /// [`DpopError`](crate::dpop::DpopError) says which check, and gives the
     /// code ([`DpopError::code`](crate::dpop::DpopError::code)), the RFC
     /// error and the status (401; 503 for
-    /// [`ReplayCacheFull`](crate::dpop::DpopError::ReplayCacheFull), a
-    /// server-side condition). A `use_dpop_nonce` answer carries a fresh
+    /// [`ReplayCacheFull`](crate::dpop::DpopError::ReplayCacheFull) and
+    /// [`ReplayStoreUnavailable`](crate::dpop::DpopError::ReplayStoreUnavailable),
+    /// server-side conditions). A `use_dpop_nonce` answer carries a fresh
     /// `DPoP-Nonce` header.
     #[cfg(feature = "dpop")]
     #[cfg_attr(docsrs, doc(cfg(feature = "dpop")))]
@@ -199,7 +200,8 @@ impl Reason {
                 crate::dpop::DpopError::JktMismatch => {
                     "The access token is not bound to the DPoP proof key"
                 }
-                crate::dpop::DpopError::ReplayCacheFull => {
+                crate::dpop::DpopError::ReplayCacheFull
+                | crate::dpop::DpopError::ReplayStoreUnavailable => {
                     "Token verification is temporarily unavailable"
                 }
                 _ => "Invalid DPoP proof",

@@ -23,8 +23,15 @@ pub(crate) struct LayerDpop {
     pub(crate) require: bool,
 }
 
+/// How long a client is told to wait when the shared replay store is down.
+const STORE_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
 fn dpop_refusal(e: DpopError) -> Rejection {
-    Rejection::new(Reason::Dpop(e))
+    let rejection = Rejection::new(Reason::Dpop(e));
+    if e == DpopError::ReplayStoreUnavailable {
+        return rejection.with_retry_after(STORE_RETRY_AFTER);
+    }
+    rejection
 }
 
 impl LayerDpop {

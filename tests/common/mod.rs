@@ -13,6 +13,9 @@ pub mod logs;
 /// The throwaway rcgen PKI of the mTLS suites (`tests/mtls.rs`, `interop/mtls.rs`).
 #[cfg(feature = "mtls")]
 pub mod pki;
+/// A real `redis-server` per test, killed on drop (`tests/redis*.rs`).
+#[cfg(feature = "redis")]
+pub mod redis;
 
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

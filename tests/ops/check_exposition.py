@@ -47,13 +47,15 @@ def counters(scrape, issuer):
     d = "oauth2_guard_decisions_total"
     expected = [
         # 2 GET with orders:read + 1 POST with orders:read (passes the layer, refused by the guard)
-        ((d, dict(outcome="allowed", reason="none", issuer=issuer)), 3),
+        # + the DPoP call the example makes itself at start (--all-features)
+        ((d, dict(outcome="allowed", reason="none", issuer=issuer)), 4),
         ((d, dict(outcome="refused", reason="expired", issuer=issuer)), 1),
         ((d, dict(outcome="refused", reason="wrong_audience", issuer=issuer)), 1),
         ((d, dict(outcome="refused", reason="missing_token", issuer="unknown")), 1),
         (("oauth2_guard_authz_denials_total", dict(kind="scope", required="orders:write")), 1),
-        # the orders:read token: verified once, then two cache hits
-        (("oauth2_guard_token_cache_requests_total", dict(result="hit")), 2),
+        # the orders:read token: verified once, then two cache hits; the same
+        # for the example's own DPoP token (replayed proof, then as Bearer)
+        (("oauth2_guard_token_cache_requests_total", dict(result="hit")), 4),
     ]
     failed = False
     for (name, labels), want in expected:

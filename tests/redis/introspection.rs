@@ -14,8 +14,9 @@ use oauth2_guard::testkit::MockIssuer;
 use oauth2_guard::{AuthLayer, ConfigError, Reason};
 use sha2::{Digest, Sha256};
 
+use super::common::redis::RedisServer;
 use super::common::{bearer, get_with_auth, loopback, reason_of};
-use super::{send, RedisServer};
+use super::send;
 
 const RS: &str = "orders-api";
 const RS_SECRET: &str = "orders-api-secret";
