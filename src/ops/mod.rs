@@ -191,12 +191,17 @@ pub(crate) fn authz_denied(_kind: &'static str, _required: &str) {
     self::metrics::authz_denied(_kind, _required);
 }
 
-/// The introspection handles (at introspector build).
+/// The introspection handles, and the decision counters of the
+/// introspector's issuer (at introspector build): opaque tokens are
+/// counted under it, not under `unknown`.
 #[cfg(feature = "introspection")]
 #[inline]
-pub(crate) fn introspector_built() {
+pub(crate) fn introspector_built(_issuer: &str) {
     #[cfg(feature = "metrics")]
-    self::metrics::register_introspection();
+    {
+        self::metrics::register_introspection();
+        self::metrics::register_issuer(_issuer);
+    }
 }
 
 /// One introspection call finished: `Some(active)`, `None` on failure.
