@@ -180,6 +180,12 @@ impl Introspector {
         self.0.health.snapshot()
     }
 
+    /// Whether answers are mapped to roles
+    /// ([`roles_from`](IntrospectorBuilder::roles_from)).
+    pub(crate) fn maps_roles(&self) -> bool {
+        !self.0.checks.profile.roles.is_empty()
+    }
+
     pub(crate) fn verifier(&self) -> IntrospectionVerifier {
         IntrospectionVerifier(Arc::clone(&self.0))
     }
