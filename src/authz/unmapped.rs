@@ -48,9 +48,11 @@ struct Start {
 
 static START: LazyLock<Mutex<Start>> = LazyLock::new(Default::default);
 
-/// (issuer name or template, maps roles) of every layer built.
-static ISSUERS: LazyLock<ArcSwap<Vec<(Arc<str>, bool)>>> =
-    LazyLock::new(|| ArcSwap::from_pointee(Vec::new()));
+/// (issuer name or template, maps roles).
+type Entry = (Arc<str>, bool);
+
+/// The issuers of every layer built.
+static ISSUERS: LazyLock<ArcSwap<Vec<Entry>>> = LazyLock::new(|| ArcSwap::from_pointee(Vec::new()));
 
 /// Guards (roles text) warned about at request time.
 static WARNED: LazyLock<ArcSwap<Vec<Arc<str>>>> =
@@ -72,7 +74,7 @@ fn warn_start(roles: &str, issuers: &str) {
 /// An `AuthLayer` was built over `issuers`, with an introspector
 /// (`introspected`: its issuer, whether it maps roles) and/or lazy issuers.
 pub(crate) fn layer_built(issuers: &[Issuer], lazy: bool, introspected: Option<(&str, bool)>) {
-    let mut entries: Vec<(Arc<str>, bool)> = issuers
+    let mut entries: Vec<Entry> = issuers
         .iter()
         .map(|i| (i.name_arc().clone(), i.maps_roles()))
         .collect();
