@@ -133,7 +133,8 @@
 //! | behaviour | default | reason |
 //! |---|---|---|
 //! | role refusal | 403, `error="insufficient_scope"` described as a missing role, no `scope`; body `missing role(s): …`; log fields `required_roles`, `missing_roles` | RFC 6750 has no role error; naming the role tells the caller (and the audit log) what is missing without a `scope` no client could request |
-//! | a role guard no issuer can satisfy | `RequireRole::checked_against(issuers)` → `ConfigError::InvalidRole` | roles are only read from configured claim paths: without one the guard would answer 403 to everyone |
+//! | a role guard no issuer can satisfy | one WARN on `oauth2_guard::authz` (`check="unmapped_roles"`) when the guard and a layer whose issuers map no roles are both built, and at its first refusal for that reason; `RequireRole::checked_against(issuers)` → `ConfigError::InvalidRole` | roles are only read from configured claim paths: without one the guard would answer 403 to everyone. A warning, not an error, by default: the process cannot tell which of several layers a guard is behind |
+//! | introspection readiness | not ready while the last introspection call failed, for at most `max_age` | judged from the requests' own calls: a probe would add traffic to the IdP; the age bound lets an instance out of rotation get traffic, and so a new verdict, again |
 //!
 //! # Presets
 //!

@@ -140,6 +140,21 @@ impl RequireScope {
 /// A refusal is a 403 `insufficient_scope` without a `scope` parameter:
 /// roles are not OAuth scopes a client could request.
 ///
+/// # A guard that can never pass
+/// Roles are read only from the claim paths an issuer maps. A role guard
+/// behind issuers that map none refuses everyone, so it is reported
+/// without any call of yours: one WARN on target `oauth2_guard::authz`
+/// (fields `check="unmapped_roles"`, `stage`, `roles.required`, and
+/// `issuers` or `issuer`) when such a guard has been applied to a
+/// route (`Layer::layer`; axum does it when the router is finalised, by
+/// serving it or `with_state`) and an `AuthLayer` whose issuers map no roles
+/// has been built — in either order, once per
+/// pair; the process cannot tell which layer a guard is behind, so with
+/// several layers the warning says "if" — and again on the first request
+/// the guard refuses because the token's issuer maps no roles (once per
+/// guard). [`checked_against`](Self::checked_against) turns the start-up
+/// check into a [`ConfigError`] where the layer's issuers are at hand.
+///
 /// ```
 /// use oauth2_guard::authz::RequireRole;
 /// let admin = RequireRole::new("admin");
@@ -290,6 +305,11 @@ impl<S> tower_layer::Layer<S> for RequireRole {
     type Service = RequireService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
+        // Applied to a route: a role-only guard is registered for the
+        // unmapped-roles warning (`or_scope` is known by now).
+        if self.req.scopes.is_none() {
+            super::unmapped::role_guard_built(&self.roles().join(", "));
+        }
         RequireService {
             inner,
             req: self.req.clone(),

@@ -86,6 +86,7 @@ mod layer;
 pub(crate) mod methods;
 mod roles;
 mod tenant;
+pub(crate) mod unmapped;
 
 use std::sync::Arc;
 
@@ -274,6 +275,9 @@ impl Requirement {
                 // A role-only guard is about roles; with a scope set, the
                 // challenge names the scopes and the body the roles.
                 let kind = if self.scopes.is_none() {
+                    if c.roles().is_empty() {
+                        unmapped::refused_without_roles(&self.roles_text(), c.issuer());
+                    }
                     AuthzFailure::InsufficientRole
                 } else {
                     AuthzFailure::InsufficientScope

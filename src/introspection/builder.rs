@@ -409,6 +409,7 @@ impl IntrospectorBuilder {
             max_token_bytes: crate::verify::validate::DEFAULT_MAX_TOKEN_BYTES,
             ttl: self.ttl,
             flights: Mutex::new(Default::default()),
+            health: Default::default(),
         };
         tracing::info!(
             target: "oauth2_guard::introspection",
@@ -419,7 +420,7 @@ impl IntrospectorBuilder {
             cache_ttl_s = self.ttl.as_secs(),
             "introspection configured"
         );
-        crate::ops::introspector_built();
+        crate::ops::introspector_built(&engine.checks.issuer);
         Ok(Introspector::from_engine(engine))
     }
 }

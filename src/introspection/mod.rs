@@ -116,6 +116,7 @@
 //! `invalid_token`), so clients retry rather than discard it.
 
 mod builder;
+mod health;
 
 use std::sync::Arc;
 
@@ -123,6 +124,8 @@ pub use builder::{
     IntrospectorBuilder, DEFAULT_CACHE_TTL, DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_RETRY_AFTER, DEFAULT_TIMEOUT, MIN_HASH_KEY_BYTES,
 };
+pub(crate) use health::HealthState;
+pub use health::IntrospectionHealth;
 
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
@@ -167,6 +170,20 @@ impl Introspector {
             active_bytes,
             refused_entries,
         }
+    }
+
+    /// What the calls made so far say about the endpoint: the last
+    /// success, the last failure, the failures since. Read from three
+    /// atomics the calls update — no request, no lock. See
+    /// [`Readiness::introspector`](crate::ops::Readiness::introspector).
+    pub fn health(&self) -> IntrospectionHealth {
+        self.0.health.snapshot()
+    }
+
+    /// Whether answers are mapped to roles
+    /// ([`roles_from`](IntrospectorBuilder::roles_from)).
+    pub(crate) fn maps_roles(&self) -> bool {
+        !self.0.checks.profile.roles.is_empty()
     }
 
     pub(crate) fn verifier(&self) -> IntrospectionVerifier {

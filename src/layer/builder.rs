@@ -260,6 +260,11 @@ impl AuthLayerBuilder {
             }
             None => {}
         }
+        #[cfg(feature = "introspection")]
+        let introspected = (self.introspection.as_ref()).map(|i| (i.issuer(), i.maps_roles()));
+        #[cfg(not(feature = "introspection"))]
+        let introspected = None;
+        crate::authz::unmapped::layer_built(&self.issuers, self.lazy.is_some(), introspected);
         let jwt = jwts.then(|| {
             JwtVerifier::new(
                 self.issuers,
@@ -294,6 +299,7 @@ impl AuthLayerBuilder {
 
 /// [`AuthLayer::new`]: one issuer, every default (which cannot fail).
 pub(super) fn defaults_for(issuer: Issuer) -> AuthLayer {
+    crate::authz::unmapped::layer_built(std::slice::from_ref(&issuer), false, None);
     let cache = TokenCache::new(&CacheConfig::default(), DEFAULT_MAX_TOKEN_BYTES);
     let verifier = JwtVerifier::new(vec![issuer], None, cache, DEFAULT_MAX_TOKEN_BYTES);
     let challenge = Challenge::bare(ErrorDetail::Terse);

@@ -31,6 +31,9 @@ const EAGER_REASONS: [&str; 6] = [
 /// The decision counters of one issuer label.
 pub(crate) struct Decisions {
     label: Arc<str>,
+    /// A tenant-template issuer's label (`…/{tenantid}/v2.0`), split
+    /// around its placeholder: the tokens of every tenant count under it.
+    template: Option<(Box<str>, Box<str>)>,
     allowed: Counter,
     /// Copy-on-write: a refusal reads it without a lock; a reason seen for
     /// the first time registers its counter and swaps in a longer list.
@@ -46,6 +49,7 @@ impl Decisions {
         Self {
             allowed: counter!(DECISIONS, "outcome" => "allowed", "reason" => "none", "issuer" => label.to_string()),
             refused: ArcSwap::from_pointee(refused),
+            template: super::template_parts(&label).map(|(p, s)| (p.into(), s.into())),
             label,
         }
     }
@@ -155,7 +159,18 @@ pub(crate) fn register_issuer(name: &str) {
 
 fn with_issuer(name: Option<&str>, f: impl FnOnce(&Decisions)) {
     if let Some(name) = name {
-        if let Some(d) = ISSUERS.load().iter().find(|d| *d.label == *name) {
+        let issuers = ISSUERS.load();
+        let exact = issuers.iter().find(|d| *d.label == *name);
+        // A tenant's `iss` counts under its template (the label is the
+        // configured template, never the token's `iss`).
+        let found = exact.or_else(|| {
+            issuers.iter().find(|d| {
+                d.template
+                    .as_ref()
+                    .is_some_and(|(p, s)| super::fills_template(p, s, name))
+            })
+        });
+        if let Some(d) = found {
             return f(d);
         }
     }

@@ -29,8 +29,12 @@
 //!
 //! # Cardinality
 //! Labels are bounded by configuration, never by a request: `issuer` is the
-//! name of a built [`Issuer`](crate::Issuer) (anything else is
-//! `"unknown"`), `reason` a [`Reason`](crate::Reason) code, `required` a
+//! name of a built [`Issuer`](crate::Issuer) — for a tenant-template issuer
+//! the template itself (`https://login.microsoftonline.com/{tenantid}/v2.0`),
+//! whichever tenant the token names; for a [`LazyIssuers`](crate::LazyIssuers)
+//! issuer its identifier once discovered (at most `max_issuers` of them);
+//! for opaque tokens the introspector's issuer — and anything else is
+//! `"unknown"`, `reason` a [`Reason`](crate::Reason) code, `required` a
 //! guard's declared requirement. Subjects, tokens, `kid`s and paths are
 //! never labels.
 
@@ -94,6 +98,28 @@ pub mod names {
     pub const CLIENT_FETCHES: &str = "oauth2_guard_client_token_fetches_total";
     /// Gauge: Unix time the outbound client's cached token expires.
     pub const CLIENT_EXPIRY: &str = "oauth2_guard_client_token_expiry_timestamp_seconds";
+}
+
+/// A tenant-template issuer name (`https://host/{tenantid}/v2.0`) split
+/// around its one placeholder; `None` for any other name.
+pub(crate) fn template_parts(name: &str) -> Option<(&str, &str)> {
+    let (prefix, rest) = name.split_once('{')?;
+    let (_, suffix) = rest.split_once('}')?;
+    Some((prefix, suffix))
+}
+
+/// Whether `iss` is the template `prefix{…}suffix` filled with a non-empty
+/// value without `/`.
+pub(crate) fn fills_template(prefix: &str, suffix: &str, iss: &str) -> bool {
+    iss.strip_prefix(prefix)
+        .and_then(|rest| rest.strip_suffix(suffix))
+        .is_some_and(|t| !t.is_empty() && !t.contains('/'))
+}
+
+/// Whether the issuer of a token (`iss`) is the issuer named `name`: the
+/// same, or `name` is a tenant template `iss` fills.
+pub(crate) fn is_issuer(name: &str, iss: &str) -> bool {
+    name == iss || template_parts(name).is_some_and(|(p, s)| fills_template(p, s, iss))
 }
 
 /// The layer decided a request: count it and write the audit event.
@@ -191,12 +217,17 @@ pub(crate) fn authz_denied(_kind: &'static str, _required: &str) {
     self::metrics::authz_denied(_kind, _required);
 }
 
-/// The introspection handles (at introspector build).
+/// The introspection handles, and the decision counters of the
+/// introspector's issuer (at introspector build): opaque tokens are
+/// counted under it, not under `unknown`.
 #[cfg(feature = "introspection")]
 #[inline]
-pub(crate) fn introspector_built() {
+pub(crate) fn introspector_built(_issuer: &str) {
     #[cfg(feature = "metrics")]
-    self::metrics::register_introspection();
+    {
+        self::metrics::register_introspection();
+        self::metrics::register_issuer(_issuer);
+    }
 }
 
 /// One introspection call finished: `Some(active)`, `None` on failure.

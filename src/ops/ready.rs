@@ -1,7 +1,7 @@
 //! The readiness probe: is every dependency this service needs to decide
 //! requests usable right now?
 
-#[cfg(feature = "redis")]
+#[cfg(any(feature = "redis", feature = "introspection"))]
 use std::time::Duration;
 
 use crate::issuer::Issuer;
@@ -11,6 +11,7 @@ use crate::issuer::Issuer;
 /// | check | ready when | why |
 /// |---|---|---|
 /// | [`issuer`](Self::issuer) | a key set with at least one usable key is loaded and not older than the issuer's `max_stale` ([`RefreshConfig`](crate::RefreshConfig)) | without keys every token of the issuer is answered 503: the instance should get no traffic |
+/// | `introspector` (feature `introspection`) | the last call to the introspection endpoint did not fail — or failed more than `max_age` ago; no call yet counts as ready | every opaque token of a failing endpoint is answered 503. Judged from the calls requests make ([`Introspector::health`](crate::introspection::Introspector::health)): no probe, no extra traffic; the first answer after an outage makes it ready again at once. `max_age` bounds how long one failure keeps an instance out of rotation (an instance without traffic makes no call that could clear it); 30 s is a sensible value |
 /// | `redis_revocations` (feature `redis`) | the shared revocation list was in sync within `max_unsynced` | past it, revocations made elsewhere may be missed |
 ///
 /// # Liveness
@@ -23,6 +24,8 @@ pub struct Readiness {
     issuers: Vec<Issuer>,
     #[cfg(feature = "redis")]
     redis: Vec<(crate::revocation::RedisRevocations, Duration)>,
+    #[cfg(feature = "introspection")]
+    introspectors: Vec<(crate::introspection::Introspector, Duration)>,
 }
 
 impl std::fmt::Debug for Readiness {
@@ -40,9 +43,11 @@ impl std::fmt::Debug for Readiness {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct Missing {
-    /// What kind of dependency: `issuer_keys` or `redis_revocations`.
+    /// What kind of dependency: `issuer_keys`, `introspection` or
+    /// `redis_revocations`.
     pub check: &'static str,
-    /// Which one (the issuer identifier; `redis` for the revocation list).
+    /// Which one (the issuer identifier; the introspection endpoint's URL;
+    /// `redis` for the revocation list).
     pub name: String,
     /// Why, in a few words.
     pub detail: &'static str,
@@ -107,6 +112,28 @@ impl Readiness {
         self
     }
 
+    /// Require the introspection endpoint of `introspector` to be usable:
+    /// not ready while its last call failed, for at most `max_age` after
+    /// that failure (see the table above).
+    ///
+    /// ```no_run
+    /// # async fn f(introspector: oauth2_guard::introspection::Introspector) {
+    /// use std::time::Duration;
+    /// use oauth2_guard::ops::Readiness;
+    /// let ready = Readiness::new().introspector(&introspector, Duration::from_secs(30));
+    /// # let _ = ready; }
+    /// ```
+    #[cfg(feature = "introspection")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "introspection")))]
+    pub fn introspector(
+        mut self,
+        introspector: &crate::introspection::Introspector,
+        max_age: Duration,
+    ) -> Self {
+        self.introspectors.push((introspector.clone(), max_age));
+        self
+    }
+
     /// Run every check (no I/O: each reads state the background tasks keep).
     pub fn check(&self) -> ReadinessReport {
         let mut missing = Vec::new();
@@ -116,6 +143,16 @@ impl Readiness {
                     check: "issuer_keys",
                     name: issuer.name().to_owned(),
                     detail: "no usable key set within max_stale",
+                });
+            }
+        }
+        #[cfg(feature = "introspection")]
+        for (introspector, max_age) in &self.introspectors {
+            if introspector.health().failing_within(*max_age) {
+                missing.push(Missing {
+                    check: "introspection",
+                    name: introspector.endpoint().to_owned(),
+                    detail: "the last introspection call failed, within max_age",
                 });
             }
         }

@@ -60,6 +60,8 @@ pub(crate) struct Engine {
     pub(crate) max_token_bytes: usize,
     pub(crate) ttl: Duration,
     pub(crate) flights: Mutex<HashMap<Key, Flight>>,
+    /// The endpoint's last success and failure, for readiness.
+    pub(crate) health: crate::introspection::HealthState,
 }
 
 impl std::fmt::Debug for Engine {
@@ -154,7 +156,7 @@ impl Engine {
             .await
             {
                 Ok(result) => result,
-                Err(_) => Err(engine.failed(
+                Err(_) => Err(engine.timed_out(
                     &Failure::Fetch(crate::error::FetchError::new(
                         crate::error::FetchErrorKind::Timeout,
                         engine.call.endpoint.as_str(),
@@ -201,6 +203,10 @@ impl Engine {
             .ask(token)
             .await
             .and_then(|(answer, size)| self.checks.check(answer, size, fp));
+        match &outcome {
+            Ok(_) => self.health.succeeded(),
+            Err(_) => self.health.failed(),
+        }
         match outcome {
             Ok(Outcome::Active { claims, size }) => {
                 self.cache.put_active(key, &claims, size);
@@ -239,6 +245,12 @@ impl Engine {
                 "shared introspection cache unavailable; answer kept locally only"
             );
         }
+    }
+
+    /// The whole call ran past the deadline: a failure of the endpoint.
+    fn timed_out(&self, failure: &Failure, fp: Fingerprint) -> Rejection {
+        self.health.failed();
+        self.failed(failure, fp)
     }
 
     /// A failed call: one WARN event, and the 503 every waiter gets.
