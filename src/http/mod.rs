@@ -240,6 +240,18 @@ impl TokenClient {
         form: &[(&str, &str)],
         authorization: Option<http::HeaderValue>,
     ) -> Result<reqwest::Response, FetchError> {
+        self.post_form_with(url, form, authorization, None).await
+    }
+
+    /// As [`post_form`](Self::post_form), with one more header (a DPoP
+    /// proof on a token request).
+    pub(crate) async fn post_form_with(
+        &self,
+        url: &Url,
+        form: &[(&str, &str)],
+        authorization: Option<http::HeaderValue>,
+        extra: Option<(http::HeaderName, http::HeaderValue)>,
+    ) -> Result<reqwest::Response, FetchError> {
         let mut request = self
             .no_redirect
             .post(url.clone())
@@ -248,6 +260,9 @@ impl TokenClient {
             .form(form);
         if let Some(authorization) = authorization {
             request = request.header(http::header::AUTHORIZATION, authorization);
+        }
+        if let Some((name, value)) = extra {
+            request = request.header(name, value);
         }
         let response = request.send().await.map_err(|e| map_reqwest(e, url))?;
         if response.status().is_redirection() {
