@@ -91,7 +91,10 @@ impl DpopSigningKey {
     /// [`ConfigError::Algorithm`] for `HS*` (a proof is verified with the
     /// public key it carries); [`ConfigError::Credentials`] when the PEM is
     /// not a private key of that algorithm, or the key cannot sign.
-    pub fn from_pem(private_key_pem: impl AsRef<[u8]>, alg: Algorithm) -> Result<Self, ConfigError> {
+    pub fn from_pem(
+        private_key_pem: impl AsRef<[u8]>,
+        alg: Algorithm,
+    ) -> Result<Self, ConfigError> {
         if !DEFAULT_DPOP_ALGORITHMS.contains(&alg) {
             return Err(ConfigError::Algorithm {
                 alg: format!("{alg:?}"),
@@ -130,9 +133,15 @@ impl DpopSigningKey {
         let b64 = |b: &[u8]| URL_SAFE_NO_PAD.encode(b);
         let jwk = match alg {
             Algorithm::ES256 | Algorithm::ES384 => {
-                let (_, x, y) = (utils.ec_pub_components_from_private_key)(der, alg)
-                    .map_err(|_| unusable("the DPoP key is not an EC key of the algorithm's curve"))?;
-                let crv = if alg == Algorithm::ES256 { "P-256" } else { "P-384" };
+                let (_, x, y) =
+                    (utils.ec_pub_components_from_private_key)(der, alg).map_err(|_| {
+                        unusable("the DPoP key is not an EC key of the algorithm's curve")
+                    })?;
+                let crv = if alg == Algorithm::ES256 {
+                    "P-256"
+                } else {
+                    "P-384"
+                };
                 json!({ "kty": "EC", "crv": crv, "x": b64(&x), "y": b64(&y) })
             }
             Algorithm::EdDSA => {
@@ -195,7 +204,8 @@ impl DpopSigningKey {
         url: &str,
         access_token: Option<&str>,
     ) -> Result<String, TokenError> {
-        let url = Url::parse(url).map_err(|_| TokenError::dpop("the request URL is not absolute"))?;
+        let url =
+            Url::parse(url).map_err(|_| TokenError::dpop("the request URL is not absolute"))?;
         self.proof_for(method, &url, access_token)
     }
 
@@ -290,7 +300,10 @@ pub(crate) fn is_use_dpop_nonce(status: http::StatusCode, headers: &http::Header
         && headers
             .get_all(http::header::WWW_AUTHENTICATE)
             .iter()
-            .any(|v| v.to_str().is_ok_and(|v| v.contains("error=\"use_dpop_nonce\"")))
+            .any(|v| {
+                v.to_str()
+                    .is_ok_and(|v| v.contains("error=\"use_dpop_nonce\""))
+            })
 }
 
 #[cfg(all(test, feature = "testkit"))]
@@ -303,31 +316,55 @@ mod tests {
     /// the crate's checker.
     #[test]
     fn derived_jwk_matches_and_proofs_verify() {
-        for alg in [Algorithm::ES256, Algorithm::ES384, Algorithm::EdDSA, Algorithm::RS256] {
+        for alg in [
+            Algorithm::ES256,
+            Algorithm::ES384,
+            Algorithm::EdDSA,
+            Algorithm::RS256,
+        ] {
             let kit = DpopKey::generate(alg);
             let key = DpopSigningKey::from_pem(kit.private_key_pem(), alg).unwrap();
             assert_eq!(key.thumbprint(), kit.thumbprint(), "{alg:?}");
             let checker = crate::dpop::DpopChecker::new(
-                crate::dpop::DpopConfig::builder("https://api.example.com").build().unwrap(),
+                crate::dpop::DpopConfig::builder("https://api.example.com")
+                    .build()
+                    .unwrap(),
             );
             let proof = key
-                .proof(&Method::POST, "https://api.example.com/orders?x=1#f", Some("tok"))
+                .proof(
+                    &Method::POST,
+                    "https://api.example.com/orders?x=1#f",
+                    Some("tok"),
+                )
                 .unwrap();
             let uri: http::Uri = "/orders?x=1".parse().unwrap();
             let now = crate::claims::now_unix();
             let checked = checker
-                .check(&proof, &Method::POST, &uri, "tok", Some(kit.thumbprint().as_str()), now)
+                .check(
+                    &proof,
+                    &Method::POST,
+                    &uri,
+                    "tok",
+                    Some(kit.thumbprint().as_str()),
+                    now,
+                )
                 .unwrap();
             assert_eq!(checked.thumbprint(), key.thumbprint());
             assert!(!format!("{key:?}").contains("PRIVATE"));
         }
         assert!(matches!(
-            DpopSigningKey::from_pem(DpopKey::generate(Algorithm::ES256).private_key_pem(), Algorithm::HS256),
+            DpopSigningKey::from_pem(
+                DpopKey::generate(Algorithm::ES256).private_key_pem(),
+                Algorithm::HS256
+            ),
             Err(ConfigError::Algorithm { .. })
         ));
         assert!(DpopSigningKey::from_pem("not a key", Algorithm::ES256).is_err());
         // A 1024-bit RSA key is refused at construction.
-        assert!(DpopSigningKey::from_pem(DpopKey::rsa_1024().private_key_pem(), Algorithm::RS256).is_err());
+        assert!(
+            DpopSigningKey::from_pem(DpopKey::rsa_1024().private_key_pem(), Algorithm::RS256)
+                .is_err()
+        );
     }
 
     #[test]

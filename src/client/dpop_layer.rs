@@ -70,7 +70,9 @@ where
         let response = inner.call(request).await.map_err(BearerError::Service)?;
         let new_nonce = key.remember_nonce(&url, response.headers());
         match retry {
-            Some(retry) if new_nonce && is_use_dpop_nonce(response.status(), response.headers()) => {
+            Some(retry)
+                if new_nonce && is_use_dpop_nonce(response.status(), response.headers()) =>
+            {
                 retry
             }
             _ => return Ok(finish(response, source, token)),
@@ -106,15 +108,24 @@ mod tests {
     #[test]
     fn only_plain_bodies_are_replayed() {
         assert_eq!(replay(&String::from("x")), Some(String::from("x")));
-        assert_eq!(replay(&bytes::Bytes::from_static(b"y")), Some(bytes::Bytes::from_static(b"y")));
+        assert_eq!(
+            replay(&bytes::Bytes::from_static(b"y")),
+            Some(bytes::Bytes::from_static(b"y"))
+        );
         assert_eq!(replay(&()), Some(()));
         #[derive(Clone, Debug, PartialEq)]
         struct Stream;
         assert_eq!(replay(&Stream), None);
-        let mut req = http::Request::post("http://127.0.0.1/x").body(String::from("b")).unwrap();
-        req.headers_mut().insert("x-a", http::HeaderValue::from_static("1"));
+        let mut req = http::Request::post("http://127.0.0.1/x")
+            .body(String::from("b"))
+            .unwrap();
+        req.headers_mut()
+            .insert("x-a", http::HeaderValue::from_static("1"));
         let copy = try_clone(&req).unwrap();
-        assert_eq!((copy.method(), copy.uri(), copy.body()), (req.method(), req.uri(), req.body()));
+        assert_eq!(
+            (copy.method(), copy.uri(), copy.body()),
+            (req.method(), req.uri(), req.body())
+        );
         assert_eq!(copy.headers()["x-a"], "1");
     }
 }

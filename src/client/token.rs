@@ -217,9 +217,13 @@ mod tests {
         assert_eq!(c.refresh_at, now + Duration::from_secs(90));
         assert!(c.token.header_value().is_sensitive());
         assert!(!format!("{:?}", c.token).contains("abc"));
-        assert!(
-            parse_success(br#"{"access_token":"abc","token_type":"mac"}"#, now, false, |l| l).is_err()
-        );
+        assert!(parse_success(
+            br#"{"access_token":"abc","token_type":"mac"}"#,
+            now,
+            false,
+            |l| l
+        )
+        .is_err());
         assert!(parse_success(
             br#"{"access_token":"a\nb","token_type":"Bearer"}"#,
             now,
