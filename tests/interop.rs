@@ -28,8 +28,12 @@
 //! - `opaque::*` (feature `introspection`, `interop/opaque.rs`): opaque
 //!   tokens through the `Introspector`, revocation at the provider, wrong
 //!   audience, expiry.
+//! - `dpop::*` (features `client` + `dpop`, `interop/dpop.rs`): DPoP-bound
+//!   tokens from the provider, proofs by the crate's client and by `jose`.
 
 mod common;
+#[path = "interop/dpop.rs"]
+mod dpop;
 #[path = "interop/opaque.rs"]
 mod opaque;
 
