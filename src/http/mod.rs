@@ -234,6 +234,7 @@ impl TokenClient {
     /// from any other URL (a caller's client that followed a redirect), is
     /// [`FetchErrorKind::Redirect`]. For token and introspection requests,
     /// whose bodies carry credentials.
+    #[cfg(feature = "introspection")]
     pub(crate) async fn post_form(
         &self,
         url: &Url,
