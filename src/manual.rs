@@ -58,6 +58,18 @@
 //! | redirects (token requests) | never followed; a 3xx or a redirected answer is `FetchErrorKind::Redirect` | a 307/308 re-sends the body, with `client_secret_post` secrets or a `private_key_jwt` assertion |
 //! | response size | 1 MiB | a hostile endpoint cannot exhaust memory |
 //!
+//! # Outbound DPoP (features `client` + `dpop`)
+//!
+//! | behaviour | default | reason |
+//! |---|---|---|
+//! | DPoP on a `ClientCredentials` source | off; `ClientCredentialsBuilder::dpop(key)` | the token endpoint and every downstream must support it |
+//! | key | PKCS#8 PEM (ES256, ES384, EdDSA, RS*/PS* ≥ 2048 bits), public JWK derived; or `DpopSigningKey::generate()` (P-256, `aws_lc_rs`) | a key made at start is never in a file; `HS*` refused (a proof is verified with the key it carries) |
+//! | `token_type: Bearer` answer to a DPoP token request | refused (`TokenError::InvalidResponse`) | the server ignored the proof: using the unbound token would silently drop the protection asked for |
+//! | proofs | one per token request (`htm` POST, `htu` the endpoint, no `ath`) and one per use (`htm`/`htu` of the request without query and fragment, `ath`), random 128-bit `jti`, `iat` now | RFC 9449 §4.2, §5, §7; a proof is never reused, so replay caches never refuse our own requests |
+//! | `DPoP-Nonce` | remembered per origin (at most 256 origins), sent in later proofs | one extra round trip per nonce rotation, not per request |
+//! | `use_dpop_nonce` | one retry with the new nonce (token endpoint: always; `BearerLayer`: when the body is replayable) | RFC 9449 §8, §9; a second refusal is returned, never a loop |
+//! | private key, proofs | never in `Debug` or logs; `DPoP` and `Authorization` headers marked sensitive | a proof with its token is usable for up to the server's `iat` window |
+//!
 //! # Requests and responses (RFC 6750)
 //!
 //! | situation | answer |

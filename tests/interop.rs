@@ -31,8 +31,12 @@
 //! - `mtls::*` (feature `mtls`, `interop/mtls.rs`): RFC 8705
 //!   certificate-bound tokens from the provider's mTLS feature, over real
 //!   TLS connections on loopback (provider and guard).
+//! - `dpop::*` (features `client` + `dpop`, `interop/dpop.rs`): DPoP-bound
+//!   tokens from the provider, proofs by the crate's client and by `jose`.
 
 mod common;
+#[path = "interop/dpop.rs"]
+mod dpop;
 #[path = "interop/mtls.rs"]
 mod mtls;
 #[path = "interop/opaque.rs"]

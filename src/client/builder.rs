@@ -36,6 +36,7 @@ pub const DEFAULT_INVALID_TOKEN_COOLDOWN: Duration = Duration::from_secs(10);
 /// | audience | none | set [`resource`](Self::resource) (RFC 8707) or Auth0's [`audience`](Self::audience): a token for B must never reach C |
 /// | refresh margin | min(30 s, 10 % of lifetime) | refresh ahead so callers never wait |
 /// | retry | [`RetryConfig::default`] | bounded backoff with jitter |
+/// | `dpop` (feature `dpop`) | off: Bearer tokens | DPoP-bound tokens need support at the token endpoint and every downstream; see `ClientCredentialsBuilder::dpop` |
 /// | [`invalid_token_cooldown`](Self::invalid_token_cooldown) | 10 s | a downstream's 401 `invalid_token` forces at most one new token per cooldown: a misbehaving downstream cannot turn every call into a token request |
 /// | http | [`HttpConfig::default`] | 5 s timeout, HTTPS only (loopback HTTP: [`HttpConfig::allow_loopback_http`]); token requests never follow redirects |
 #[derive(Clone)]
@@ -50,6 +51,8 @@ pub struct ClientCredentialsBuilder {
     retry: RetryConfig,
     http: HttpConfig,
     invalid_token_cooldown: Duration,
+    #[cfg(feature = "dpop")]
+    dpop: Option<super::dpop::DpopSigningKey>,
 }
 
 #[derive(Clone, Debug)]
@@ -77,6 +80,7 @@ impl fmt::Debug for ClientCredentialsBuilder {
             .field("auth", &self.auth)
             .field("scopes", &self.scopes)
             .field("resource", &self.resource)
+            .field("dpop", &self.dpop_debug())
             .field(
                 "extra",
                 &self.extra.iter().map(|(k, _)| k).collect::<Vec<_>>(),
@@ -99,7 +103,47 @@ impl ClientCredentialsBuilder {
             retry: RetryConfig::default(),
             http: HttpConfig::default(),
             invalid_token_cooldown: DEFAULT_INVALID_TOKEN_COOLDOWN,
+            #[cfg(feature = "dpop")]
+            dpop: None,
         }
+    }
+
+    /// The DPoP key's thumbprint, for `Debug`.
+    fn dpop_debug(&self) -> Option<&str> {
+        #[cfg(feature = "dpop")]
+        {
+            self.dpop.as_ref().map(|k| k.thumbprint())
+        }
+        #[cfg(not(feature = "dpop"))]
+        {
+            None
+        }
+    }
+
+    /// Ask for DPoP-bound tokens (RFC 9449, feature `dpop`): each token
+    /// request carries a proof signed with `key` (`htm` POST, `htu` the
+    /// token endpoint), and each use of the token a fresh proof for that
+    /// request (`ath` of the token, the origin's last `DPoP-Nonce`), added by
+    /// [`authorize`](ClientCredentials::authorize),
+    /// [`send`](ClientCredentials::send) and the
+    /// [`BearerLayer`](super::BearerLayer).
+    ///
+    /// | setting | default | why |
+    /// |---|---|---|
+    /// | DPoP | off | the token endpoint and every downstream must support it |
+    /// | answer with `token_type` `Bearer` | refused ([`TokenError::InvalidResponse`](super::TokenError::InvalidResponse)) | a server that ignored the proof issued an unbound token: using it would silently drop the protection asked for |
+    /// | token endpoint `use_dpop_nonce` | one retry with its `DPoP-Nonce` | RFC 9449 §8; a second refusal is returned |
+    /// | downstream 401 `use_dpop_nonce` | one retry with its `DPoP-Nonce` when the body can be replayed | RFC 9449 §9; nonces are remembered per origin, so later requests carry them at once |
+    ///
+    /// # Security
+    /// A thief who copies a DPoP-bound token from a log or a proxy cannot
+    /// use it without `key`: keep the key out of files where possible
+    /// ([`DpopSigningKey::generate`](super::DpopSigningKey::generate)).
+    #[cfg(feature = "dpop")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "dpop")))]
+    pub fn dpop(mut self, key: super::dpop::DpopSigningKey) -> Self {
+        self.dpop = Some(key);
+        self
     }
 
     /// Discover the token endpoint from this issuer (OIDC discovery, then RFC 8414).
@@ -318,6 +362,8 @@ impl ClientCredentialsBuilder {
             margin: self.margin,
             retry: self.retry.at_least_one_attempt(),
             http: tokens,
+            #[cfg(feature = "dpop")]
+            dpop: self.dpop,
         };
         let shared = Shared::new(request, self.invalid_token_cooldown);
         Ok(ClientCredentials::start(shared, &runtime))

@@ -42,6 +42,13 @@ pub enum TokenError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// A DPoP proof could not be made (feature `dpop`): the request URL is
+    /// not absolute `http(s)`, or signing failed. The request was not sent.
+    #[error("DPoP proof unusable: {reason}")]
+    Dpop {
+        /// Why.
+        reason: &'static str,
+    },
     /// The client secret or private key could not be read or used.
     #[error("client credential unusable: {reason}")]
     Credentials {
@@ -101,6 +108,11 @@ impl TokenError {
             attempts: 1,
             source: Arc::new(source),
         }
+    }
+
+    #[cfg_attr(not(feature = "dpop"), allow(dead_code))]
+    pub(crate) fn dpop(reason: &'static str) -> Self {
+        TokenError::Dpop { reason }
     }
 
     pub(crate) fn credentials(reason: &'static str, source: Option<io::Error>) -> Self {

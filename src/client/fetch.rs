@@ -35,6 +35,9 @@ pub(super) struct TokenRequest {
     pub(super) margin: Option<Duration>,
     pub(super) retry: RetryConfig,
     pub(super) http: TokenClient,
+    /// Ask for DPoP-bound tokens, proving possession of this key (feature `dpop`).
+    #[cfg(feature = "dpop")]
+    pub(super) dpop: Option<super::dpop::DpopSigningKey>,
 }
 
 /// An error response (RFC 6749 §5.2).
@@ -107,9 +110,38 @@ impl TokenRequest {
         }
     }
 
-    /// One POST to the token endpoint, never redirected.
+    /// One token request; with DPoP, a `use_dpop_nonce` answer carrying a
+    /// `DPoP-Nonce` is retried once with that nonce (RFC 9449 §8).
     async fn fetch_once(&self) -> Result<Cached, TokenError> {
-        let credentials = self.auth.credentials(&self.client_id, &self.endpoint)?;
+        match self.post().await {
+            Err((error, true)) if error.oauth_error() == Some("use_dpop_nonce") => {
+                tracing::debug!(client_id = %self.client_id, "token endpoint asked for a DPoP nonce; retrying once with it");
+                self.post().await.map_err(|(e, _)| e)
+            }
+            other => other.map_err(|(e, _)| e),
+        }
+    }
+
+    /// One POST to the token endpoint, never redirected. An error comes
+    /// with whether the answer carried a new `DPoP-Nonce`.
+    async fn post(&self) -> Result<Cached, (TokenError, bool)> {
+        let credentials = self
+            .auth
+            .credentials(&self.client_id, &self.endpoint)
+            .map_err(|e| (e, false))?;
+        #[cfg(feature = "dpop")]
+        let proof = match &self.dpop {
+            // RFC 9449 §5: htm POST, htu the endpoint, no ath.
+            Some(key) => Some(
+                key.header(&http::Method::POST, &self.endpoint, None)
+                    .map_err(|e| (e, false))?,
+            ),
+            None => None,
+        };
+        #[cfg(not(feature = "dpop"))]
+        let proof = None;
+        let dpop = proof.is_some();
+        let fetch = |e| (TokenError::fetch(e), false);
         let mut form: Vec<(&str, &str)> = vec![("grant_type", "client_credentials")];
         if let Some(scope) = &self.scope {
             form.push(("scope", scope));
@@ -123,9 +155,16 @@ impl TokenRequest {
         // Never redirected: a 307/308 would re-send the credentials.
         let mut response = self
             .http
-            .post_form(&self.endpoint, &form, credentials.authorization)
+            .post_form_with(&self.endpoint, &form, credentials.authorization, proof)
             .await
-            .map_err(TokenError::fetch)?;
+            .map_err(fetch)?;
+        #[cfg(feature = "dpop")]
+        let new_nonce = self
+            .dpop
+            .as_ref()
+            .is_some_and(|key| key.remember_nonce(&self.endpoint, response.headers()));
+        #[cfg(not(feature = "dpop"))]
+        let new_nonce = false;
         let status = response.status();
         let body = crate::http::read_capped(
             &mut response,
@@ -133,21 +172,25 @@ impl TokenRequest {
             &self.endpoint,
         )
         .await
-        .map_err(TokenError::fetch)?;
+        .map_err(fetch)?;
         if status.is_success() {
-            return parse_success(&body, sent_at, |lifetime| self.margin_for(lifetime));
+            return parse_success(&body, sent_at, dpop, |lifetime| self.margin_for(lifetime))
+                .map_err(|e| (e, false));
         }
         let code = status.as_u16();
         if status.is_client_error() && code != 408 && code != 429 {
             if let Ok(e) = serde_json::from_slice::<ErrorResponse>(&body) {
-                return Err(TokenError::OAuth {
-                    status: code,
-                    error: e.error,
-                    description: e.error_description,
-                });
+                return Err((
+                    TokenError::OAuth {
+                        status: code,
+                        error: e.error,
+                        description: e.error_description,
+                    },
+                    new_nonce,
+                ));
             }
         }
-        Err(TokenError::fetch(crate::http::status_error(
+        Err(fetch(crate::http::status_error(
             code,
             response.headers(),
             &self.endpoint,

@@ -24,6 +24,17 @@ use super::source::{is_invalid_token, ClientCredentials};
 /// token request per call. The request itself is not retried here (a
 /// generic body cannot be replayed); [`ClientCredentials::send`] does retry
 /// once for reqwest.
+///
+/// # DPoP
+/// With a DPoP source ([`dpop`](super::ClientCredentialsBuilder::dpop))
+/// each request carries `Authorization: DPoP <token>` and a fresh proof
+/// for its method and URL (the request URI must be absolute, as hyper's
+/// client needs anyway), with the nonce last received from that origin.
+/// Every `DPoP-Nonce` in an answer is remembered; a 401 `use_dpop_nonce`
+/// is retried once with the new nonce when the body can be replayed: a
+/// body of type `()`, `String`, `Vec<u8>`, `bytes::Bytes`, `&'static str`
+/// or `&'static [u8]`. Any other body is sent once and the 401 returned
+/// (the next request carries the nonce).
 #[derive(Clone, Debug)]
 pub struct BearerLayer {
     source: ClientCredentials,
@@ -90,6 +101,10 @@ where
             request
                 .headers_mut()
                 .insert(header::AUTHORIZATION, token.header_value());
+            #[cfg(feature = "dpop")]
+            if let Some(key) = source.dpop_key().filter(|_| token.is_dpop()) {
+                return super::dpop_layer::call(inner, request, &source, key, &token).await;
+            }
             let response = inner.call(request).await.map_err(BearerError::Service)?;
             if is_invalid_token(response.status(), response.headers()) {
                 // Bounded by the source's cooldown.

@@ -106,6 +106,10 @@
 
 pub(crate) mod auth;
 mod builder;
+#[cfg(feature = "dpop")]
+mod dpop;
+#[cfg(feature = "dpop")]
+mod dpop_layer;
 mod error;
 mod fetch;
 #[cfg(feature = "grpc")]
@@ -120,6 +124,9 @@ mod token;
 
 pub use auth::ASSERTION_LIFETIME;
 pub use builder::{ClientCredentialsBuilder, DEFAULT_INVALID_TOKEN_COOLDOWN, DEFAULT_MAX_MARGIN};
+#[cfg(feature = "dpop")]
+#[cfg_attr(docsrs, doc(cfg(feature = "dpop")))]
+pub use dpop::DpopSigningKey;
 pub use error::{BearerError, SendError, TokenError};
 #[cfg(feature = "grpc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]

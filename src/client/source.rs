@@ -127,7 +127,35 @@ impl ClientCredentials {
         request: reqwest::RequestBuilder,
     ) -> Result<reqwest::RequestBuilder, TokenError> {
         let token = self.token().await?;
+        self.authorized(request, &token)
+    }
+
+    /// `request` with `token` (and, for a DPoP-bound token, a fresh proof
+    /// for its method and URL).
+    fn authorized(
+        &self,
+        request: reqwest::RequestBuilder,
+        token: &AccessToken,
+    ) -> Result<reqwest::RequestBuilder, TokenError> {
+        #[cfg(feature = "dpop")]
+        if let (true, Some(key)) = (token.is_dpop(), &self.shared.request.dpop) {
+            let (client, built) = request.build_split();
+            let mut built =
+                built.map_err(|_| TokenError::dpop("the request cannot be built to sign it"))?;
+            let (name, proof) = key.header(built.method(), built.url(), Some(token.secret()))?;
+            built
+                .headers_mut()
+                .insert(header::AUTHORIZATION, token.header_value());
+            built.headers_mut().insert(name, proof);
+            return Ok(reqwest::RequestBuilder::from_parts(client, built));
+        }
         Ok(request.header(header::AUTHORIZATION, token.header_value()))
+    }
+
+    /// The DPoP key, when DPoP-bound tokens are requested.
+    #[cfg(feature = "dpop")]
+    pub(super) fn dpop_key(&self) -> Option<&super::DpopSigningKey> {
+        self.shared.request.dpop.as_ref()
     }
 
     /// Authorize and send a reqwest request; when the downstream answers 401
@@ -152,11 +180,28 @@ impl ClientCredentials {
     ) -> Result<reqwest::Response, SendError> {
         let token = self.token().await.map_err(SendError::Token)?;
         let retry = request.try_clone();
-        let response = request
-            .header(header::AUTHORIZATION, token.header_value())
+        let response = self
+            .authorized(request, &token)
+            .map_err(SendError::Token)?
             .send()
             .await
             .map_err(SendError::Request)?;
+        #[cfg(feature = "dpop")]
+        if let Some(key) = self.dpop_key().filter(|_| token.is_dpop()) {
+            let new_nonce = key.remember_nonce(response.url(), response.headers());
+            if new_nonce && super::dpop::is_use_dpop_nonce(response.status(), response.headers()) {
+                // RFC 9449 §9: once, with the nonce just received.
+                let Some(retry) = retry else {
+                    return Ok(response);
+                };
+                return self
+                    .authorized(retry, &token)
+                    .map_err(SendError::Token)?
+                    .send()
+                    .await
+                    .map_err(SendError::Request);
+            }
+        }
         if !is_invalid_token(response.status(), response.headers()) {
             return Ok(response);
         }
@@ -169,8 +214,8 @@ impl ClientCredentials {
         let r = &self.shared.request;
         tracing::info!(client_id = %r.client_id, audience = %r.audience_label, "downstream refused the token (invalid_token); retrying once with a new token");
         let token = self.token().await.map_err(SendError::Token)?;
-        retry
-            .header(header::AUTHORIZATION, token.header_value())
+        self.authorized(retry, &token)
+            .map_err(SendError::Token)?
             .send()
             .await
             .map_err(SendError::Request)
@@ -198,8 +243,8 @@ pub(crate) fn is_invalid_token(status: http::StatusCode, headers: &http::HeaderM
         && headers.get_all(header::WWW_AUTHENTICATE).iter().any(|v| {
             v.to_str().is_ok_and(|v| {
                 let v = v.trim_start();
-                v.len() > 6
-                    && v[..6].eq_ignore_ascii_case("bearer")
+                let scheme = v.split(' ').next().unwrap_or("");
+                (scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("dpop"))
                     && v.contains("error=\"invalid_token\"")
             })
         })

@@ -34,6 +34,8 @@ struct TokenInner {
     scope: Option<String>,
     lifetime: Duration,
     expires_at: Instant,
+    /// `token_type` was `DPoP`: each use needs a proof.
+    dpop: bool,
 }
 
 impl AccessToken {
@@ -42,10 +44,20 @@ impl AccessToken {
         &self.0.value
     }
 
-    /// `Bearer <token>`, marked sensitive (HTTP/2 never indexes it; tower
-    /// and hyper logging skip it).
+    /// `Bearer <token>` (`DPoP <token>` for a DPoP-bound token), marked
+    /// sensitive (HTTP/2 never indexes it; tower and hyper logging skip it).
+    ///
+    /// A DPoP-bound token is useless without a proof per request: the
+    /// source's [`authorize`](super::ClientCredentials::authorize),
+    /// [`send`](super::ClientCredentials::send) and
+    /// [`BearerLayer`](super::BearerLayer) add one.
     pub fn header_value(&self) -> HeaderValue {
         self.0.header.clone()
+    }
+
+    /// Whether the token is DPoP-bound (`token_type` `DPoP`, RFC 9449 §5).
+    pub fn is_dpop(&self) -> bool {
+        self.0.dpop
     }
 
     /// The `scope` the endpoint granted, if it said.
@@ -98,21 +110,38 @@ struct TokenResponse {
 /// Parses a 2xx token response sent at `sent_at`; the token is refreshed
 /// `margin(lifetime)` before it expires.
 ///
+/// `dpop`: a DPoP-bound token was asked for, so `token_type` must be
+/// `DPoP`; otherwise it must be `Bearer`.
+///
 /// # Errors
-/// [`TokenError::InvalidResponse`]: not JSON, not a Bearer token, an empty
-/// token or one that cannot be sent in a header, or a zero lifetime.
+/// [`TokenError::InvalidResponse`]: not JSON, not the expected token type,
+/// an empty token or one that cannot be sent in a header, or a zero
+/// lifetime.
 pub(super) fn parse_success(
     body: &[u8],
     sent_at: Instant,
+    dpop: bool,
     margin: impl Fn(Duration) -> Duration,
 ) -> Result<Cached, TokenError> {
     let response: TokenResponse =
         serde_json::from_slice(body).map_err(|_| TokenError::InvalidResponse {
             reason: "not a JSON token response with access_token and token_type",
         })?;
-    if !response.token_type.eq_ignore_ascii_case("bearer") {
+    let scheme = if dpop { "DPoP" } else { "Bearer" };
+    if dpop && response.token_type.eq_ignore_ascii_case("bearer") {
+        // RFC 9449 §5: a server that ignores DPoP answers Bearer. Using that
+        // token would silently drop the sender constraint.
         return Err(TokenError::InvalidResponse {
-            reason: "token_type is not Bearer",
+            reason: "a DPoP-bound token was requested but token_type is Bearer (the token endpoint ignored the proof; refusing to downgrade)",
+        });
+    }
+    if !response.token_type.eq_ignore_ascii_case(scheme) {
+        return Err(TokenError::InvalidResponse {
+            reason: if dpop {
+                "token_type is not DPoP"
+            } else {
+                "token_type is not Bearer"
+            },
         });
     }
     if response.access_token.is_empty() {
@@ -137,7 +166,7 @@ pub(super) fn parse_success(
         });
     }
     let mut header =
-        HeaderValue::try_from(format!("Bearer {}", response.access_token)).map_err(|_| {
+        HeaderValue::try_from(format!("{scheme} {}", response.access_token)).map_err(|_| {
             TokenError::InvalidResponse {
                 reason: "access_token cannot be sent in a header",
             }
@@ -153,6 +182,7 @@ pub(super) fn parse_success(
             scope: response.scope,
             lifetime,
             expires_at,
+            dpop,
         })),
         refresh_at,
     })
@@ -179,6 +209,7 @@ mod tests {
         let c = parse_success(
             br#"{"access_token":"abc","token_type":"bearer","expires_in":"100"}"#,
             now,
+            false,
             |l| l / 10,
         )
         .unwrap();
@@ -186,18 +217,24 @@ mod tests {
         assert_eq!(c.refresh_at, now + Duration::from_secs(90));
         assert!(c.token.header_value().is_sensitive());
         assert!(!format!("{:?}", c.token).contains("abc"));
-        assert!(
-            parse_success(br#"{"access_token":"abc","token_type":"mac"}"#, now, |l| l).is_err()
-        );
+        assert!(parse_success(
+            br#"{"access_token":"abc","token_type":"mac"}"#,
+            now,
+            false,
+            |l| l
+        )
+        .is_err());
         assert!(parse_success(
             br#"{"access_token":"a\nb","token_type":"Bearer"}"#,
             now,
+            false,
             |l| l
         )
         .is_err());
         let c = parse_success(
             br#"{"access_token":"abc","token_type":"Bearer"}"#,
             now,
+            false,
             |l| l / 10,
         )
         .unwrap();

@@ -233,6 +233,34 @@ impl DpopChecker {
         token_jkt: Option<&str>,
         now: u64,
     ) -> Result<UnreplayedProof, DpopError> {
+        self.check_proof(proof, method, uri, Some((access_token, token_jkt)), now)
+    }
+
+    /// Check a proof sent to a token endpoint (RFC 9449 §5): every check
+    /// but `ath` and `cnf.jkt` (there is no access token yet), replay
+    /// included. For authorization servers (the test kit's `MockIssuer`).
+    #[cfg(any(feature = "testkit", test))]
+    pub(crate) fn check_token_request(
+        &self,
+        proof: &str,
+        method: &http::Method,
+        uri: &http::Uri,
+        now: u64,
+    ) -> Result<CheckedProof, DpopError> {
+        let unreplayed = self.check_proof(proof, method, uri, None, now)?;
+        self.record(unreplayed, now)
+    }
+
+    /// Every check but the replay check; `ath` and `cnf.jkt` only when
+    /// `access` (the token and its `cnf.jkt`) is given.
+    fn check_proof(
+        &self,
+        proof: &str,
+        method: &http::Method,
+        uri: &http::Uri,
+        access: Option<(&str, Option<&str>)>,
+        now: u64,
+    ) -> Result<UnreplayedProof, DpopError> {
         let c = &self.config;
         let verified = proof::verify(proof, c.max_proof_bytes, &c.algorithms)?;
         let claims = &verified.claims;
@@ -252,14 +280,16 @@ impl DpopChecker {
         if claims.iat.abs_diff(now_i) > c.iat_window {
             return Err(DpopError::Iat);
         }
-        let ath = URL_SAFE_NO_PAD.encode(Sha256::digest(access_token.as_bytes()));
-        if claims.ath.as_deref() != Some(ath.as_str()) {
-            return Err(DpopError::Ath);
-        }
         let jkt_bytes = verified.jwk.thumbprint_bytes();
         let jkt = URL_SAFE_NO_PAD.encode(jkt_bytes);
-        if token_jkt != Some(jkt.as_str()) {
-            return Err(DpopError::JktMismatch);
+        if let Some((access_token, token_jkt)) = access {
+            let ath = URL_SAFE_NO_PAD.encode(Sha256::digest(access_token.as_bytes()));
+            if claims.ath.as_deref() != Some(ath.as_str()) {
+                return Err(DpopError::Ath);
+            }
+            if token_jkt != Some(jkt.as_str()) {
+                return Err(DpopError::JktMismatch);
+            }
         }
         let mut stale_nonce = false;
         if let Some(nonces) = &c.nonces {

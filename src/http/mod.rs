@@ -234,11 +234,24 @@ impl TokenClient {
     /// from any other URL (a caller's client that followed a redirect), is
     /// [`FetchErrorKind::Redirect`]. For token and introspection requests,
     /// whose bodies carry credentials.
+    #[cfg(feature = "introspection")]
     pub(crate) async fn post_form(
         &self,
         url: &Url,
         form: &[(&str, &str)],
         authorization: Option<http::HeaderValue>,
+    ) -> Result<reqwest::Response, FetchError> {
+        self.post_form_with(url, form, authorization, None).await
+    }
+
+    /// As [`post_form`](Self::post_form), with one more header (a DPoP
+    /// proof on a token request).
+    pub(crate) async fn post_form_with(
+        &self,
+        url: &Url,
+        form: &[(&str, &str)],
+        authorization: Option<http::HeaderValue>,
+        extra: Option<(http::HeaderName, http::HeaderValue)>,
     ) -> Result<reqwest::Response, FetchError> {
         let mut request = self
             .no_redirect
@@ -248,6 +261,9 @@ impl TokenClient {
             .form(form);
         if let Some(authorization) = authorization {
             request = request.header(http::header::AUTHORIZATION, authorization);
+        }
+        if let Some((name, value)) = extra {
+            request = request.header(name, value);
         }
         let response = request.send().await.map_err(|e| map_reqwest(e, url))?;
         if response.status().is_redirection() {

@@ -169,6 +169,12 @@ impl DpopKey {
         }
     }
 
+    /// The private key, PKCS#8 PEM (test material only), e.g. for a
+    /// client's `DpopSigningKey::from_pem`.
+    pub fn private_key_pem(&self) -> &'static str {
+        self.pem
+    }
+
     /// The algorithm proofs are signed with.
     pub fn algorithm(&self) -> Algorithm {
         self.alg

@@ -1,6 +1,7 @@
 //! The mock token endpoint: the OAuth 2.0 Client Credentials grant
 //! (RFC 6749 §4.4) with `client_secret_basic`, `client_secret_post` and
-//! `private_key_jwt` (RFC 7523) client authentication.
+//! `private_key_jwt` (RFC 7523) client authentication, and (feature
+//! `dpop`) DPoP-bound tokens for requests with a valid proof.
 //!
 //! Handlers never panic and never hold a lock across an `.await`.
 
@@ -137,7 +138,14 @@ pub(super) async fn token(
         Ok(id) => id,
         Err(response) => return response,
     };
-    issue(&shared, &client_id, &form)
+    #[cfg(feature = "dpop")]
+    let jkt = match super::grant_dpop::check(&shared, &headers) {
+        Ok(jkt) => jkt,
+        Err(response) => return response,
+    };
+    #[cfg(not(feature = "dpop"))]
+    let jkt = None;
+    issue(&shared, &client_id, &form, jkt)
 }
 
 /// A parsed form body; repeated parameters other than `resource` are refused
@@ -379,8 +387,9 @@ fn check_assertion(
     Ok(id)
 }
 
-/// Mints the access token.
-fn issue(shared: &Shared, client_id: &str, form: &Form) -> Response {
+/// Mints the access token; bound to the key of thumbprint `jkt` (a DPoP
+/// token, RFC 9449 §6) when given.
+fn issue(shared: &Shared, client_id: &str, form: &Form, jkt: Option<String>) -> Response {
     let lifetime = *lock(&shared.token_lifetime);
     let now = now();
     let mut audiences: Vec<&str> = form.all("resource");
@@ -409,6 +418,10 @@ fn issue(shared: &Shared, client_id: &str, form: &Form) -> Response {
     if let (Some(scope), Some(map)) = (scope, claims.as_object_mut()) {
         map.insert("scope".into(), scope.into());
     }
+    let token_type = if jkt.is_some() { "DPoP" } else { "Bearer" };
+    if let (Some(jkt), Some(map)) = (jkt, claims.as_object_mut()) {
+        map.insert("cnf".into(), json!({ "jkt": jkt }));
+    }
     let (material, alg, kid) = {
         let keys = lock(&shared.keys);
         let key = keys.signing();
@@ -422,7 +435,7 @@ fn issue(shared: &Shared, client_id: &str, form: &Form) -> Response {
     let token = keys::compact_jws(&header, &claims, Some(alg), material, &shared.hmac_secret);
     let mut body = json!({
         "access_token": token,
-        "token_type": "Bearer",
+        "token_type": token_type,
         "expires_in": lifetime.as_secs(),
     });
     if let (Some(scope), Some(map)) = (scope, body.as_object_mut()) {

@@ -148,6 +148,8 @@ mod config;
 #[cfg(feature = "dpop")]
 mod dpop;
 mod grant;
+#[cfg(feature = "dpop")]
+mod grant_dpop;
 pub mod hooks;
 mod introspect;
 mod issuer;

@@ -97,6 +97,8 @@ pub(super) struct GrantState {
     pub(super) clients: HashMap<String, Registered>,
     pub(super) seen_jti: HashSet<String>,
     pub(super) faults: Faults,
+    #[cfg(feature = "dpop")]
+    pub(super) dpop: super::grant_dpop::DpopGrant,
 }
 
 /// Introspection-endpoint state of one issuer.

@@ -169,6 +169,9 @@ function configuration(jwks) {
       ...mtlsFeature,
       introspection: { enabled: true },
       revocation: { enabled: true },
+      // RFC 9449: a token request with a DPoP proof gets a DPoP-bound token
+      // (token_type DPoP, cnf.jkt in the JWT); without a proof, Bearer as before.
+      dPoP: { enabled: true },
       resourceIndicators: {
         enabled: true,
         defaultResource(ctx, client, oneOf) {
