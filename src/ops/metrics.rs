@@ -198,8 +198,27 @@ pub(crate) enum VerifyKind {
     Introspection = 2,
 }
 
+/// One cache lookup in this many is timed, and recorded in the latency
+/// histogram when it hits (the first of each thread, then every 64th). A histogram sample costs about
+/// 0.4 µs with the Prometheus exporter — more than the cache hit itself —
+/// while the hit *rate* comes from `oauth2_guard_token_cache_requests_total`.
+pub(crate) const CACHE_HIT_SAMPLE: u32 = 64;
+
 pub(crate) fn verified_in(kind: VerifyKind, elapsed: Duration) {
     global().verify[kind as usize].record(elapsed.as_secs_f64());
+}
+
+/// Whether this thread's next cache lookup is timed: a thread-local
+/// counter, so sampling costs no shared cache line.
+pub(crate) fn sample_cache_hit() -> bool {
+    thread_local! {
+        static HITS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    }
+    HITS.with(|hits| {
+        let n = hits.get();
+        hits.set(n.wrapping_add(1));
+        n % CACHE_HIT_SAMPLE == 0
+    })
 }
 
 pub(crate) fn cache_lookup(hit: bool) {

@@ -160,7 +160,7 @@ pub(crate) fn issuer_built(_name: &str) {
 /// Measures a verification (nothing without feature `metrics`).
 pub(crate) struct Timer {
     #[cfg(feature = "metrics")]
-    start: std::time::Instant,
+    start: Option<std::time::Instant>,
 }
 
 impl Timer {
@@ -168,14 +168,27 @@ impl Timer {
     pub(crate) fn start() -> Self {
         Timer {
             #[cfg(feature = "metrics")]
-            start: std::time::Instant::now(),
+            start: Some(std::time::Instant::now()),
+        }
+    }
+
+    /// A timer for a cache lookup that may hit: running on one lookup in
+    /// [`CACHE_HIT_SAMPLE`](self::metrics::CACHE_HIT_SAMPLE) per thread
+    /// only, so an unsampled hit reads no clock and records nothing.
+    #[inline]
+    pub(crate) fn sampled_cache_hit() -> Self {
+        Timer {
+            #[cfg(feature = "metrics")]
+            start: self::metrics::sample_cache_hit().then(std::time::Instant::now),
         }
     }
 
     #[inline]
     pub(crate) fn done(&self, _kind: VerifyKind) {
         #[cfg(feature = "metrics")]
-        self::metrics::verified_in(_kind, self.start.elapsed());
+        if let Some(start) = self.start {
+            self::metrics::verified_in(_kind, start.elapsed());
+        }
     }
 }
 
@@ -235,7 +248,12 @@ pub(crate) fn introspector_built(_issuer: &str) {
 #[inline]
 pub(crate) fn introspected(_active: Option<bool>, _timer: &Timer) {
     #[cfg(feature = "metrics")]
-    self::metrics::introspected(_active, _timer.start.elapsed());
+    self::metrics::introspected(
+        _active,
+        _timer
+            .start
+            .map_or(std::time::Duration::ZERO, |start| start.elapsed()),
+    );
 }
 
 /// An introspection cache lookup (a cached refusal counts as a hit).

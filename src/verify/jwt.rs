@@ -142,9 +142,9 @@ impl std::fmt::Debug for JwtVerifier {
 impl Verifier for JwtVerifier {
     #[inline]
     fn verify(&self, token: &str) -> Verdict {
-        let timer = crate::ops::Timer::start();
+        let hit = crate::ops::Timer::sampled_cache_hit();
         if let Some(entry) = self.0.cache.as_ref().and_then(|c| c.get(token)) {
-            timer.done(crate::ops::VerifyKind::CacheHit);
+            hit.done(crate::ops::VerifyKind::CacheHit);
             return match entry.issuer.tenancy() {
                 None => Verdict::Verified(entry.claims),
                 // Already bound to its tenant; the policy may have changed.
@@ -154,6 +154,7 @@ impl Verifier for JwtVerifier {
                 },
             };
         }
+        let timer = crate::ops::Timer::start();
         let verdict = self.0.attempt(token, Budget::FULL);
         timer.done(crate::ops::VerifyKind::Jwt);
         verdict

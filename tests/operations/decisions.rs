@@ -107,7 +107,9 @@ async fn decisions_are_counted_by_outcome_reason_and_configured_issuer() {
     assert_eq!(delta(cache, &[("result", "miss")]), 4.0);
     assert_eq!(delta("oauth2_guard_token_cache_entries", &[]), 2.0);
     let hist = "oauth2_guard_verification_duration_seconds_count";
-    assert_eq!(delta(hist, &[("kind", "cache_hit")]), 1.0);
+    // Cache-hit latency is sampled (one lookup in 64 per thread): at most
+    // the one hit; the hit itself is counted exactly above.
+    assert!(delta(hist, &[("kind", "cache_hit")]) <= 1.0);
     assert_eq!(delta(hist, &[("kind", "jwt")]), 4.0);
 }
 
