@@ -190,14 +190,24 @@ static INVENTORY: Mutex<(BTreeSet<String>, BTreeSet<String>)> =
     Mutex::new((BTreeSet::new(), BTreeSet::new()));
 
 /// Record a guard's requirement (at guard build).
-pub(crate) fn record_requirement<'a>(
-    scopes: impl IntoIterator<Item = &'a String>,
-    roles: impl IntoIterator<Item = &'a String>,
-) {
+///
+/// The `HasScope` / `HasRole` extractors build their requirement on every
+/// request: a requirement already known costs one lock-free read, and the
+/// lock is taken only for a name never seen.
+pub(crate) fn record_requirement(scopes: &[String], roles: &[String]) {
+    let known = KNOWN.load();
+    if scopes.iter().all(|s| known.0.contains(s)) && roles.iter().all(|r| known.1.contains(r)) {
+        return;
+    }
     let mut inv = crate::sync::lock(&INVENTORY);
-    inv.0.extend(scopes.into_iter().cloned());
-    inv.1.extend(roles.into_iter().cloned());
+    inv.0.extend(scopes.iter().cloned());
+    inv.1.extend(roles.iter().cloned());
+    KNOWN.store(std::sync::Arc::new(inv.clone()));
 }
+
+/// A lock-free copy of [`INVENTORY`], for the repeat check above.
+static KNOWN: std::sync::LazyLock<arc_swap::ArcSwap<(BTreeSet<String>, BTreeSet<String>)>> =
+    std::sync::LazyLock::new(Default::default);
 
 /// Every scope a guard built so far in this process requires, sorted.
 /// Feed it to RFC 9728 metadata with

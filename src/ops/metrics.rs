@@ -127,6 +127,20 @@ fn global() -> arc_swap::Guard<Arc<Global>> {
 pub(crate) fn register_layer() {
     describe();
     GLOBAL.store(Arc::new(Global::new()));
+    // Guards built before the recorder hold no-op handles; a guard built
+    // again with the same requirement is not registered again, so renew
+    // every known one here.
+    DENIALS.store(Arc::new(
+        DENIALS
+            .load()
+            .iter()
+            .map(|(kind, required, _)| {
+                let c =
+                    counter!(AUTHZ_DENIALS, "kind" => *kind, "required" => required.to_string());
+                (*kind, required.clone(), c)
+            })
+            .collect(),
+    ));
 }
 
 /// The `# HELP` text and units (idempotent; at every build).
@@ -339,7 +353,14 @@ static DENIALS: LazyLock<ArcSwap<Vec<Denial>>> =
 
 /// Register the denial counter of a guard's requirement (at guard build).
 pub(crate) fn register_guard(kind: &'static str, required: &str) {
-    if required.is_empty() {
+    // The extractors build their requirement per request: a known one is
+    // one lock-free read.
+    if required.is_empty()
+        || DENIALS
+            .load()
+            .iter()
+            .any(|(k, r, _)| *k == kind && **r == *required)
+    {
         return;
     }
     let c = counter!(AUTHZ_DENIALS, "kind" => kind, "required" => required.to_owned());
