@@ -181,6 +181,31 @@ impl RedisConn {
     }
 }
 
+/// The settings every lazily connecting Redis backend shares, checked, and
+/// its connection prepared (nothing is dialled yet): a valid namespace, a
+/// timeout above zero, a Tokio runtime to run on, a Redis URL.
+pub(crate) fn open_lazy(
+    url: &str,
+    namespace: &str,
+    timeout: Duration,
+) -> Result<RedisConn, crate::error::ConfigError> {
+    use crate::error::ConfigError;
+    let range = |setting, reason| ConfigError::OutOfRange { setting, reason };
+    if !valid_namespace(namespace) {
+        return Err(range("namespace", "1 to 64 of A-Z a-z 0-9 . _ - :"));
+    }
+    if timeout.is_zero() {
+        return Err(range("timeout", "must be more than zero"));
+    }
+    if tokio::runtime::Handle::try_current().is_err() {
+        return Err(ConfigError::NoRuntime);
+    }
+    RedisConn::open(url, timeout).map_err(|_| ConfigError::InvalidUrl {
+        url: redacted(url),
+        reason: "not a Redis URL (redis://[:password@]host[:port][/db])",
+    })
+}
+
 /// A key prefix: 1 to 64 of `A-Z a-z 0-9 . _ - :`.
 #[cfg_attr(
     not(any(feature = "introspection", feature = "dpop")),

@@ -108,26 +108,13 @@ impl RedisReplayStoreBuilder {
     /// - [`ConfigError::NoRuntime`]: called outside a Tokio runtime.
     pub fn build(self) -> Result<RedisReplayStore, ConfigError> {
         let range = |setting, reason| Err(ConfigError::OutOfRange { setting, reason });
-        if !crate::redis::valid_namespace(&self.namespace) {
-            return range("namespace", "1 to 64 of A-Z a-z 0-9 . _ - :");
-        }
-        if self.timeout.is_zero() {
-            return range("timeout", "must be more than zero");
-        }
         if self.max_per_key == 0 {
             return range("max_per_key", "at least 1");
         }
         if !(Duration::from_secs(1)..=Duration::from_secs(3600)).contains(&self.period) {
             return range("per_key_period", "between 1 s and 1 h");
         }
-        if tokio::runtime::Handle::try_current().is_err() {
-            return Err(ConfigError::NoRuntime);
-        }
-        let conn =
-            RedisConn::open(&self.url, self.timeout).map_err(|_| ConfigError::InvalidUrl {
-                url: crate::redis::redacted(&self.url),
-                reason: "not a Redis URL (redis://[:password@]host[:port][/db])",
-            })?;
+        let conn = crate::redis::open_lazy(&self.url, &self.namespace, self.timeout)?;
         Ok(RedisReplayStore {
             inner: Arc::new(Inner {
                 conn,

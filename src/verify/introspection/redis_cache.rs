@@ -69,21 +69,7 @@ impl RedisIntrospectionCacheBuilder {
     /// - [`ConfigError::OutOfRange`]: a bad namespace, a zero timeout;
     /// - [`ConfigError::NoRuntime`]: called outside a Tokio runtime.
     pub fn build(self) -> Result<RedisIntrospectionCache, ConfigError> {
-        let range = |setting, reason| Err(ConfigError::OutOfRange { setting, reason });
-        if !crate::redis::valid_namespace(&self.namespace) {
-            return range("namespace", "1 to 64 of A-Z a-z 0-9 . _ - :");
-        }
-        if self.timeout.is_zero() {
-            return range("timeout", "must be more than zero");
-        }
-        if tokio::runtime::Handle::try_current().is_err() {
-            return Err(ConfigError::NoRuntime);
-        }
-        let conn =
-            RedisConn::open(&self.url, self.timeout).map_err(|_| ConfigError::InvalidUrl {
-                url: crate::redis::redacted(&self.url),
-                reason: "not a Redis URL (redis://[:password@]host[:port][/db])",
-            })?;
+        let conn = crate::redis::open_lazy(&self.url, &self.namespace, self.timeout)?;
         Ok(RedisIntrospectionCache {
             inner: Arc::new(Inner {
                 conn,
