@@ -211,7 +211,7 @@
 //! | single flight | one call per token in flight, in a task of its own | 100 first uses → 1 call; a client going away fails no one |
 //! | timeout | 3 s per request, 4 s for the whole call | a slow IdP costs a bounded wait |
 //! | failures (down, slow, 5xx, 401 to our credentials, garbage, > 64 KiB) | 503 `introspection_unavailable`, `Retry-After: 2`, WARN with fingerprint | fail closed without telling clients their token is bad |
-//! | routing | a JWS of a configured/lazy issuer → JWT verifier; anything else → introspection | a damaged JWT of a known issuer is refused locally, never sent out |
+//! | routing | a JWS of a configured issuer (its name, or its tenant template filled) or a trusted lazy one → JWT verifier; anything else → introspection | a damaged JWT of a known issuer is refused locally, never sent out |
 //! | JWTs introspected | off (`introspect_jwts`) | a call per token per TTL is a cost only some deployments want |
 //! | shared cache (Redis) | off (`shared_cache_redis`); when on, `hash_key` is required | sharing needs a secret common to the fleet; a random per-process key would share nothing and hide it |
 //! | what Redis holds | the mapped claims, under `<namespace>:introspection:<scope>:<HMAC hex>`, expiring at min(TTL, `exp` − now) | neither the token nor a plain hash of it: a Redis dump gives nothing to present; the TTL never outlives the local promise |

@@ -552,3 +552,43 @@ async fn role_or_scope_guard() {
     );
     assert_eq!(body(res).await, "missing role(s): ops");
 }
+
+/// A layer that also introspects opaque tokens: a tenant token (its `iss`
+/// fills the template, it names no configured issuer exactly) is still the
+/// JWT verifier's, never sent to introspection; and a token-cache hit still
+/// asks the tenant policy again.
+#[cfg(feature = "introspection")]
+#[tokio::test]
+async fn tenant_tokens_stay_local_beside_introspection_and_cache_hits_ask_the_policy() {
+    use oauth2_guard::introspection::Introspector;
+    let idp = MockIssuer::start().await;
+    idp.register_client("rs", "rs-secret");
+    let lookups = Lookups::default();
+    let policy = lookups.policy_with(
+        &[A],
+        Duration::ZERO,
+        TenantLookupConfig::default().allowed_ttl(Duration::from_millis(200)),
+    );
+    let introspector = Introspector::builder(idp.issuer_url(), "rs")
+        .client_secret("rs-secret")
+        .audience("orders-api")
+        .http(loopback())
+        .build()
+        .await
+        .expect("introspector");
+    let layer = AuthLayer::builder()
+        .issuer(multi(&idp, Entra::multi_tenant().tenant_policy(policy)).await)
+        .introspection(introspector)
+        .build()
+        .expect("layer");
+    let app = app(layer);
+    let t = token(&idp, A, 0);
+    assert_eq!(send(&app, "/x", &t).await.status(), 200);
+    assert_eq!(idp.introspection_requests(), 0, "verified locally");
+    assert_eq!(lookups.of(A), 1);
+    // Past the lookup's allowed_ttl: the cached token asks the policy again.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(send(&app, "/x", &t).await.status(), 200);
+    assert_eq!(lookups.of(A), 2, "a token-cache hit re-admits its tenant");
+    assert_eq!(idp.introspection_requests(), 0);
+}

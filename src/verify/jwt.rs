@@ -84,15 +84,6 @@ impl JwtVerifier {
 
 #[cfg(feature = "introspection")]
 impl JwtVerifier {
-    /// The cached verification of `token`, if any (the router's first look).
-    pub(crate) fn cached(&self, token: &str) -> Option<crate::claims::VerifiedClaims> {
-        self.0
-            .cache
-            .as_ref()
-            .and_then(|c| c.get(token))
-            .map(|e| e.claims)
-    }
-
     /// Whether `token` is this verifier's to judge: three segments whose
     /// payload names, as `iss`, a configured issuer or one the lazy-issuer
     /// factory trusts — whatever the header and signature hold, so a
@@ -120,7 +111,7 @@ impl JwtVerifier {
             return false;
         };
         let iss = iss.as_str();
-        self.0.issuers.iter().any(|i| i.name() == iss)
+        self.0.configured(iss).is_some()
             || self
                 .0
                 .lazy
@@ -142,18 +133,34 @@ impl std::fmt::Debug for JwtVerifier {
 impl Verifier for JwtVerifier {
     #[inline]
     fn verify(&self, token: &str) -> Verdict {
-        let hit = crate::ops::Timer::sampled_cache_hit();
-        if let Some(entry) = self.0.cache.as_ref().and_then(|c| c.get(token)) {
-            hit.done(crate::ops::VerifyKind::CacheHit);
-            return match entry.issuer.tenancy() {
-                None => Verdict::Verified(entry.claims),
-                // Already bound to its tenant; the policy may have changed.
-                Some(t) => match tenant::admit(t, entry.claims) {
-                    Admission::Now(result) => Verdict::of(result),
-                    Admission::Later(later) => Verdict::Pending(later),
-                },
-            };
+        match self.cache_hit(token) {
+            Some(verdict) => verdict,
+            None => self.fresh(token),
         }
+    }
+}
+
+impl JwtVerifier {
+    /// Step 1: the verdict of a token-cache hit, `None` on a miss. A hit of
+    /// a tenant-template issuer asks the tenant policy again (it may have
+    /// changed since).
+    #[inline]
+    pub(crate) fn cache_hit(&self, token: &str) -> Option<Verdict> {
+        let hit = crate::ops::Timer::sampled_cache_hit();
+        let entry = self.0.cache.as_ref()?.get(token)?;
+        hit.done(crate::ops::VerifyKind::CacheHit);
+        Some(match entry.issuer.tenancy() {
+            None => Verdict::Verified(entry.claims),
+            // Already bound to its tenant; the policy may have changed.
+            Some(t) => match tenant::admit(t, entry.claims) {
+                Admission::Now(result) => Verdict::of(result),
+                Admission::Later(later) => Verdict::Pending(later),
+            },
+        })
+    }
+
+    /// Steps 2 to 8, for a token the cache does not hold.
+    pub(crate) fn fresh(&self, token: &str) -> Verdict {
         let timer = crate::ops::Timer::start();
         let verdict = self.0.attempt(token, Budget::FULL);
         timer.done(crate::ops::VerifyKind::Jwt);
@@ -255,6 +262,16 @@ impl Inner {
         claims
     }
 
+    /// The configured issuer of an unverified `iss`: by exact match, else
+    /// the first tenant template it fills.
+    fn configured(&self, iss: &str) -> Option<&Issuer> {
+        self.issuers.iter().find(|i| i.name() == iss).or_else(|| {
+            self.issuers
+                .iter()
+                .find(|i| i.tenancy().is_some_and(|t| t.tenant_in(iss).is_some()))
+        })
+    }
+
     /// The issuer for the token's unverified `iss`, by exact match, else the
     /// first tenant template it fills. No I/O: an `iss` that is neither
     /// configured nor accepted by the lazy-issuer factory is refused here.
@@ -262,10 +279,7 @@ impl Inner {
         match (iss, self.issuers.as_slice(), &self.lazy) {
             // One issuer: a missing or wrong `iss` is reported as wrong_issuer after the signature check.
             (_, [only], None) => Selected::Issuer(only.clone()),
-            (Some(iss), all, lazy) => match all.iter().find(|i| i.name() == iss).or_else(|| {
-                all.iter()
-                    .find(|i| i.tenancy().is_some_and(|t| t.tenant_in(iss).is_some()))
-            }) {
+            (Some(iss), _, lazy) => match self.configured(iss) {
                 Some(i) => Selected::Issuer(i.clone()),
                 None => match lazy {
                     Some(l) => Selected::Lazy(l.pick(iss)),

@@ -2,8 +2,9 @@
 //! JWT verifier or to introspection.
 //!
 //! The rule: a token the JWT cache holds, or that parses as a JWS whose
-//! unverified `iss` names a configured issuer (or one the lazy-issuer
-//! factory trusts), goes to the JWT verifier — and is refused there if it
+//! unverified `iss` names a configured issuer (exactly, or by filling its
+//! tenant template, as the JWT verifier selects issuers) or one the
+//! lazy-issuer factory trusts, goes to the JWT verifier — and is refused there if it
 //! does not verify, never introspected instead. Anything else (an opaque
 //! string, a JWS of an unknown issuer, a JWE) goes to introspection.
 //!
@@ -27,11 +28,11 @@ pub(crate) struct Router {
 impl Verifier for Router {
     fn verify(&self, token: &str) -> Verdict {
         if let Some(jwt) = &self.jwt {
-            if let Some(claims) = jwt.cached(token) {
-                return self.after_jwt(Verdict::Verified(claims), token);
+            if let Some(verdict) = jwt.cache_hit(token) {
+                return self.after_jwt(verdict, token);
             }
             if jwt.routes(token) {
-                return self.after_jwt(jwt.verify(token), token);
+                return self.after_jwt(jwt.fresh(token), token);
             }
         }
         self.introspection.verify(token)
