@@ -230,8 +230,10 @@ impl Requirement {
 
     /// Into the audit inventory and the denial metrics (at guard build).
     fn record(&self) {
-        let names = |s: &Option<Set>| s.as_ref().map(|s| s.names.clone()).unwrap_or_default();
-        crate::audit::record_requirement(&names(&self.scopes), &names(&self.roles));
+        fn names(s: &Option<Set>) -> &[String] {
+            s.as_ref().map_or(&[], |s| &s.names)
+        }
+        crate::audit::record_requirement(names(&self.scopes), names(&self.roles));
         crate::ops::guard_built(&self.scope_param, &self.roles_text());
     }
 
