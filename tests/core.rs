@@ -501,8 +501,16 @@ async fn max_stale_turns_into_503() {
     let token = idp.token().sign();
     assert_eq!(bearer(&app, &token).await.status, 200);
     idp.set_outage(true);
-    tokio::time::sleep(Duration::from_millis(700)).await;
-    let a = bearer(&app, &token).await;
+    // About 0.5 s on a quiet machine; polled, since a loaded one is slower.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let a = loop {
+        let a = bearer(&app, &token).await;
+        if a.status != 200 {
+            break a;
+        }
+        assert!(Instant::now() < deadline, "never turned stale");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert_eq!(
         a.status,
         StatusCode::SERVICE_UNAVAILABLE,
@@ -538,7 +546,7 @@ async fn slow_jwks_refresh_does_not_delay_known_kids() {
         let t = Instant::now();
         assert_eq!(bearer(&app, &idp.token().sign()).await.status, 200);
         assert!(
-            t.elapsed() < Duration::from_millis(500),
+            t.elapsed() < Duration::from_millis(1500),
             "known kid delayed by {:?}",
             t.elapsed()
         );

@@ -151,10 +151,11 @@ async fn cached_answer_is_not_served_past_exp() {
     let token = idp
         .opaque_token()
         .scope("orders:read")
-        .expires_in(Duration::from_secs(1))
+        // `exp` has whole seconds: 2 s leaves at least 1 s for the first call.
+        .expires_in(Duration::from_secs(2))
         .issue();
     assert_eq!(call(&app, &token).await.status(), StatusCode::OK);
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    tokio::time::sleep(Duration::from_millis(3100)).await;
     // The cache entry lived min(TTL, exp - now): gone; the IdP says inactive now.
     let res = call(&app, &token).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
@@ -407,11 +408,17 @@ async fn concurrency_limit_answers_503_at_once_not_a_queue() {
         let (app, first) = (app.clone(), first.clone());
         async move { call(&app, &first).await.status() }
     });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The first call holds the only slot once the IdP has it.
+    common::eventually("first introspection sent", Duration::from_secs(5), || {
+        idp.introspection_requests() == 1
+    })
+    .await;
     let started = Instant::now();
     let res = call(&app, &second).await;
+    // Not queued behind the 1.5 s call (a bound well apart from it: the
+    // machine may be loaded).
     assert!(
-        started.elapsed() < Duration::from_millis(200),
+        started.elapsed() < Duration::from_millis(1000),
         "no queue: {:?}",
         started.elapsed()
     );

@@ -467,7 +467,9 @@ mod forced_refresh {
     #[tokio::test]
     async fn the_cooldown_is_configurable() {
         bounded(async {
-            let cooldown = Duration::from_millis(300);
+            // Long enough that a loaded machine stays inside it between
+            // two back-to-back sends.
+            let cooldown = Duration::from_millis(1000);
             let (idp, source) = setup(|b| b.invalid_token_cooldown(cooldown)).await;
             let (url, _) = always_invalid_token().await;
             let http = reqwest::Client::new();

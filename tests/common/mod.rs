@@ -171,3 +171,18 @@ pub fn serve_on(listener: tokio::net::TcpListener, app: Router) -> SocketAddr {
 pub async fn serve(app: Router) -> SocketAddr {
     serve_on(bind_loopback().await, app)
 }
+
+/// Waits until `cond` holds, polling every 10 ms, and panics with `what`
+/// after `patience`. Tests wait for a background effect this way instead
+/// of sleeping a fixed time: CI machines are shared and a fixed sleep is a
+/// guess about their load.
+pub async fn eventually(what: &str, patience: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + patience;
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: not within {patience:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

@@ -133,22 +133,24 @@ async fn an_answer_read_from_the_store_is_kept_locally_no_longer_than_it_had_lef
         .unwrap();
     let token = idp.opaque_token().scope("orders:read").issue();
     assert!(a.verifier().verify(&token).resolve().await.is_ok());
-    // Age the stored entry: 1 s of its 60 left.
-    {
-        let mut map = crate::sync::lock(&store.map);
-        let (bytes, _) = map.values_mut().next().unwrap();
-        let mut v: serde_json::Value = serde_json::from_slice(bytes).unwrap();
-        v["until"] = (crate::claims::now_unix() + 1).into();
-        *bytes = serde_json::to_vec(&v).unwrap();
-    }
     let b = builder(&idp)
         .shared_cache(store.clone())
         .build()
         .await
         .unwrap();
+    // Age the stored entry: 3 s of its 60 left. The store keeps whole
+    // seconds, so B sees between 2 and 3 s left; a margin of 1 s only
+    // raced a second boundary on a slow machine.
+    {
+        let mut map = crate::sync::lock(&store.map);
+        let (bytes, _) = map.values_mut().next().unwrap();
+        let mut v: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+        v["until"] = (crate::claims::now_unix() + 3).into();
+        *bytes = serde_json::to_vec(&v).unwrap();
+    }
     assert!(b.verifier().verify(&token).resolve().await.is_ok());
     assert_eq!(idp.introspection_requests(), 1, "B read the store");
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
     // B's local copy has expired with the entry (not 60 s after reading
     // it); the store's entry is past its `until` too: B asks the IdP.
     assert!(b.verifier().verify(&token).resolve().await.is_ok());
