@@ -43,7 +43,7 @@
 //! | behaviour | default | reason |
 //! |---|---|---|
 //! | key lookup | one `ArcSwap` load + hash lookup | no lock and no I/O on the request path |
-//! | refresh | `Cache-Control: max-age` clamped to 5 min..24 h, 1 h without it | honour the IdP, but never hammer it nor keep a removed key for days |
+//! | refresh | `Cache-Control: max-age` clamped to 5 min..24 h, 1 h without it; a conditional GET (`If-None-Match`/`If-Modified-Since`), a `304` keeps the set | honour the IdP, but never hammer it nor keep a removed key for days; an unchanged set costs an empty answer |
 //! | unknown `kid` | one refresh, shared by concurrent requests, at most one per 30 s | the first token of a rotated-in key is accepted; random kids cannot amplify traffic to the IdP |
 //! | fetch failure (network, HTTP status, not a JWK Set) | backoff 1 s..5 min with jitter; last good keys serve up to 24 h past their scheduled refresh | an IdP outage is not a service outage, but keys do not live forever |
 //! | no keys | 503 with `Retry-After`, never 401 | a server-side condition must not tell clients their token is bad |

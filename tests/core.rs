@@ -529,6 +529,54 @@ async fn max_stale_turns_into_503() {
 }
 
 #[tokio::test]
+async fn an_unchanged_key_set_costs_a_304_and_stays_fresh() {
+    let idp = MockIssuer::start().await;
+    // Keys turn stale 300 ms past a refresh that did not succeed.
+    let issuer = polling_issuer(&idp, fast_refresh().max_stale(Duration::from_millis(300))).await;
+    let app = app(AuthLayer::builder()
+        .issuer(issuer)
+        .cache(CacheConfig::disabled())
+        .build()
+        .unwrap());
+    let token = idp.token().sign();
+    // Polled every 100 ms: the refreshes are conditional and answered 304;
+    // eight of them span more than the 400 ms the first fetch kept the
+    // keys fresh for, so a 304 must renew them as a full fetch would.
+    common::eventually("eight 304s", Duration::from_secs(10), || {
+        idp.jwks_not_modified() >= 8
+    })
+    .await;
+    assert_eq!(bearer(&app, &token).await.status, 200, "fresh on 304s");
+    // A rotation changes the document (and its ETag): downloaded, installed.
+    let old = idp.signing_kid();
+    idp.rotate(Algorithm::ES256);
+    idp.remove_key(&old);
+    let rotated = idp.token().sign();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while bearer(&app, &rotated).await.status != 200 {
+        assert!(Instant::now() < deadline, "the rotated key was installed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        bearer(&app, &token).await.status,
+        401,
+        "the removed key is gone: a 304 never brings back an old set"
+    );
+    // A server without validators gets plain GETs, and sends no 304.
+    idp.set_jwks_etag(false);
+    let (fetches, not_modified) = (idp.jwks_fetches(), idp.jwks_not_modified());
+    common::eventually("five more fetches", Duration::from_secs(10), || {
+        idp.jwks_fetches() >= fetches + 5
+    })
+    .await;
+    assert!(
+        idp.jwks_not_modified() <= not_modified + 1,
+        "one in flight at most"
+    );
+    assert_eq!(bearer(&app, &rotated).await.status, 200);
+}
+
+#[tokio::test]
 async fn slow_jwks_refresh_does_not_delay_known_kids() {
     let idp = MockIssuer::start().await;
     let app = app(AuthLayer::builder()

@@ -15,8 +15,11 @@ use url::Url;
 
 use crate::error::{ConfigError, FetchError, FetchErrorKind};
 
+mod conditional;
 mod policy;
 mod retry;
+
+pub(crate) use conditional::{Conditional, Validators};
 
 use policy::url_is_acceptable;
 pub(crate) use policy::{check_issuer_identifier, check_url, PlainHttp, UrlRole};
@@ -300,9 +303,22 @@ impl HttpClient {
 
     /// GET a document's bytes, bounded in time and size.
     pub(crate) async fn get(&self, url: &Url) -> Result<Fetched<Vec<u8>>, FetchError> {
+        let response = self.send_get(url, &Validators::default()).await?;
+        let max_age = max_age(response.headers());
+        let value = self.read_body(response, url).await?;
+        Ok(Fetched { value, max_age })
+    }
+
+    /// Send a GET (conditional when `validators` holds any) and check where
+    /// the answer came from; the status is the caller's to read.
+    async fn send_get(
+        &self,
+        url: &Url,
+        validators: &Validators,
+    ) -> Result<reqwest::Response, FetchError> {
         let send = || {
-            self.client
-                .get(url.clone())
+            validators
+                .apply(self.client.get(url.clone()))
                 .header(http::header::ACCEPT, "application/json")
                 .timeout(self.timeout)
                 .send()
@@ -324,9 +340,7 @@ impl HttpClient {
         if !url_is_acceptable(response.url(), self.plain_http) {
             return Err(redirect_error(url, Some(response.url().as_str())));
         }
-        let max_age = max_age(response.headers());
-        let value = self.read_body(response, url).await?;
-        Ok(Fetched { value, max_age })
+        Ok(response)
     }
 
     /// GET a JSON document, bounded in time and size.

@@ -72,6 +72,9 @@ pub(crate) struct KeyStore {
     /// unknown-kid path and the refresh task take it, never a known-kid
     /// request, and never across an `.await`.
     gate: std::sync::Mutex<Gate>,
+    /// The `ETag`/`Last-Modified` of the installed set, for the next
+    /// (conditional) fetch. Only the fetch takes it, never across an `.await`.
+    validators: std::sync::Mutex<crate::http::Validators>,
     trigger: Notify,
     generation: watch::Sender<u64>,
     pub(super) metrics: crate::ops::KeyMetrics,
@@ -93,6 +96,7 @@ impl KeyStore {
                 in_flight: false,
                 last_demand: None,
             }),
+            validators: std::sync::Mutex::default(),
             trigger: Notify::new(),
             generation: watch::channel(0).0,
         })
@@ -135,6 +139,18 @@ impl KeyStore {
         let now = self.now_ms();
         self.last_success.store(now, Ordering::Release);
         self.stale_at.store(NEVER, Ordering::Release);
+    }
+
+    /// A conditional fetch answered `304 Not Modified`: the installed set is
+    /// current, which counts as a successful fetch.
+    fn confirm_unchanged(&self, keys: usize) {
+        tracing::debug!(
+            issuer = &*self.issuer,
+            keys,
+            "key set unchanged (304 Not Modified)"
+        );
+        self.metrics.installed(keys, true);
+        self.last_success.store(self.now_ms(), Ordering::Release);
     }
 
     /// After a successful fetch: the keys stay usable until the next

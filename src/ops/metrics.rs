@@ -273,6 +273,7 @@ pub(crate) fn unix_now() -> f64 {
 /// The key-set handles of one issuer, held by its key store.
 pub(crate) struct KeyMetrics {
     fetch_ok: Counter,
+    fetch_not_modified: Counter,
     fetch_http_error: Counter,
     fetch_timeout: Counter,
     fetch_invalid: Counter,
@@ -287,6 +288,7 @@ pub(crate) struct KeyMetrics {
 #[derive(Clone, Copy)]
 pub(crate) enum FetchResult {
     Ok,
+    NotModified,
     HttpError,
     Timeout,
     Invalid,
@@ -306,6 +308,7 @@ impl KeyMetrics {
         let kid = |result: &'static str| counter!(JWKS_UNKNOWN_KID, "issuer" => issuer.to_owned(), "result" => result);
         Self {
             fetch_ok: fetch("ok"),
+            fetch_not_modified: fetch("not_modified"),
             fetch_http_error: fetch("http_error"),
             fetch_timeout: fetch("timeout"),
             fetch_invalid: fetch("invalid"),
@@ -320,6 +323,7 @@ impl KeyMetrics {
     pub(crate) fn fetched(&self, result: FetchResult) {
         match result {
             FetchResult::Ok => &self.fetch_ok,
+            FetchResult::NotModified => &self.fetch_not_modified,
             FetchResult::HttpError => &self.fetch_http_error,
             FetchResult::Timeout => &self.fetch_timeout,
             FetchResult::Invalid => &self.fetch_invalid,

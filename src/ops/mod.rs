@@ -74,7 +74,7 @@ pub mod names {
     /// Gauge: entries in the verified-token caches.
     pub const CACHE_ENTRIES: &str = "oauth2_guard_token_cache_entries";
     /// Counter: JWKS fetches. Labels `issuer`, `result` (`ok`,
-    /// `http_error`, `timeout`, `invalid`).
+    /// `not_modified`, `http_error`, `timeout`, `invalid`).
     pub const JWKS_FETCHES: &str = "oauth2_guard_jwks_fetches_total";
     /// Gauge: usable keys in the issuer's current key set. Label `issuer`.
     pub const JWKS_KEYS: &str = "oauth2_guard_jwks_keys";

@@ -12,6 +12,7 @@ pub(crate) enum VerifyKind {
 #[derive(Clone, Copy)]
 pub(crate) enum FetchResult {
     Ok,
+    NotModified,
     HttpError,
     Timeout,
     Invalid,

@@ -261,8 +261,21 @@ impl MockIssuer {
         *lock(&self.shared().cache_control) = value.map(str::to_owned);
     }
 
+    /// Whether the JWKS response carries an `ETag` (a hash of the body) and
+    /// answers a request whose `If-None-Match` names it with an empty
+    /// `304 Not Modified`, as most IdPs and CDNs do. Default `true`.
+    pub fn set_jwks_etag(&self, on: bool) {
+        self.shared().jwks_etag.store(on, Ordering::SeqCst);
+    }
+
+    /// How many `GET /jwks` requests were answered `304 Not Modified`
+    /// (counted in [`jwks_fetches`](Self::jwks_fetches) too).
+    pub fn jwks_not_modified(&self) -> usize {
+        self.shared().jwks_not_modified.load(Ordering::SeqCst)
+    }
+
     /// How many `GET /jwks` requests the server has received (including
-    /// those answered `503`).
+    /// those answered `503` or `304`).
     pub fn jwks_fetches(&self) -> usize {
         self.shared().jwks_fetches.load(Ordering::SeqCst)
     }

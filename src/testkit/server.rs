@@ -90,7 +90,11 @@ async fn discovery(State(shared): State<Arc<Shared>>, method: Method) -> Respons
     Json(discovery_document(&shared)).into_response()
 }
 
-async fn jwks(State(shared): State<Arc<Shared>>, method: Method) -> Response {
+async fn jwks(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    headers: axum::http::HeaderMap,
+) -> Response {
     if method == Method::GET {
         shared.jwks_fetches.fetch_add(1, Ordering::SeqCst);
     }
@@ -103,11 +107,42 @@ async fn jwks(State(shared): State<Arc<Shared>>, method: Method) -> Response {
     }
     let body = lock(&shared.keys).jwks();
     let cache_control = lock(&shared.cache_control).clone();
-    let mut response = Json(body).into_response();
+    let etag = shared
+        .jwks_etag
+        .load(Ordering::SeqCst)
+        .then(|| entity_tag(&body));
+    let unchanged = etag.as_ref().is_some_and(|tag| {
+        headers
+            .get_all(header::IF_NONE_MATCH)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().trim_start_matches("W/") == tag)
+    });
+    let mut response = if unchanged {
+        if method == Method::GET {
+            shared.jwks_not_modified.fetch_add(1, Ordering::SeqCst);
+        }
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        Json(body).into_response()
+    };
+    if let Some(value) = etag.and_then(|v| HeaderValue::from_str(&v).ok()) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
     if let Some(value) = cache_control.and_then(|v| HeaderValue::from_str(&v).ok()) {
         response.headers_mut().insert(header::CACHE_CONTROL, value);
     }
     response
+}
+
+/// A strong entity tag of the JWKS document: the hex of the first 8 bytes
+/// of its SHA-256.
+fn entity_tag(body: &Value) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(body.to_string().as_bytes());
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("\"{hex}\"")
 }
 
 async fn not_found() -> Response {

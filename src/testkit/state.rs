@@ -33,6 +33,10 @@ pub(super) struct Shared {
     pub(super) jwks_delay: Mutex<Duration>,
     pub(super) cache_control: Mutex<Option<String>>,
     pub(super) jwks_fetches: AtomicUsize,
+    /// Whether the JWKS response carries an `ETag` (and answers a matching
+    /// `If-None-Match` with 304).
+    pub(super) jwks_etag: std::sync::atomic::AtomicBool,
+    pub(super) jwks_not_modified: AtomicUsize,
     pub(super) discovery_fetches: AtomicUsize,
     pub(super) requests: Mutex<HashMap<String, usize>>,
     pub(super) token_requests: AtomicUsize,
@@ -62,6 +66,8 @@ impl Shared {
             jwks_delay: Mutex::new(Duration::ZERO),
             cache_control: Mutex::new(Some(DEFAULT_CACHE_CONTROL.to_owned())),
             jwks_fetches: AtomicUsize::new(0),
+            jwks_etag: std::sync::atomic::AtomicBool::new(true),
+            jwks_not_modified: AtomicUsize::new(0),
             discovery_fetches: AtomicUsize::new(0),
             requests: Mutex::new(HashMap::new()),
             token_requests: AtomicUsize::new(0),

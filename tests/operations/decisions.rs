@@ -145,6 +145,15 @@ async fn key_metrics_follow_fetches_outages_and_unknown_kids() {
         )
     };
     assert!(fetches(&m, "ok") >= 1.0);
+    // Polled every 100 ms, the unchanged set costs 304s, counted apart.
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while fetches(&scrape(), "not_modified") < 1.0 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("a 304 is counted as not_modified within 10 s");
+    assert!(idp.jwks_not_modified() >= 1);
     assert!(
         value(
             &m,

@@ -25,6 +25,14 @@ use std::time::Duration;
 /// *failed* fetch (network, HTTP status, a body that is not a JWK Set, or
 /// over the size cap) keeps the last good keys, for up to `max_stale`.
 ///
+/// Each refresh after the first is a conditional GET: the `ETag` and
+/// `Last-Modified` of the installed set go back as `If-None-Match` and
+/// `If-Modified-Since`, and a `304 Not Modified` keeps the set and counts as
+/// a successful fetch (it renews `max_stale`, and the metric
+/// `oauth2_guard_jwks_fetches_total{result="not_modified"}` counts it). A
+/// 304 can only keep the set this store already verified and installed;
+/// it never brings back one it replaced.
+///
 /// At startup, `build().await` fails on a set without a usable key
 /// ([`ConfigError::InitialKeys`](crate::ConfigError::InitialKeys) with
 /// [`FetchErrorKind::NoUsableKeys`](crate::FetchErrorKind::NoUsableKeys)):

@@ -1,6 +1,9 @@
 //! Fetching a key set (the first fetch of `build().await`, and refreshes)
 //! and the background task that refreshes it: on schedule, on demand for an
-//! unknown kid, and with backoff while the issuer is down.
+//! unknown kid, and with backoff while the issuer is down. A refresh is a
+//! conditional GET (`If-None-Match`/`If-Modified-Since` from the installed
+//! set's `ETag`/`Last-Modified`): a `304` keeps the set and counts as a
+//! successful fetch.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -10,6 +13,7 @@ use tokio::time::Instant;
 
 use super::{KeyStore, Source, NEVER};
 use crate::error::{FetchError, FetchErrorKind, JwksError};
+use crate::http::{Conditional, Validators};
 use crate::jwks::parse::KeySet;
 use crate::ops::FetchResult;
 use crate::sync::lock;
@@ -50,6 +54,7 @@ impl KeyStore {
             return Ok(Fetched {
                 interval: self.config.max_interval,
                 usable: true,
+                unchanged: false,
             });
         };
         let url = match url.get() {
@@ -65,8 +70,27 @@ impl KeyStore {
                 })?
             }
         };
-        let fetched = http.get(url).await?;
         let previous = self.keys.load_full();
+        // Conditional only while a set is installed: the validators belong
+        // to it.
+        let sent = match &previous {
+            Some(_) => lock(&self.validators).clone(),
+            None => Validators::default(),
+        };
+        let (fetched, validators) = match http.get_if_changed(url, &sent).await? {
+            Conditional::Modified(fetched, validators) => (fetched, validators),
+            Conditional::NotModified { max_age } => {
+                let usable = previous.as_ref().is_some_and(|set| !set.is_empty());
+                self.confirm_unchanged(previous.as_ref().map_or(0, |set| set.len()));
+                let interval = self.config.clamp(max_age);
+                self.set_fresh_for(interval);
+                return Ok(Fetched {
+                    interval,
+                    usable,
+                    unchanged: true,
+                });
+            }
+        };
         let parsed =
             KeySet::parse_published(&fetched.value, http.max_response_bytes, previous.as_deref())
                 .and_then(|set| match if_none {
@@ -83,9 +107,14 @@ impl KeyStore {
         })?;
         let usable = !set.is_empty();
         self.install(set);
+        *lock(&self.validators) = validators;
         let interval = self.config.clamp(fetched.max_age);
         self.set_fresh_for(interval);
-        Ok(Fetched { interval, usable })
+        Ok(Fetched {
+            interval,
+            usable,
+            unchanged: false,
+        })
     }
 
     /// Run discovery once, if this store finds its JWKS URL that way.
@@ -135,6 +164,7 @@ impl KeyStore {
                 Ok(Fetched {
                     interval,
                     usable: false,
+                    ..
                 }) => {
                     // Installed (the dropped keys are gone), and retried like
                     // a failure, so keys the IdP publishes again are found
@@ -196,10 +226,13 @@ impl KeyStore {
 }
 
 /// The `result` label of a fetch: a set that parsed is `ok` (even without
-/// a usable key: the key-count gauge shows that), a body that is not a
-/// usable JWK Set `invalid`.
+/// a usable key: the key-count gauge shows that), a 304 `not_modified`, a
+/// body that is not a usable JWK Set `invalid`.
 fn fetch_result(result: &Result<Fetched, FetchError>) -> FetchResult {
     match result {
+        Ok(Fetched {
+            unchanged: true, ..
+        }) => FetchResult::NotModified,
         Ok(_) => FetchResult::Ok,
         Err(e) => match e.kind() {
             FetchErrorKind::Timeout => FetchResult::Timeout,
@@ -227,6 +260,8 @@ struct Fetched {
     interval: Duration,
     /// Whether the set holds at least one usable key.
     usable: bool,
+    /// A conditional fetch found the installed set current (304).
+    unchanged: bool,
 }
 
 /// `now + d` on tokio's clock, saturating at [`MAX_DELAY`](crate::http::MAX_DELAY)
