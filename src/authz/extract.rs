@@ -1,10 +1,13 @@
-//! [`HasScope<S>`]: the scope requirement in a handler's signature.
+//! [`HasScope<S>`] and [`HasRole<R>`]: a scope or role requirement in a
+//! handler's signature. Both are one extractor, written once
+//! (`single_name_extractor!`), that checks one required name.
 
 use std::marker::PhantomData;
 use std::ops::Deref;
 
 use crate::claims::VerifiedClaims;
 
+use super::roles::RoleName;
 use super::{Requirement, Set};
 
 /// A marker type naming one scope; declare one with [`scope!`](crate::scope).
@@ -13,6 +16,94 @@ pub trait ScopeName: Send + Sync + 'static {
     const SCOPE: &'static str;
 }
 
+/// The requirement of one scope (`role: false`) or one role.
+fn one(name: &'static str, role: bool) -> Requirement {
+    let set = Some(Set {
+        all: true,
+        names: vec![name.to_owned()],
+    });
+    if role {
+        Requirement::new(None, set)
+    } else {
+        Requirement::new(set, None)
+    }
+}
+
+/// The extractor type `$name<$marker>` that holds the claims of a token
+/// meeting `one($value, $role)`: accessors, `Deref`, `Clone`, `Debug` (the
+/// name and the claims) and, with feature `axum`, `FromRequestParts`.
+macro_rules! single_name_extractor {
+    ($(#[$doc:meta])* $name:ident<$marker:ident: $bound:ident>, $field:literal, $value:ident, $role:literal) => {
+        $(#[$doc])*
+        pub struct $name<$marker> {
+            claims: VerifiedClaims,
+            _marker: PhantomData<fn() -> $marker>,
+        }
+
+        impl<$marker: $bound> $name<$marker> {
+            /// The verified claims.
+            pub fn claims(&self) -> &VerifiedClaims {
+                &self.claims
+            }
+
+            /// The verified claims, by value.
+            pub fn into_inner(self) -> VerifiedClaims {
+                self.claims
+            }
+
+            #[doc = concat!("Check `ext` (request extensions) for the ", $field, ".")]
+            ///
+            /// # Errors
+            /// As for the guard layers ([`AuthzRejection`](super::AuthzRejection)).
+            pub fn from_extensions(ext: &http::Extensions) -> Result<Self, super::AuthzRejection> {
+                one($marker::$value, $role).check(ext).map(|claims| Self {
+                    claims,
+                    _marker: PhantomData,
+                })
+            }
+        }
+
+        impl<$marker> Deref for $name<$marker> {
+            type Target = VerifiedClaims;
+
+            fn deref(&self) -> &VerifiedClaims {
+                &self.claims
+            }
+        }
+
+        impl<$marker> Clone for $name<$marker> {
+            fn clone(&self) -> Self {
+                Self {
+                    claims: self.claims.clone(),
+                    _marker: PhantomData,
+                }
+            }
+        }
+
+        impl<$marker: $bound> std::fmt::Debug for $name<$marker> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($name))
+                    .field($field, &$marker::$value)
+                    .field("claims", &self.claims)
+                    .finish()
+            }
+        }
+
+        #[cfg(feature = "axum")]
+        impl<$marker: $bound, St: Send + Sync> axum::extract::FromRequestParts<St> for $name<$marker> {
+            type Rejection = super::AuthzRejection;
+
+            async fn from_request_parts(
+                parts: &mut http::request::Parts,
+                _state: &St,
+            ) -> Result<Self, Self::Rejection> {
+                Self::from_extensions(&parts.extensions)
+            }
+        }
+    };
+}
+
+single_name_extractor!(
 /// Extracts the request's [`VerifiedClaims`] if the token has the scope
 /// `S::SCOPE`; otherwise the handler is not called and the answer is the
 /// guard's 403 (401 on an optional layer without a token, 500 without an
@@ -29,82 +120,35 @@ pub trait ScopeName: Send + Sync + 'static {
 /// }
 /// # let _ = axum::routing::post::<_, _, ()>(create);
 /// ```
-pub struct HasScope<S> {
-    claims: VerifiedClaims,
-    _scope: PhantomData<fn() -> S>,
-}
+    HasScope<S: ScopeName>, "scope", SCOPE, false
+);
 
-impl<S: ScopeName> HasScope<S> {
-    /// The verified claims.
-    pub fn claims(&self) -> &VerifiedClaims {
-        &self.claims
-    }
-
-    /// The verified claims, by value.
-    pub fn into_inner(self) -> VerifiedClaims {
-        self.claims
-    }
-
-    /// Check `ext` (request extensions) for the scope.
-    ///
-    /// # Errors
-    /// As for the guard layers.
-    pub fn from_extensions(ext: &http::Extensions) -> Result<Self, super::AuthzRejection> {
-        let req = Requirement::new(
-            Some(Set {
-                all: true,
-                names: vec![S::SCOPE.to_owned()],
-            }),
-            None,
-        );
-        req.check(ext).map(|claims| Self {
-            claims,
-            _scope: PhantomData,
-        })
-    }
-}
-
-impl<S> Deref for HasScope<S> {
-    type Target = VerifiedClaims;
-
-    fn deref(&self) -> &VerifiedClaims {
-        &self.claims
-    }
-}
-
-impl<S> Clone for HasScope<S> {
-    fn clone(&self) -> Self {
-        Self {
-            claims: self.claims.clone(),
-            _scope: PhantomData,
-        }
-    }
-}
-
-impl<S: ScopeName> std::fmt::Debug for HasScope<S> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HasScope")
-            .field("scope", &S::SCOPE)
-            .field("claims", &self.claims)
-            .finish()
-    }
-}
+single_name_extractor!(
+/// Extracts the request's [`VerifiedClaims`] if the token carries the role
+/// `R::ROLE`; otherwise the handler is not called and the answer is the
+/// role guard's 403 (body `missing role(s): <role>`, `WWW-Authenticate`
+/// `insufficient_scope` described as a missing role), or 401 on an
+/// optional layer without a token, or 500 without an `AuthLayer`; see
+/// [`AuthzRejection`](super::AuthzRejection).
+///
+/// Dereferences to [`VerifiedClaims`]. Two roles both required: take two
+/// extractors; either of several: [`RequireRole::any_of`](super::RequireRole::any_of).
+///
+/// ```
+/// use oauth2_guard::authz::HasRole;
+/// oauth2_guard::role!(Admin = "admin");
+///
+/// async fn purge(token: HasRole<Admin>) -> String {
+///     format!("{} purged the cache", token.subject().unwrap_or("?"))
+/// }
+/// # let _ = axum::routing::post::<_, _, ()>(purge);
+/// ```
+    HasRole<R: RoleName>, "role", ROLE, true
+);
 
 #[cfg(feature = "axum")]
 mod axum_impl {
-    use super::*;
     use crate::authz::AuthzRejection;
-
-    impl<S: ScopeName, St: Send + Sync> axum::extract::FromRequestParts<St> for HasScope<S> {
-        type Rejection = AuthzRejection;
-
-        async fn from_request_parts(
-            parts: &mut http::request::Parts,
-            _state: &St,
-        ) -> Result<Self, Self::Rejection> {
-            Self::from_extensions(&parts.extensions)
-        }
-    }
 
     impl axum::response::IntoResponse for AuthzRejection {
         fn into_response(self) -> axum::response::Response {

@@ -92,9 +92,9 @@ use std::sync::Arc;
 
 use http::{header, HeaderValue, Response, StatusCode};
 
-pub use extract::{HasScope, ScopeName};
+pub use extract::{HasRole, HasScope, ScopeName};
 pub use layer::{RequireRole, RequireScope, RequireService, ResponseFuture};
-pub use roles::{is_role_name, HasRole, RoleName};
+pub use roles::{is_role_name, RoleName};
 pub use tenant::Tenant;
 
 use crate::claims::VerifiedClaims;
@@ -598,16 +598,10 @@ impl std::error::Error for AuthzRejection {}
 #[macro_export]
 macro_rules! scope {
     ($(#[$meta:meta])* $vis:vis $name:ident = $scope:literal $(;)?) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-        $vis struct $name;
-        const _: () = ::core::assert!(
-            $crate::authz::is_scope_token($scope),
-            ::core::concat!("scope!: `", $scope, "` is not an RFC 6749 scope token")
+        $crate::__name_marker!(
+            $(#[$meta])* $vis $name = $scope,
+            ScopeName::SCOPE if is_scope_token else "scope!: `", "` is not an RFC 6749 scope token"
         );
-        impl $crate::authz::ScopeName for $name {
-            const SCOPE: &'static str = $scope;
-        }
     };
 }
 

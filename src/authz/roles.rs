@@ -1,12 +1,6 @@
-//! [`HasRole<R>`]: the role requirement in a handler's signature, as
-//! [`HasScope<S>`](super::HasScope) is for scopes.
-
-use std::marker::PhantomData;
-use std::ops::Deref;
-
-use crate::claims::VerifiedClaims;
-
-use super::{Requirement, Set};
+//! Role names: the [`RoleName`] marker trait of the
+//! [`HasRole<R>`](super::HasRole) extractor, the [`role!`](crate::role)
+//! macro that declares one, and the rule a role name follows.
 
 /// A marker type naming one role; declare one with [`role!`](crate::role).
 pub trait RoleName: Send + Sync + 'static {
@@ -38,98 +32,6 @@ pub const fn is_role_name(s: &str) -> bool {
     true
 }
 
-/// Extracts the request's [`VerifiedClaims`] if the token carries the role
-/// `R::ROLE`; otherwise the handler is not called and the answer is the
-/// role guard's 403 (body `missing role(s): <role>`, `WWW-Authenticate`
-/// `insufficient_scope` described as a missing role), or 401 on an
-/// optional layer without a token, or 500 without an `AuthLayer`; see
-/// [`AuthzRejection`](super::AuthzRejection).
-///
-/// Dereferences to [`VerifiedClaims`]. Two roles both required: take two
-/// extractors; either of several: [`RequireRole::any_of`](super::RequireRole::any_of).
-///
-/// ```
-/// use oauth2_guard::authz::HasRole;
-/// oauth2_guard::role!(Admin = "admin");
-///
-/// async fn purge(token: HasRole<Admin>) -> String {
-///     format!("{} purged the cache", token.subject().unwrap_or("?"))
-/// }
-/// # let _ = axum::routing::post::<_, _, ()>(purge);
-/// ```
-pub struct HasRole<R> {
-    claims: VerifiedClaims,
-    _role: PhantomData<fn() -> R>,
-}
-
-impl<R: RoleName> HasRole<R> {
-    /// The verified claims.
-    pub fn claims(&self) -> &VerifiedClaims {
-        &self.claims
-    }
-
-    /// The verified claims, by value.
-    pub fn into_inner(self) -> VerifiedClaims {
-        self.claims
-    }
-
-    /// Check `ext` (request extensions) for the role.
-    ///
-    /// # Errors
-    /// As for the [`RequireRole`](super::RequireRole) guard.
-    pub fn from_extensions(ext: &http::Extensions) -> Result<Self, super::AuthzRejection> {
-        let req = Requirement::new(
-            None,
-            Some(Set {
-                all: true,
-                names: vec![R::ROLE.to_owned()],
-            }),
-        );
-        req.check(ext).map(|claims| Self {
-            claims,
-            _role: PhantomData,
-        })
-    }
-}
-
-impl<R> Deref for HasRole<R> {
-    type Target = VerifiedClaims;
-
-    fn deref(&self) -> &VerifiedClaims {
-        &self.claims
-    }
-}
-
-impl<R> Clone for HasRole<R> {
-    fn clone(&self) -> Self {
-        Self {
-            claims: self.claims.clone(),
-            _role: PhantomData,
-        }
-    }
-}
-
-impl<R: RoleName> std::fmt::Debug for HasRole<R> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HasRole")
-            .field("role", &R::ROLE)
-            .field("claims", &self.claims)
-            .finish()
-    }
-}
-
-#[cfg(feature = "axum")]
-impl<R: RoleName, St: Send + Sync> axum::extract::FromRequestParts<St> for HasRole<R> {
-    type Rejection = super::AuthzRejection;
-
-    async fn from_request_parts(
-        parts: &mut http::request::Parts,
-        _state: &St,
-    ) -> Result<Self, Self::Rejection> {
-        Self::from_extensions(&parts.extensions)
-    }
-}
-
 /// Declare a marker type naming one role, for the [`HasRole`](crate::authz::HasRole)
 /// extractor.
 ///
@@ -151,15 +53,31 @@ impl<R: RoleName, St: Send + Sync> axum::extract::FromRequestParts<St> for HasRo
 #[macro_export]
 macro_rules! role {
     ($(#[$meta:meta])* $vis:vis $name:ident = $role:literal $(;)?) => {
+        $crate::__name_marker!(
+            $(#[$meta])* $vis $name = $role,
+            RoleName::ROLE if is_role_name else "role!: `", "` is empty or has control characters"
+        );
+    };
+}
+
+/// The body of [`scope!`](crate::scope) and [`role!`](crate::role): the
+/// marker type, the compile-time check of the literal, the trait impl.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __name_marker {
+    (
+        $(#[$meta:meta])* $vis:vis $name:ident = $value:literal,
+        $trait:ident::$const:ident if $check:ident else $before:literal, $after:literal
+    ) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
         $vis struct $name;
         const _: () = ::core::assert!(
-            $crate::authz::is_role_name($role),
-            ::core::concat!("role!: `", $role, "` is empty or has control characters")
+            $crate::authz::$check($value),
+            ::core::concat!($before, $value, $after)
         );
-        impl $crate::authz::RoleName for $name {
-            const ROLE: &'static str = $role;
+        impl $crate::authz::$trait for $name {
+            const $const: &'static str = $value;
         }
     };
 }
