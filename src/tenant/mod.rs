@@ -37,12 +37,25 @@
 //!     .await?;
 //!
 //! // Or: look new tenants up in the customer table (cached, one lookup per
-//! // new tenant at a time, never for a known one).
+//! // new tenant at a time; a known tenant never waits for one).
 //! let lookup = TenantPolicy::lookup(|tenant: String| async move {
 //!     // e.g. `SELECT 1 FROM customers WHERE entra_tenant = $1`
 //!     tenant.starts_with("0e3e2e8a-")
 //! });
-//! # let _ = (entra, lookup); Ok(()) }
+//!
+//! // A lookup that can fail: `Err` is a 503, logged and never cached.
+//! #[derive(Debug)]
+//! struct DbDown;
+//! impl std::fmt::Display for DbDown {
+//!     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+//!         f.write_str("customer database unreachable")
+//!     }
+//! }
+//! impl std::error::Error for DbDown {}
+//! let fallible = TenantPolicy::lookup_fallible(|tenant: String| async move {
+//!     if tenant.is_empty() { Err(DbDown) } else { Ok(tenant.starts_with("0e3e2e8a-")) }
+//! });
+//! # let _ = (entra, lookup, fallible); Ok(()) }
 //! ```
 //!
 //! # Security
@@ -55,8 +68,13 @@
 //!
 //! A token accepted once is kept in the layer's verified-token cache; each
 //! cache hit asks the policy again (synchronously, for a known tenant), so
-//! a tenant refused later is refused at once for an allow-list and within
-//! the lookup cache's `allowed_ttl` for a lookup.
+//! a tenant refused later is refused at once for an allow-list. For a
+//! lookup, it is refused once a lookup has said so: the first request after
+//! the cached answer's `allowed_ttl` is still served from the cache (stale,
+//! within [`TenantLookupConfig::stale_grace`]) and starts the background
+//! lookup whose answer the next requests get. While lookups keep failing,
+//! the stale answer holds until its grace ends; then requests wait for a
+//! lookup (503 if it fails).
 
 mod lookup;
 pub(crate) mod template;
@@ -71,6 +89,7 @@ use std::time::Duration;
 use crate::error::ConfigError;
 
 pub(crate) use lookup::{Check, Outcome};
+use lookup::{Fallible, Infallible};
 
 /// The tenant id of personal Microsoft accounts (Outlook.com, Xbox, …):
 /// every token of a consumer account carries `tid` =
@@ -85,10 +104,13 @@ pub const MICROSOFT_PERSONAL_ACCOUNTS_TENANT: &str = "9188040d-6c67-4c5b-b112-36
 /// query can be passed directly to [`TenantPolicy::lookup`].
 ///
 /// # Errors and time
-/// Answer `false` to refuse. The call is bounded by
-/// [`TenantLookupConfig::timeout`]; a lookup that takes longer is answered
-/// 503 (`keys_unavailable`, with `Retry-After`) and is not cached, so the
-/// next request for that tenant looks it up again.
+/// Answer `false` to refuse. A lookup that can fail (a database error)
+/// belongs in [`TenantPolicy::lookup_fallible`], whose `Err` is a 503
+/// rather than a cached refusal. The call is bounded by
+/// [`TenantLookupConfig::timeout`]; a lookup that takes longer is not
+/// cached, and a request waiting for it is answered 503
+/// (`tenant_lookup_unavailable`, with `Retry-After`), so the next request
+/// for that tenant looks it up again.
 pub trait TenantLookup: Send + Sync + 'static {
     /// Whether `tenant` (the token's tenant claim, already checked against
     /// the signature and the issuer template) may use this service.
@@ -110,8 +132,9 @@ where
 /// | setting | default | why |
 /// |---|---|---|
 /// | `capacity` | 10 000 tenants | bounded memory, whatever the number of tenants that show up |
-/// | `allowed_ttl` | 10 min | a known tenant costs no lookup; an offboarded one is refused within 10 min |
-/// | `denied_ttl` | 1 min | a refused tenant costs at most one lookup a minute; a new customer is served within a minute of signing up |
+/// | `allowed_ttl` | 10 min | a known tenant costs no lookup; an offboarded one is refused once the first lookup after these 10 min has answered |
+/// | `denied_ttl` | 1 min | a refused tenant costs at most one lookup a minute; a new customer is served within a minute of signing up (and one lookup) |
+/// | `stale_grace` | one more TTL of the answer (`allowed_ttl` or `denied_ttl`) | past its TTL an answer is still given at once while **one** background lookup refreshes it, so a known tenant never waits for a lookup; if refreshes fail or time out, the last answer holds for at most one more TTL (no outage for a database blip, no answer older than twice the TTL), then requests wait (and get 503) as for a new tenant. `Duration::ZERO`: wait at every expiry |
 /// | `timeout` | 5 s | a slow customer database answers 503, never a hung request |
 /// | `max_in_flight` | 64 | a flood of new tenants cannot exhaust the database's connections (beyond: 503) |
 #[derive(Debug, Clone)]
@@ -121,6 +144,8 @@ pub struct TenantLookupConfig {
     pub(crate) denied_ttl: Duration,
     pub(crate) timeout: Duration,
     pub(crate) max_in_flight: usize,
+    /// `None`: the answer's own TTL.
+    pub(crate) stale_grace: Option<Duration>,
 }
 
 impl Default for TenantLookupConfig {
@@ -131,6 +156,7 @@ impl Default for TenantLookupConfig {
             denied_ttl: Duration::from_secs(60),
             timeout: Duration::from_secs(5),
             max_in_flight: 64,
+            stale_grace: None,
         }
     }
 }
@@ -157,6 +183,15 @@ impl TenantLookupConfig {
         self
     }
 
+    /// How long an answer past its TTL is still given while a background
+    /// lookup refreshes it (default: one more TTL of that answer;
+    /// `Duration::ZERO` turns stale answers off).
+    #[must_use]
+    pub fn stale_grace(mut self, grace: Duration) -> Self {
+        self.stale_grace = Some(grace);
+        self
+    }
+
     /// The longest one lookup may take (at least 1 ms).
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
@@ -164,7 +199,8 @@ impl TenantLookupConfig {
         self
     }
 
-    /// The most lookups running at once (at least 1).
+    /// The most lookups running at once (at least 1). Beyond it, a new
+    /// tenant is answered 503 and a stale answer's refresh is skipped.
     #[must_use]
     pub fn max_in_flight(mut self, n: usize) -> Self {
         self.max_in_flight = n;
@@ -192,7 +228,7 @@ impl TenantLookupConfig {
 /// | constructor | decides | request path |
 /// |---|---|---|
 /// | [`allow`](Self::allow) | a fixed list | synchronous |
-/// | [`lookup`](Self::lookup) | your async check, cached ([`TenantLookupConfig`]) | synchronous for a known tenant; the first request of a new tenant waits for one lookup |
+/// | [`lookup`](Self::lookup) / [`lookup_fallible`](Self::lookup_fallible) | your async check, cached ([`TenantLookupConfig`]) | synchronous for a known tenant (a stale answer is refreshed in the background); the first request of a new tenant waits for one lookup |
 /// | [`any_tenant_dangerous`](Self::any_tenant_dangerous) | nothing: every tenant | synchronous |
 ///
 /// [`except`](Self::except) refuses named tenants whatever the rest says.
@@ -245,9 +281,45 @@ impl TenantPolicy {
     /// requests of a new tenant wait for the same one), in a task of its
     /// own: a request that gives up does not abandon it. A tenant whose
     /// answer is cached is decided synchronously, without calling `lookup`.
+    /// A tenant whose cached answer is past its TTL but within its
+    /// [`stale_grace`](TenantLookupConfig::stale_grace) is answered from
+    /// the cache too, and one lookup refreshes it in the background.
     pub fn lookup_with(lookup: impl TenantLookup, config: TenantLookupConfig) -> Self {
         Self::of(Kind::Lookup(lookup::LookupState::new(
-            Box::new(lookup),
+            Box::new(Infallible(lookup)),
+            config,
+        )))
+    }
+
+    /// Ask a lookup that can fail about each new tenant, with the default
+    /// [`TenantLookupConfig`]; see [`lookup_fallible_with`](Self::lookup_fallible_with).
+    pub fn lookup_fallible<F, Fut, E>(lookup: F) -> Self
+    where
+        F: Fn(String) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<bool, E>> + Send + 'static,
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        Self::lookup_fallible_with(lookup, TenantLookupConfig::default())
+    }
+
+    /// As [`lookup_with`](Self::lookup_with), for a lookup that answers
+    /// `Ok(allowed)` or `Err(e)` (the customer database is unreachable).
+    ///
+    /// # Errors
+    /// An `Err` is not a refusal: it is never cached, it is logged (WARN on
+    /// `oauth2_guard::tenant`, with the tenant and `e`'s `Display`, never
+    /// the token), and a request waiting for that lookup is answered 503
+    /// `tenant_lookup_unavailable` with `Retry-After` (not 401), so the
+    /// next request looks the tenant up again. An `Err` while refreshing a
+    /// stale answer leaves that answer in place until its grace ends.
+    pub fn lookup_fallible_with<F, Fut, E>(lookup: F, config: TenantLookupConfig) -> Self
+    where
+        F: Fn(String) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<bool, E>> + Send + 'static,
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        Self::of(Kind::Lookup(lookup::LookupState::new(
+            Box::new(Fallible(lookup)),
             config,
         )))
     }
