@@ -137,6 +137,8 @@
 //! | keys | `jwks_uri` (or static), never discovery | the template has no discovery document of its own (Entra's `common` document names the template as its issuer) |
 //! | when the policy runs | after the signature and the claims verified | a forged token must never trigger a tenant lookup |
 //! | lookup cache | 10 000 tenants; allowed 10 min, refused 1 min; 5 s timeout; 64 lookups in flight | a known tenant is decided synchronously with no lookup; one lookup per new tenant at a time; a slow database answers 503 (`tenant_lookup_unavailable`, not cached), never a hung request |
+//! | stale answers | given for one more TTL (`stale_grace`) while **one** background lookup refreshes them; then the request waits | a known tenant never waits for a lookup; a database blip does not refuse known customers, and no answer outlives twice its TTL |
+//! | lookup errors | `TenantPolicy::lookup_fallible`: `Err` → 503 `tenant_lookup_unavailable` with `Retry-After`, logged, never cached | a database error is not a refusal (401) and must not be remembered as one |
 //! | token-cache hits | ask the policy again | an offboarded tenant is refused without waiting for its tokens to expire |
 //! | `organizations` / `consumers` | personal-account tenant `9188040d-6c67-4c5b-b112-36a304b66dad` refused / the only one accepted | as Microsoft defines the two endpoints |
 //!
@@ -145,7 +147,7 @@
 //! | behaviour | default | reason |
 //! |---|---|---|
 //! | role refusal | 403, `error="insufficient_scope"` described as a missing role, no `scope`; body `missing role(s): …`; log fields `required_roles`, `missing_roles` | RFC 6750 has no role error; naming the role tells the caller (and the audit log) what is missing without a `scope` no client could request |
-//! | a role guard no issuer can satisfy | one WARN on `oauth2_guard::authz` (`check="unmapped_roles"`) when the guard and a layer whose issuers map no roles are both built, and at its first refusal for that reason; `RequireRole::checked_against(issuers)` → `ConfigError::InvalidRole` | roles are only read from configured claim paths: without one the guard would answer 403 to everyone. A warning, not an error, by default: the process cannot tell which of several layers a guard is behind |
+//! | a role guard no issuer can satisfy | one WARN on `oauth2_guard::authz` (`check="unmapped_roles"`) when the guard and a layer whose issuers map no roles are both built, and at its first refusal for that reason; `RequireRole::checked_against(issuers)` (for a `HasRole<R>` extractor, which is never built before a request: `authz::check_roles_mapped::<R>(issuers)`) → `ConfigError::InvalidRole` | roles are only read from configured claim paths: without one the guard would answer 403 to everyone. A warning, not an error, by default: the process cannot tell which of several layers a guard is behind |
 //! | introspection readiness | not ready while the last introspection call failed, for at most `max_age` | judged from the requests' own calls: a probe would add traffic to the IdP; the age bound lets an instance out of rotation get traffic, and so a new verdict, again |
 //!
 //! # Presets

@@ -134,6 +134,12 @@ single_name_extractor!(
 /// Dereferences to [`VerifiedClaims`]. Two roles both required: take two
 /// extractors; either of several: [`RequireRole::any_of`](super::RequireRole::any_of).
 ///
+/// Behind issuers that map no roles it can never pass. Being a type, not
+/// a layer, it is not reported at start by itself: call
+/// [`check_roles_mapped::<R>(issuers)`](super::check_roles_mapped) where
+/// the layer is built to make that a `ConfigError`; otherwise a WARN
+/// (`check="unmapped_roles"`) names it at its first such refusal.
+///
 /// ```
 /// use oauth2_guard::authz::HasRole;
 /// oauth2_guard::role!(Admin = "admin");

@@ -94,7 +94,7 @@ use http::{header, HeaderValue, Response, StatusCode};
 
 pub use extract::{HasRole, HasScope, ScopeName};
 pub use layer::{RequireRole, RequireScope, RequireService, ResponseFuture};
-pub use roles::{is_role_name, RoleName};
+pub use roles::{check_roles_mapped, is_role_name, RoleName};
 pub use tenant::Tenant;
 
 use crate::claims::VerifiedClaims;

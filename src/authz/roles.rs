@@ -9,6 +9,47 @@ pub trait RoleName: Send + Sync + 'static {
     const ROLE: &'static str;
 }
 
+/// Check at start that a [`HasRole<R>`](super::HasRole) extractor can ever
+/// pass behind an [`AuthLayer`](crate::AuthLayer) over `issuers`: at least
+/// one of them must map roles
+/// ([`IssuerBuilder::roles_from`](crate::IssuerBuilder::roles_from), or a
+/// preset's role claims). The extractor's counterpart of
+/// [`RequireRole::checked_against`](super::RequireRole::checked_against).
+///
+/// An extractor is a type in a handler's signature, never built before a
+/// request, so nothing reports it at start unless you call this (the
+/// automatic start-up warning covers `RequireRole` layers only; `HasRole`
+/// gets the request-time one, at its first refusal for that reason).
+///
+/// ```
+/// # async fn run() -> Result<(), oauth2_guard::ConfigError> {
+/// use oauth2_guard::authz::check_roles_mapped;
+/// use oauth2_guard::{ClaimPath, Issuer};
+/// oauth2_guard::role!(Admin = "admin");
+///
+/// let issuer = Issuer::builder("https://sso.example.com/realms/shop")
+///     .audience("orders-api")
+///     .roles_from(ClaimPath::parse("realm_access/roles")?)
+///     .build_deferred()?;
+/// check_roles_mapped::<Admin>([&issuer])?;
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+/// [`ConfigError::InvalidRole`] (naming `R::ROLE`) when no issuer maps
+/// roles — including when `issuers` is empty.
+pub fn check_roles_mapped<'a, R: RoleName>(
+    issuers: impl IntoIterator<Item = &'a crate::Issuer>,
+) -> Result<(), crate::ConfigError> {
+    if issuers.into_iter().any(crate::Issuer::maps_roles) {
+        return Ok(());
+    }
+    Err(crate::ConfigError::InvalidRole {
+        role: R::ROLE.to_owned(),
+        reason: "no issuer of the AuthLayer maps roles (IssuerBuilder::roles_from, or a preset's role claims): HasRole can never pass",
+    })
+}
+
 /// Whether `s` can name a role: not empty, no control characters (the
 /// rule of [`RequireRole`](super::RequireRole)). `const`, so
 /// [`role!`](crate::role) checks literals at compile time.

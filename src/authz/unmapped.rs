@@ -10,6 +10,10 @@
 //!   [`HasRole`](super::HasRole)) refuses claims without roles whose issuer
 //!   maps none — once per guard.
 //!
+//! `HasRole` is never built before a request, so it has no start warning;
+//! [`check_roles_mapped`](super::check_roles_mapped) is its explicit
+//! start-up check (as `RequireRole::checked_against` is the guard's).
+//!
 //! The process does not know which layer a guard sits behind, so the start
 //! warning says "if": a process with one layer mapping roles and another
 //! not may see it for a guard that is fine. A layer with

@@ -78,12 +78,22 @@ struct Multi {
 /// else is [`Issuer::builder`]'s default.
 ///
 /// # Keys of a multi-tenant app
-/// `https://login.microsoftonline.com/{common|organizations|consumers}/discovery/v2.0/keys`
-/// (v1: `…/discovery/keys`): the `jwks_uri` the endpoint's discovery
-/// document names. It is used directly, because that document's `issuer`
-/// is the template itself (`…/{tenantid}/v2.0`), which no exact-issuer
-/// discovery check accepts. Sovereign clouds and tests give both with
-/// [`endpoints`](Self::endpoints).
+/// Each preset reads the keys of its own endpoint:
+///
+/// | preset | v2.0 (default) | [`v1`](Self::v1) |
+/// |---|---|---|
+/// | [`multi_tenant`](Self::multi_tenant) | `https://login.microsoftonline.com/common/discovery/v2.0/keys` | `https://login.microsoftonline.com/common/discovery/keys` |
+/// | [`organizations`](Self::organizations) | `https://login.microsoftonline.com/organizations/discovery/v2.0/keys` | `https://login.microsoftonline.com/organizations/discovery/keys` |
+/// | [`consumers`](Self::consumers) | `https://login.microsoftonline.com/consumers/discovery/v2.0/keys` | — (refused) |
+///
+/// These are the well-known JWKS URLs, taken as they are: the discovery
+/// document (`…/{endpoint}/v2.0/.well-known/openid-configuration`) is
+/// **not** fetched. Its `jwks_uri` names these same URLs, but its `issuer`
+/// is the template itself (`https://login.microsoftonline.com/{tenantid}/v2.0`),
+/// which the exact-issuer check of discovery (OIDC Discovery §4.3) must
+/// refuse; fetching it would add one request and one failure mode at start
+/// for nothing. Sovereign clouds and tests give the template and the key
+/// URL with [`endpoints`](Self::endpoints).
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), oauth2_guard::ConfigError> {
@@ -285,19 +295,60 @@ fn multi_tenant(multi: Multi, version: EntraVersion) -> Result<IssuerBuilder, Co
         (Accounts::Organizations, Some(p)) => p.except(MICROSOFT_PERSONAL_ACCOUNTS_TENANT),
         (Accounts::Any, Some(p)) => p,
     };
-    let endpoint = multi.accounts.endpoint();
-    let (template, jwks) = match (multi.endpoints, version) {
-        (Some(e), _) => e,
-        (None, EntraVersion::V2) => (
-            "https://login.microsoftonline.com/{tenantid}/v2.0".to_owned(),
-            format!("https://login.microsoftonline.com/{endpoint}/discovery/v2.0/keys"),
-        ),
-        (None, EntraVersion::V1) => (
-            "https://sts.windows.net/{tenantid}/".to_owned(),
-            format!("https://login.microsoftonline.com/{endpoint}/discovery/keys"),
-        ),
+    let (template, jwks) = match multi.endpoints {
+        Some(e) => e,
+        None => global_cloud(multi.accounts, version),
     };
     Ok(Issuer::builder(template)
         .tenants("tid", policy)
         .jwks_uri(jwks))
+}
+
+/// The issuer template and the well-known JWKS URL of a multi-tenant
+/// endpoint in Microsoft's global cloud (no discovery document: see
+/// [`Entra`]'s "Keys of a multi-tenant app").
+fn global_cloud(accounts: Accounts, version: EntraVersion) -> (String, String) {
+    let endpoint = accounts.endpoint();
+    match version {
+        EntraVersion::V2 => (
+            "https://login.microsoftonline.com/{tenantid}/v2.0".to_owned(),
+            format!("https://login.microsoftonline.com/{endpoint}/discovery/v2.0/keys"),
+        ),
+        EntraVersion::V1 => (
+            "https://sts.windows.net/{tenantid}/".to_owned(),
+            format!("https://login.microsoftonline.com/{endpoint}/discovery/keys"),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The key URL each preset documents: its own endpoint's well-known JWKS.
+    #[test]
+    fn each_multi_tenant_preset_reads_its_own_endpoints_keys() {
+        let keys = |a, v| global_cloud(a, v).1;
+        let base = "https://login.microsoftonline.com";
+        assert_eq!(
+            keys(Accounts::Any, EntraVersion::V2),
+            format!("{base}/common/discovery/v2.0/keys")
+        );
+        assert_eq!(
+            keys(Accounts::Organizations, EntraVersion::V2),
+            format!("{base}/organizations/discovery/v2.0/keys")
+        );
+        assert_eq!(
+            keys(Accounts::Consumers, EntraVersion::V2),
+            format!("{base}/consumers/discovery/v2.0/keys")
+        );
+        assert_eq!(
+            keys(Accounts::Any, EntraVersion::V1),
+            format!("{base}/common/discovery/keys")
+        );
+        assert_eq!(
+            keys(Accounts::Organizations, EntraVersion::V1),
+            format!("{base}/organizations/discovery/keys")
+        );
+    }
 }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use axum::routing::get;
 use axum::Router;
 use http::StatusCode;
-use oauth2_guard::authz::{AuthzRejection, HasRole, RequireRole};
+use oauth2_guard::authz::{check_roles_mapped, AuthzRejection, HasRole, RequireRole};
 use oauth2_guard::testkit::MockIssuer;
 use oauth2_guard::{AuthLayer, ConfigError};
 use serde_json::json;
@@ -143,6 +143,13 @@ async fn a_role_guard_no_issuer_can_satisfy_is_a_config_error() {
         .or_scope("orders:admin")
         .checked_against([&no_roles])
         .is_ok());
+    // The extractor's check.
+    match check_roles_mapped::<Admin>([&no_roles]) {
+        Err(ConfigError::InvalidRole { role, .. }) => assert_eq!(role, "admin"),
+        other => panic!("{other:?}"),
+    }
+    assert!(check_roles_mapped::<Admin>([&no_roles, &roles]).is_ok());
+    assert!(check_roles_mapped::<Admin>([]).is_err());
 }
 
 #[tokio::test]
