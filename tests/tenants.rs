@@ -269,3 +269,55 @@ async fn tenant_extractor_scopes_a_route_to_the_token_tenant() {
     let res = send(&app, &format!("/t/{A}/orders"), &single_token).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN, "no tenant: refused");
 }
+
+/// The README's "to accept both, add two issuers": one layer with the v2
+/// and the v1 multi-tenant issuers accepts both token versions of an
+/// allowed tenant, each only in its own issuer form.
+#[tokio::test]
+async fn v1_and_v2_tokens_through_two_issuers_in_one_layer() {
+    let idp = MockIssuer::start().await;
+    let v1_template = format!("{}/sts/{{tenantid}}/", idp.issuer_url());
+    let v1 = Entra::multi_tenant()
+        .v1()
+        .allow_tenants([A])
+        .endpoints(&v1_template, &idp.jwks_url())
+        .audience("orders-api")
+        .builder()
+        .unwrap()
+        .http(loopback())
+        .build()
+        .await
+        .unwrap();
+    let v2 = multi(&idp, Entra::multi_tenant().allow_tenants([A])).await;
+    let app = app(AuthLayer::builder().issuer(v2).issuer(v1).build().unwrap());
+    let v1_iss = format!("{}/sts/{A}/", idp.issuer_url());
+    let sign = |iss: &str, ver: &str| {
+        idp.token()
+            .issuer(iss)
+            .claim("tid", A)
+            .claim("ver", ver)
+            .sign()
+    };
+    let res = send(&app, "/x", &sign(&iss_of(&idp, A), "2.0")).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(body(res).await, format!("{A}|{}", iss_of(&idp, A)));
+    let res = send(&app, "/x", &sign(&v1_iss, "1.0")).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(body(res).await, format!("{A}|{v1_iss}"));
+    // Each version only in its own issuer form.
+    for (iss, ver) in [(v1_iss.as_str(), "2.0"), (&iss_of(&idp, A), "1.0")] {
+        let res = send(&app, "/x", &sign(iss, ver)).await;
+        assert_eq!(reason_of(&res), Some(Reason::InvalidClaim), "{iss} {ver}");
+    }
+    // A v1 token of a tenant not allowed.
+    let other = idp
+        .token()
+        .issuer(&format!("{}/sts/{B}/", idp.issuer_url()))
+        .claim("tid", B)
+        .claim("ver", "1.0")
+        .sign();
+    assert_eq!(
+        reason_of(&send(&app, "/x", &other).await),
+        Some(Reason::TenantNotAllowed)
+    );
+}
