@@ -36,7 +36,7 @@ pub trait RoleName: Send + Sync + 'static {
 /// ```
 ///
 /// # Errors
-/// [`ConfigError::InvalidRole`] (naming `R::ROLE`) when no issuer maps
+/// [`ConfigError::InvalidRole`](crate::ConfigError::InvalidRole) (naming `R::ROLE`) when no issuer maps
 /// roles — including when `issuers` is empty.
 pub fn check_roles_mapped<'a, R: RoleName>(
     issuers: impl IntoIterator<Item = &'a crate::Issuer>,
