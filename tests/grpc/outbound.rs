@@ -38,7 +38,7 @@ async fn outbound_calls_reuse_one_cached_token() {
     let source = grpc_source(&idp).await;
     let before = idp.token_requests();
     let channel = tower::ServiceBuilder::new()
-        .layer(source.grpc_layer())
+        .layer(source.grpc_layer().expect("a Bearer source"))
         .service(served.channel);
     let mut client = OrdersClient::new(channel);
     for i in 0..5 {
@@ -61,7 +61,7 @@ async fn unauthenticated_unary_call_is_retried_once_with_a_new_token() {
     let before = idp.token_requests();
     let mut client = OrdersClient::new(
         tower::ServiceBuilder::new()
-            .layer(source.grpc_layer())
+            .layer(source.grpc_layer().expect("a Bearer source"))
             .service(served.channel.clone()),
     );
     client.create_order(create()).await.unwrap();
@@ -102,7 +102,7 @@ async fn a_live_client_stream_is_not_replayed() {
     let before = idp.token_requests();
     let mut client = OrdersClient::new(
         tower::ServiceBuilder::new()
-            .layer(source.grpc_layer())
+            .layer(source.grpc_layer().expect("a Bearer source"))
             .service(served.channel.clone()),
     );
     client.create_order(create()).await.unwrap();
