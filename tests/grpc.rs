@@ -10,6 +10,8 @@ mod outbound;
 #[allow(clippy::all, missing_docs, unreachable_pub)]
 #[path = "../proto/orders.rs"]
 mod pb;
+#[path = "grpc/roles.rs"]
+mod roles;
 #[path = "grpc/shop.rs"]
 mod shop;
 
