@@ -212,7 +212,10 @@ async fn keys_unavailable_is_unavailable_with_retry_information() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
-    assert_eq!(status.message(), "Token verification is temporarily unavailable");
+    assert_eq!(
+        status.message(),
+        "Token verification is temporarily unavailable"
+    );
     let md = status.metadata();
     let number = |name: &str| -> u64 {
         md.get(name)

@@ -15,8 +15,8 @@ use tower_service::Service;
 
 use super::error::BearerError;
 use super::source::ClientCredentials;
-use crate::ConfigError;
 use crate::grpc::status::{GRPC_STATUS, UNAUTHENTICATED};
+use crate::ConfigError;
 
 /// The default of [`GrpcBearerLayer::max_replay_bytes`]: 64 KiB.
 pub const DEFAULT_MAX_REPLAY_BYTES: usize = 64 * 1024;

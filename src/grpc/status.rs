@@ -161,7 +161,10 @@ mod tests {
         assert_eq!(h["grpc-status"], "14");
         assert_eq!(h["grpc-message"], "Busy 100%25 %E2%80%94 later");
         assert_eq!(h["retry-after"], "2");
-        assert_eq!(h["grpc-retry-pushback-ms"], "2000", "the same wait as Retry-After");
+        assert_eq!(
+            h["grpc-retry-pushback-ms"], "2000",
+            "the same wait as Retry-After"
+        );
         assert_eq!(h["content-type"], "application/grpc");
         let soon = trailers_only(
             Refusal {

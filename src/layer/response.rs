@@ -613,7 +613,10 @@ mod tests {
                 assert_eq!(res.headers()["grpc-status"], "16");
                 let got: Vec<_> = res.headers().get_all("www-authenticate").iter().collect();
                 assert_eq!(got, expected.iter().collect::<Vec<_>>());
-                assert!(got[0].to_str().unwrap().starts_with("Bearer realm=\"orders\""));
+                assert!(got[0]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("Bearer realm=\"orders\""));
                 assert!(got[1].to_str().unwrap().starts_with("DPoP "));
             }
         }

@@ -191,14 +191,23 @@ async fn the_token_is_refreshed_ahead_of_expiry_and_no_call_fails() {
             .unwrap_or_else(|status| panic!("call {calls} failed: {status:?}"));
         calls += 1;
     }
-    assert!(calls > 2, "calls were made with the first token, then the new one");
+    assert!(
+        calls > 2,
+        "calls were made with the first token, then the new one"
+    );
     let second = served.shop.last_jti();
     assert!(idp.token_requests() - before >= 2, "the source refreshed");
     // The refreshed token is the cached one: later calls carry it.
-    client.create_order(create()).await.expect("after the refresh");
+    client
+        .create_order(create())
+        .await
+        .expect("after the refresh");
     let seen = served.shop.seen_jtis.lock().unwrap().clone();
     assert_eq!(seen.first(), Some(&first));
-    assert!(seen.iter().skip_while(|j| **j == first).all(|j| *j != first));
+    assert!(seen
+        .iter()
+        .skip_while(|j| **j == first)
+        .all(|j| *j != first));
     assert_ne!(second, first);
 }
 
@@ -280,7 +289,11 @@ async fn a_dpop_source_is_refused_at_construction() {
         GrpcBearerLayer::new(source),
         Err(ConfigError::ConflictingSettings { .. })
     ));
-    assert_eq!(idp.token_requests(), before, "refused before any token request");
+    assert_eq!(
+        idp.token_requests(),
+        before,
+        "refused before any token request"
+    );
     // A Bearer source from the same IdP is accepted.
     assert!(grpc_source(&idp).await.grpc_layer().is_ok());
 }

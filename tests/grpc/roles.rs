@@ -51,7 +51,10 @@ async fn a_role_rule_refuses_with_permission_denied_naming_the_role() {
     );
 
     // The same token where the service-wide rule suffices, and the role holder.
-    assert!(client.get_order(with_token(get("1"), &viewer)).await.is_ok());
+    assert!(client
+        .get_order(with_token(get("1"), &viewer))
+        .await
+        .is_ok());
     let created = client
         .create_order(with_token(create(), &admin))
         .await
