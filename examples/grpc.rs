@@ -168,7 +168,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     let to_orders = OrdersClient::new(
         tower::ServiceBuilder::new()
-            .layer(checkout_token.grpc_layer())
+            .layer(checkout_token.grpc_layer()?)
             .service(channel.clone()),
     );
     let a = Router::new()
@@ -226,7 +226,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     let mut reporting = OrdersClient::new(
         tower::ServiceBuilder::new()
-            .layer(reporting_token.grpc_layer())
+            .layer(reporting_token.grpc_layer()?)
             .service(channel),
     );
     let read = reporting

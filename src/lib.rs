@@ -13,7 +13,7 @@
 //! | [`extract`] | axum extractors: [`extract::Claims`], [`VerifiedClaims`] (feature `axum`) |
 //! | [`client`] | outbound client-credentials tokens (feature `client`) |
 //! | [`introspection`] | opaque tokens: RFC 7662 introspection, [`introspection::Introspector`] (feature `introspection`) |
-//! | `grpc` | tonic: [`MethodGuards`](grpc::MethodGuards) per gRPC method, claims in a `tonic::Request`, gRPC status answers (feature `grpc`) |
+//! | `grpc` | tonic: [`MethodGuards`](grpc::MethodGuards) per gRPC method and claims in a `tonic::Request` (feature `grpc`); gRPC status answers to gRPC calls need no feature |
 //! | `mtls` | certificate-bound tokens (RFC 8705): [`ClientCertificate`](mtls::ClientCertificate), [`mtls::serve`], [`ForwardedCertLayer`](mtls::ForwardedCertLayer) (feature `mtls`) |
 //! | [`testkit`] | [`testkit::MockIssuer`], the token builder and [`testkit::bearer_request`] (feature `testkit`) |
 //! | [`ops`] | operations: [`ops::Readiness`] for readiness probes, the metric names (feature `metrics`) |

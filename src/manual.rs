@@ -227,13 +227,16 @@
 //! |---|---|---|
 //! | recognising a gRPC call | `content-type` `application/grpc`, `application/grpc+…`, `;…` or `-web…`, with or without the `grpc` feature | a tonic client reads an HTTP 401 with no `grpc-status` as a status it has to guess, and a streaming call as a successful empty stream; the content type is what gRPC itself keys on |
 //! | the answer to a gRPC call | HTTP 200, trailers-only: `grpc-status` 16 (401), 7 (403), 14 (503), 3 (400), 13 (a guard without an `AuthLayer`) | the gRPC way to refuse a call before any message; the client sees a `Status`, not a transport error |
-//! | `grpc-message` | one fixed, percent-encoded sentence per refusal (plus the reason code with `ErrorDetail::ReasonCode`) | nothing from the token, its claims or the keys can reach the client or its logs |
+//! | `grpc-message` | one fixed, percent-encoded sentence per refusal (plus the reason code with `ErrorDetail::ReasonCode`; a role guard's refusal adds the missing role names from its configuration, as the HTTP body does) | nothing from the token, its claims or the keys can reach the client or its logs |
 //! | `WWW-Authenticate`, `Retry-After` | kept, as metadata | the RFC 6750 challenge tells the client what to fix; `grpc-retry-pushback-ms` (gRFC A6) joins `Retry-After` on 503 so a retry policy waits |
 //! | custom responders (`RejectionResponse` closures) | answer every request with what they return | a custom responder decides for itself; `RejectionResponse::response_to` sees the request |
 //! | `MethodGuards`, unlisted method | refused, 403 / `PERMISSION_DENIED`, no challenge | a method or service added later is closed until someone decides who may call it; no token would help, so no challenge |
 //! | `MethodGuards`, precedence | method rule, then service rule, then unlisted | the most specific declaration wins; a name listed twice is a `ConfigError`, so the policy never depends on call order |
 //! | `GrpcBearerLayer`, retry on `UNAUTHENTICATED` | once, with a new token, for a body complete when sent and ≤ 64 KiB | a unary call can be sent again; a live stream cannot be buffered without risking a deadlock, so it is passed on and its refusal returned |
 //! | `GrpcBearerLayer`, dropping the refused token | at most once per the source's `invalid_token_cooldown` (10 s) | a downstream that refuses every token must not turn each call into a token request |
+//! | `GrpcBearerLayer`, token scheme | Bearer only: a DPoP-bound source (`ClientCredentialsBuilder::dpop`) is refused by `grpc_layer()` / `GrpcBearerLayer::new` with `ConfigError::ConflictingSettings` | a DPoP proof per gRPC call is not implemented, and `Authorization: DPoP` without one fails every call; refusing at construction beats a service that starts and then fails each call |
+//! | `WWW-Authenticate` on a gRPC refusal | every challenge, one metadata entry each (`Bearer` and `DPoP` when the layer accepts both) | the client picks the scheme it can use, as with the HTTP answer |
+//! | `grpc-retry-pushback-ms` | `Retry-After` × 1000 (whole seconds, at least 1 s) | the two headers always name the same wait, the one the HTTP answer names |
 //!
 //! # mTLS certificate-bound tokens (RFC 8705, feature `mtls`)
 //!

@@ -510,8 +510,8 @@ impl AuthzRejection {
         let mut res = crate::grpc::status::trailers_only(
             crate::grpc::status::Refusal {
                 status: self.status(),
-                message: self.grpc_message(),
-                challenge: self.challenge(),
+                message: &self.grpc_message(),
+                challenges: self.challenge().into_iter().collect(),
                 retry_after: None,
             },
             body,
@@ -520,7 +520,19 @@ impl AuthzRejection {
         res
     }
 
-    fn grpc_message(&self) -> &'static str {
+    /// The fixed sentence of the refusal; for a guard with roles, the
+    /// missing roles as the HTTP body names them.
+    fn grpc_message(&self) -> String {
+        let sentence = self.grpc_sentence();
+        match (self.kind, &self.missing_roles) {
+            (AuthzFailure::InsufficientScope | AuthzFailure::InsufficientRole, Some(roles)) => {
+                format!("{sentence} (missing role(s): {roles})")
+            }
+            _ => sentence.to_owned(),
+        }
+    }
+
+    fn grpc_sentence(&self) -> &'static str {
         match self.kind {
             AuthzFailure::InsufficientScope => "The access token lacks the required scope",
             AuthzFailure::InsufficientRole => "The access token lacks the required role",

@@ -16,6 +16,7 @@ use tower_service::Service;
 use super::error::BearerError;
 use super::source::ClientCredentials;
 use crate::grpc::status::{GRPC_STATUS, UNAUTHENTICATED};
+use crate::ConfigError;
 
 /// The default of [`GrpcBearerLayer::max_replay_bytes`]: 64 KiB.
 pub const DEFAULT_MAX_REPLAY_BYTES: usize = 64 * 1024;
@@ -33,7 +34,7 @@ pub const DEFAULT_MAX_REPLAY_BYTES: usize = 64 * 1024;
 ///     .connect()
 ///     .await?;
 /// let channel = tower::ServiceBuilder::new()
-///     .layer(source.grpc_layer())
+///     .layer(source.grpc_layer()?) // a DPoP source is refused here
 ///     .service(channel);
 /// // let mut orders = OrdersClient::new(channel);  // tonic's generated client
 /// # let _ = channel; Ok(()) }
@@ -55,6 +56,19 @@ pub const DEFAULT_MAX_REPLAY_BYTES: usize = 64 * 1024;
 /// ready at once (a stream waiting for its next message is never waited
 /// for), so the layer cannot deadlock a bidirectional call.
 ///
+/// # DPoP
+/// The gRPC layer sends Bearer tokens only: a DPoP proof per gRPC call is
+/// not implemented. A source configured with
+/// [`ClientCredentialsBuilder::dpop`](super::ClientCredentialsBuilder::dpop)
+/// gets DPoP-bound tokens, which are worthless without a proof on every
+/// call (the downstream refuses `Authorization: DPoP …` alone), so
+/// [`GrpcBearerLayer::new`] and [`ClientCredentials::grpc_layer`] refuse
+/// such a source with [`ConfigError::ConflictingSettings`] instead of
+/// building a layer whose every call would fail. Use a Bearer source (the
+/// default) for gRPC downstreams; DPoP-bound tokens go through
+/// [`BearerLayer`](super::BearerLayer) or
+/// [`ClientCredentials::send`] over HTTP.
+///
 /// # Errors
 /// When no token can be obtained the call is not sent: the tonic client
 /// sees a `Status` with code `Unknown` whose
@@ -67,11 +81,23 @@ pub struct GrpcBearerLayer {
 
 impl GrpcBearerLayer {
     /// A layer using `source`.
-    pub fn new(source: ClientCredentials) -> Self {
-        Self {
+    ///
+    /// # Errors
+    /// [`ConfigError::ConflictingSettings`] when `source` asks for DPoP-bound
+    /// tokens (feature `dpop`): this layer cannot send the proof each call
+    /// would need (see [DPoP](Self#dpop)).
+    pub fn new(source: ClientCredentials) -> Result<Self, ConfigError> {
+        #[cfg(feature = "dpop")]
+        if source.dpop_key().is_some() {
+            return Err(ConfigError::ConflictingSettings {
+                first: "ClientCredentialsBuilder::dpop",
+                second: "GrpcBearerLayer (Bearer tokens only: no DPoP proof per gRPC call)",
+            });
+        }
+        Ok(Self {
             source,
             max_replay: DEFAULT_MAX_REPLAY_BYTES,
-        }
+        })
     }
 
     /// Keep at most `bytes` of a complete request body for the retry; a

@@ -227,12 +227,17 @@ impl ClientCredentials {
         BearerLayer::new(self.clone())
     }
 
-    /// A tower layer for a tonic `Channel`: every call carries a token from
-    /// this source, and a unary call refused with `UNAUTHENTICATED` is
-    /// retried once with a new one (feature `grpc`).
+    /// A tower layer for a tonic `Channel`: every call carries a Bearer
+    /// token from this source, and a unary call refused with
+    /// `UNAUTHENTICATED` is retried once with a new one (feature `grpc`).
+    ///
+    /// # Errors
+    /// [`ConfigError::ConflictingSettings`](crate::ConfigError::ConflictingSettings)
+    /// when this source asks for DPoP-bound tokens: the gRPC layer is
+    /// Bearer-only (see [`GrpcBearerLayer`](super::GrpcBearerLayer#dpop)).
     #[cfg(feature = "grpc")]
     #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
-    pub fn grpc_layer(&self) -> super::GrpcBearerLayer {
+    pub fn grpc_layer(&self) -> Result<super::GrpcBearerLayer, crate::ConfigError> {
         super::GrpcBearerLayer::new(self.clone())
     }
 }

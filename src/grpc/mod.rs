@@ -8,8 +8,8 @@
 //!   `UNAUTHENTICATED` (the 401 cases), 7 `PERMISSION_DENIED` (403), 14
 //!   `UNAVAILABLE` (503, with `Retry-After` and `grpc-retry-pushback-ms`),
 //!   3 `INVALID_ARGUMENT` (400); a fixed, percent-encoded `grpc-message`
-//!   that never holds token material; the `WWW-Authenticate` challenge as
-//!   metadata. Plain HTTP requests on the same server keep RFC 6750
+//!   that never holds token material; every `WWW-Authenticate` challenge
+//!   (`Bearer`, and `DPoP` when accepted) as metadata. Plain HTTP requests on the same server keep RFC 6750
 //!   answers. This needs no feature: the `content-type` decides.
 //! - **Guards per method.** [`MethodGuards`] maps `/package.Service/Method`
 //!   (or a whole `package.Service`) to a [`MethodRule`] built from the same
@@ -72,7 +72,13 @@
 //! # Security
 //! `grpc-message` is one of a few fixed sentences per refusal (with
 //! [`ErrorDetail::ReasonCode`](crate::layer::ErrorDetail::ReasonCode), the
-//! stable reason code as well): no claim, token or key material reaches it.
+//! stable reason code as well; for a role guard, the missing role names
+//! from the guard's own configuration, as the HTTP body has them): no
+//! claim, token or key material reaches it.
+//!
+//! The outbound [`GrpcBearerLayer`](crate::client::GrpcBearerLayer) sends
+//! Bearer tokens only: a DPoP proof per gRPC call is not implemented, so a
+//! DPoP-bound source is refused when the layer is built.
 
 #[cfg(feature = "grpc")]
 mod claims;

@@ -60,16 +60,18 @@ pub(crate) struct Refusal<'a> {
     pub(crate) status: StatusCode,
     /// A fixed, client-safe sentence: never token material.
     pub(crate) message: &'a str,
-    /// The RFC 6750 challenge, kept as metadata.
-    pub(crate) challenge: Option<HeaderValue>,
+    /// The RFC 6750 (and RFC 9449 `DPoP`) challenges, each kept as one
+    /// `www-authenticate` metadata entry, in order.
+    pub(crate) challenges: Vec<HeaderValue>,
     /// When to retry (503).
     pub(crate) retry_after: Option<Duration>,
 }
 
 /// A gRPC trailers-only response (HTTP 200, the status in the headers, the
 /// stream ended by the headers frame: `body` must be empty): `grpc-status`,
-/// the percent-encoded `grpc-message`, the `WWW-Authenticate` challenge,
-/// and for retryable refusals `Retry-After` and `grpc-retry-pushback-ms`.
+/// the percent-encoded `grpc-message`, every `WWW-Authenticate` challenge,
+/// and for retryable refusals `Retry-After` (whole seconds, at least 1)
+/// and `grpc-retry-pushback-ms` (the same wait in milliseconds).
 pub(crate) fn trailers_only<B>(refusal: Refusal<'_>, body: B) -> Response<B> {
     let mut res = Response::new(body);
     let h = res.headers_mut();
@@ -83,16 +85,18 @@ pub(crate) fn trailers_only<B>(refusal: Refusal<'_>, body: B) -> Response<B> {
             h.insert(GRPC_MESSAGE, v);
         }
     }
-    if let Some(v) = refusal.challenge {
-        h.insert(header::WWW_AUTHENTICATE, v);
+    for v in refusal.challenges {
+        h.append(header::WWW_AUTHENTICATE, v);
     }
     if let Some(after) = refusal.retry_after {
+        // Whole seconds, at least one, as the HTTP answer's `Retry-After`;
+        // the pushback says the same wait, so the two never disagree.
+        let secs = after.as_secs().max(1);
+        h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         h.insert(
-            header::RETRY_AFTER,
-            HeaderValue::from(after.as_secs().max(1)),
+            GRPC_RETRY_PUSHBACK_MS,
+            HeaderValue::from(secs.saturating_mul(1000)),
         );
-        let ms = u64::try_from(after.as_millis()).unwrap_or(u64::MAX).max(1);
-        h.insert(GRPC_RETRY_PUSHBACK_MS, HeaderValue::from(ms));
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
@@ -147,7 +151,7 @@ mod tests {
             Refusal {
                 status: StatusCode::SERVICE_UNAVAILABLE,
                 message: "Busy 100% — later",
-                challenge: None,
+                challenges: Vec::new(),
                 retry_after: Some(Duration::from_millis(2500)),
             },
             (),
@@ -157,8 +161,22 @@ mod tests {
         assert_eq!(h["grpc-status"], "14");
         assert_eq!(h["grpc-message"], "Busy 100%25 %E2%80%94 later");
         assert_eq!(h["retry-after"], "2");
-        assert_eq!(h["grpc-retry-pushback-ms"], "2500");
+        assert_eq!(
+            h["grpc-retry-pushback-ms"], "2000",
+            "the same wait as Retry-After"
+        );
         assert_eq!(h["content-type"], "application/grpc");
+        let soon = trailers_only(
+            Refusal {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                message: "",
+                challenges: Vec::new(),
+                retry_after: Some(Duration::from_millis(300)),
+            },
+            (),
+        );
+        assert_eq!(soon.headers()["retry-after"], "1");
+        assert_eq!(soon.headers()["grpc-retry-pushback-ms"], "1000");
         assert_eq!(
             [400, 401, 403, 500, 503, 404].map(|s| code_for(StatusCode::from_u16(s).unwrap())),
             [3, 16, 7, 13, 14, 2]

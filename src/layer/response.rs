@@ -372,10 +372,9 @@ fn grpc_answer<B>(
         grpc::Refusal {
             status: rejection.status(),
             message: &message,
-            challenge: challenge
-                .header_values(rejection.reason(), dpop_scheme)
-                .into_iter()
-                .next(),
+            // Every challenge (Bearer and DPoP when both are accepted), as
+            // the HTTP answer has them: the client picks the scheme it can use.
+            challenges: challenge.header_values(rejection.reason(), dpop_scheme),
             retry_after: rejection.retry_after(),
         },
         body,
@@ -585,6 +584,42 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(json.body()).unwrap();
         assert_eq!(v["error"], "invalid_token");
         assert_eq!(json.headers()["content-type"], "application/json");
+    }
+
+    /// A layer accepting Bearer and DPoP challenges with both: a gRPC
+    /// answer keeps both, in the HTTP answer's order, not only the first.
+    #[cfg(feature = "dpop")]
+    #[test]
+    fn grpc_answers_keep_every_challenge() {
+        let c = Challenge::new(Some("orders"), ErrorDetail::Terse)
+            .unwrap()
+            .with_dpop(&[jsonwebtoken::Algorithm::ES256], true);
+        let expired = Rejection::new(Reason::Expired);
+        let expected = c.header_values(Reason::Expired, false);
+        assert_eq!(expected.len(), 2, "Bearer and DPoP");
+        for authorization in [None, Some("Bearer x")] {
+            let mut req = http::Request::post("/shop.v1.Orders/GetOrder")
+                .header("content-type", "application/grpc");
+            if let Some(a) = authorization {
+                req = req.header("authorization", a);
+            }
+            let req = req.body(()).unwrap();
+            let head = RequestHead::of(&req);
+            for res in [
+                Rfc6750Response::new(c.clone()).response_to(&head, &expired),
+                JsonResponse::new(c.clone()).response_to(&head, &expired),
+            ] {
+                let res: Response<String> = res;
+                assert_eq!(res.headers()["grpc-status"], "16");
+                let got: Vec<_> = res.headers().get_all("www-authenticate").iter().collect();
+                assert_eq!(got, expected.iter().collect::<Vec<_>>());
+                assert!(got[0]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("Bearer realm=\"orders\""));
+                assert!(got[1].to_str().unwrap().starts_with("DPoP "));
+            }
+        }
     }
 
     #[test]
