@@ -37,6 +37,8 @@
 //! | Redis replay store unreachable | 503 `dpop_replay_store_unavailable` with `Retry-After: 1`, after at most the timeout (250 ms); Bearer requests unaffected | fail closed: a replay check that cannot be made must not accept; the price is that DPoP is as available as Redis |
 //! | Redis replay store, per key | at most 10 000 new proofs per key thumbprint per 60 s (`max_per_key`, `per_key_period`), beyond: 401 `dpop_replay_key_limit`, nothing stored | one client, or one stolen key, cannot fill Redis for everyone; refusing, never forgetting, keeps every stored proof unreplayable |
 //! | `htu` base | the configured external base URL, never `Host` unless `with_insecure_trust_forwarded_headers` | `Host` is client- or proxy-controlled |
+//! | trusted forwarded headers | scheme from `X-Forwarded-Proto`, host from `X-Forwarded-Host` then `Host` (first element of the first field), the base URL filling the rest; a malformed one refuses the proof (`dpop_htu`) | a proof is never checked against an origin other than the one the request names, and never silently against the configured one when the request names another |
+//! | `Router::nest` | the layer sees the path its router sees: inside a nest, without the prefix | put the layer on the outer router, or include the prefix in the base URL |
 //!
 //! # Keys
 //!

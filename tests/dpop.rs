@@ -8,6 +8,8 @@
     feature = "introspection"
 ))]
 mod common;
+#[path = "dpop/forwarded.rs"]
+mod forwarded;
 
 use std::time::Duration;
 
