@@ -109,7 +109,7 @@ async fn insufficient_scope_uses_the_scheme_of_the_layer_and_the_request() {
     .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert_eq!(guard_kind(&res), Some(AuthzFailure::InsufficientScope));
-    assert_eq!(challenges(&res), [dpop_403.clone()]);
+    assert_eq!(challenges(&res), std::slice::from_ref(&dpop_403));
 
     // Both schemes accepted: the scheme the request used.
     let mixed = guarded(&idp, |b| b.dpop(config().build().unwrap())).await;
