@@ -14,6 +14,7 @@
 //! | [`client`] | outbound client-credentials tokens (feature `client`) |
 //! | [`introspection`] | opaque tokens: RFC 7662 introspection, [`introspection::Introspector`] (feature `introspection`) |
 //! | `grpc` | tonic: [`MethodGuards`](grpc::MethodGuards) per gRPC method and claims in a `tonic::Request` (feature `grpc`); gRPC status answers to gRPC calls need no feature |
+//! | `dpop` | DPoP (RFC 9449): [`DpopConfig`](dpop::DpopConfig) for the layer's proof checks, [`DpopChecker`](dpop::DpopChecker), [`RequireDpop`](dpop::RequireDpop) per route, replay stores, server nonces (feature `dpop`) |
 //! | `mtls` | certificate-bound tokens (RFC 8705): [`ClientCertificate`](mtls::ClientCertificate), [`mtls::serve`], [`ForwardedCertLayer`](mtls::ForwardedCertLayer) (feature `mtls`) |
 //! | [`testkit`] | [`testkit::MockIssuer`], the token builder and [`testkit::bearer_request`] (feature `testkit`) |
 //! | [`ops`] | operations: [`ops::Readiness`] for readiness probes, the metric names (feature `metrics`) |
@@ -32,9 +33,10 @@
 //! | `aws_lc_rs` | yes | the aws-lc-rs signature backend |
 //! | `rust_crypto` | no | the pure-Rust signature backend (instead of `aws_lc_rs`) |
 //! | `client` | no | the [`client`] module |
-//! | `redis` | no | `revocation::RedisRevocations`: the revocation list shared by every instance through Redis |
+//! | `redis` | no | `revocation::RedisRevocations`: the revocation list shared by every instance through Redis; with `dpop`, `dpop::RedisReplayStore`: the DPoP replay cache shared by every instance |
 //! | `introspection` | no | the [`introspection`] module (opaque tokens, RFC 7662); enables `client` |
 //! | `grpc` | no | the `grpc` module (tonic), and with `client` the outbound `client::GrpcBearerLayer`; gRPC calls get gRPC status answers without it too |
+//! | `dpop` | no | the `dpop` module: `Authorization: DPoP` on the layer (RFC 9449), proof checks, replay stores, server nonces; with `client`, DPoP-bound outbound tokens |
 //! | `mtls` | no | the `mtls` module: certificate-bound tokens (RFC 8705), [`mtls::serve`] over rustls, [`mtls::ForwardedCertLayer`] for trusted proxies; enables `axum` |
 //! | `metrics` | no | Prometheus-style metrics through the [`metrics`](https://docs.rs/metrics) facade (any exporter); see [Operations](#operations) |
 //! | `testkit` | no | the [`testkit`] module |

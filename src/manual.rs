@@ -30,13 +30,37 @@
 //! | `DPoP` scheme with an unbound token | refused (`dpop_jkt_mismatch`, `invalid_token`) | RFC 9449 §7.1: the token must be bound to the proof's key |
 //! | `DPoP` scheme without a proof | 401 `invalid_dpop_proof` (`dpop_proof_missing`) | RFC 9449 §7.1 |
 //! | two or more `DPoP` headers | 400 `invalid_request` | RFC 9449 §4.3 (1): which one the client meant is unknowable |
-//! | challenges | `DPoP algs="…"` and (unless DPoP is required) `Bearer`, one `WWW-Authenticate` field each; the error on the challenge of the scheme used, DPoP errors on `DPoP` | RFC 9449 §7.1; RFC 9110 §11.6.1 allows both forms, separate fields are what clients split most reliably |
+//! | challenges | `DPoP algs="…"` and (unless DPoP is required) `Bearer`, one `WWW-Authenticate` field each; the error on the challenge of the scheme used, DPoP errors on `DPoP`; `resource_metadata` on both | RFC 9449 §7.1; RFC 9110 §11.6.1 allows both forms, separate fields are what clients split most reliably |
+//! | guards' answers (scope, role, tenant) | an anonymous caller's 401 carries every challenge of the layer; a 403 `insufficient_scope` is on `DPoP` when the layer accepts only DPoP or the request used DPoP, else on `Bearer` | the client learns every scheme it may retry with, and the error sits on the scheme it used |
 //! | `DPoP-Nonce` | on `use_dpop_nonce` refusals, and on successes whose proof used the previous slot's nonce | RFC 9449 §8.2, §9: clients switch before their nonce goes stale |
 //! | replay store | in memory per process; a shared store (`DpopConfigBuilder::replay_store`) is awaited once per request, the memory path stays synchronous | no infrastructure by default; a store error refuses with 503 (fail closed, not blaming the client) |
 //! | shared replay store (features `dpop` + `redis`) | none; [`RedisReplayStore`](crate::dpop::RedisReplayStore) when given: one atomic `EVAL` per DPoP request, `SET NX PX` for the proof's remaining `iat` window | instances behind a load balancer otherwise each accept a proof once; the entry expires in Redis when the `iat` check would refuse the proof anyway |
 //! | Redis replay store unreachable | 503 `dpop_replay_store_unavailable` with `Retry-After: 1`, after at most the timeout (250 ms); Bearer requests unaffected | fail closed: a replay check that cannot be made must not accept; the price is that DPoP is as available as Redis |
 //! | Redis replay store, per key | at most 10 000 new proofs per key thumbprint per 60 s (`max_per_key`, `per_key_period`), beyond: 401 `dpop_replay_key_limit`, nothing stored | one client, or one stolen key, cannot fill Redis for everyone; refusing, never forgetting, keeps every stored proof unreplayable |
 //! | `htu` base | the configured external base URL, never `Host` unless `with_insecure_trust_forwarded_headers` | `Host` is client- or proxy-controlled |
+//! | trusted forwarded headers | scheme from `X-Forwarded-Proto`, host from `X-Forwarded-Host` then `Host` (first element of the first field), the base URL filling the rest; a malformed one refuses the proof (`dpop_htu`) | a proof is never checked against an origin other than the one the request names, and never silently against the configured one when the request names another |
+//! | `Router::nest` | the layer sees the path its router sees: inside a nest, without the prefix | put the layer on the outer router, or include the prefix in the base URL |
+//!
+//! # DPoP proof checks (feature `dpop`)
+//!
+//! The values are [`DpopConfigBuilder`](crate::dpop::DpopConfigBuilder)'s
+//! defaults (constants in [`crate::dpop`]); every check has its own reason
+//! code ([`DpopError`](crate::dpop::DpopError)).
+//!
+//! | check | default | reason |
+//! |---|---|---|
+//! | algorithm allowlist | ES256, ES384, EdDSA, RS256/384/512, PS256/384/512 (`DEFAULT_DPOP_ALGORITHMS`); `none` and `HS*` refused at build time | a proof is verified with the public key it carries: a symmetric or absent signature would prove nothing (RFC 9449 §4.3) |
+//! | `typ` | exactly `dpop+jwt` (case-insensitive) | a signed JWT of another kind (an ID token, a client assertion) must not pass as a proof |
+//! | `crit` | refused | no JWS extension is understood, so none may be critical |
+//! | `jwk` | required, public only (`d`, `p`, `q`, `k`, … refused), of the type `alg` needs | a proof whose key leaked its private part proves nothing; a key/alg mismatch is an algorithm confusion |
+//! | RSA key size | 2048 to 8192 bits | under 2048 bits is factorable (RFC 7518 §3.3); above 8192 the backends do not verify and verification cost is unbounded |
+//! | `iat` window | 60 s either way (`DEFAULT_IAT_WINDOW`), at most 300 s (`MAX_IAT_WINDOW`), at least 1 s | tolerates clock skew; bounds how long a captured proof stays usable and how long the replay cache must remember it |
+//! | proof size | 8 KiB (`DEFAULT_MAX_PROOF_BYTES`), configurable from 1 KiB to 64 KiB, checked before any decoding | an RSA-8192 proof is about 3.5 KiB; a hostile header costs nothing to refuse |
+//! | `htm`, `htu`, `ath`, `cnf.jkt` | always | a proof is for one method, one URL (RFC 3986 normalised, without query and fragment) and one token, made with the token's key |
+//! | in-memory replay cache | 100 000 proofs (`DEFAULT_REPLAY_CAPACITY`), each until its `iat` window ends; when full, new proofs are refused (503 `dpop_replay_cache_full`), old ones are never forgotten early | bounded memory; forgetting a proof inside its window would make it replayable |
+//! | proofs per key | 10 000 per window (`DEFAULT_REPLAY_PER_KEY`, ≈ 160 requests/s per key), beyond: `dpop_replay_key_limit` | one client, or one stolen key, cannot fill the cache for everyone else |
+//! | server nonces | off; when on, rotated every 5 min by default (`DEFAULT_NONCE_ROTATION`, 10 s to 1 h), the current and the previous slot accepted | nonces cost every client a round trip per rotation; accepting the previous slot lets a nonce live one to two periods, so a client never races a rotation |
+//! | nonce secret | random per process (32 bytes) unless `nonce_secret` is given | right for one instance with nothing to configure; instances behind one load balancer must share one, or each refuses the others' nonces |
 //!
 //! # Keys
 //!
@@ -118,7 +142,7 @@
 //! | the document (`layer::ProtectedResourceMetadata`) | not served; `router()` serves it at `/.well-known/oauth-protected-resource{/path of resource}` only, public, `Cache-Control: public, max-age=3600` | the unsuffixed URL is the host root's metadata: a client checks that `resource` is the identifier it derived the URL from (§3.3) |
 //! | `resource`, `authorization_servers`, `resource_documentation` | `https` only; no userinfo or fragment; no query in `resource` or an issuer | clients compare `resource` byte for byte and fetch the others: nothing to spoof with `user@host`, nothing sent in clear text |
 //! | `bearer_methods_supported` | `["header"]`, not configurable | the layer reads only the `Authorization` header; query and body tokens leak (RFC 6750 §5.3) |
-//! | DPoP / mTLS fields | never emitted | advertising a binding the crate does not verify would be a false promise |
+//! | DPoP / mTLS fields | left out unless set: `dpop_signing_alg_values_supported` from `.dpop(&config)` or `.dpop_from_layer(&layer)`, `dpop_bound_access_tokens_required` from `.dpop_bound_access_tokens_required(true)` (refused at build without DPoP algorithms) or the layer's `require_dpop`, `tls_client_certificate_bound_access_tokens` from `.tls_client_certificate_bound_access_tokens(true)` | advertise exactly what the layer verifies: taken from the layer's own configuration, the document cannot promise what the layer does not check |
 //! | `resource_metadata` in `WWW-Authenticate` | only with `AuthLayerBuilder::resource_metadata`; then in 401 and 403 `insufficient_scope` answers, not 400/503 | the answers after which a client needs another token; the URL is checked for quotes and backslashes as it is sent in a quoted parameter |
 //!
 //! # Multi-tenant issuers (tenant templates)

@@ -8,6 +8,10 @@
     feature = "introspection"
 ))]
 mod common;
+#[path = "dpop/forwarded.rs"]
+mod forwarded;
+#[path = "dpop/challenges.rs"]
+mod guard_challenges;
 
 use std::time::Duration;
 
@@ -94,6 +98,21 @@ fn bound_token(idp: &MockIssuer, key: &DpopKey) -> String {
 
 fn proof(key: &DpopKey, method: &str, token: &str) -> String {
     key.proof_builder(method, URL).access_token(token).sign()
+}
+
+/// The start of the `DPoP` challenge of a layer with the default algorithms.
+const ALL_ALGS: &str =
+    r#"DPoP realm="orders", algs="ES256 ES384 EdDSA RS256 RS384 RS512 PS256 PS384 PS512""#;
+
+/// The value of the auth-param `name` of one challenge.
+fn param(challenge: &str, name: &str) -> Option<String> {
+    let (_, params) = challenge.split_once(' ')?;
+    params.split(", ").find_map(|kv| {
+        kv.strip_prefix(name)?
+            .strip_prefix("=\"")?
+            .strip_suffix('"')
+            .map(str::to_owned)
+    })
 }
 
 fn dpop_error(res: &Response<Body>) -> Option<DpopError> {
@@ -310,6 +329,26 @@ async fn each_proof_check_has_its_reason() {
             "GET",
             DpopError::ProofMalformed,
         ),
+        (
+            "signed by another key than its jwk",
+            b("GET", URL)
+                .jwk(DpopKey::generate(Algorithm::ES256).public_jwk())
+                .sign(),
+            "GET",
+            DpopError::Signature,
+        ),
+        (
+            "no jwk",
+            b("GET", URL).without_header("jwk").sign(),
+            "GET",
+            DpopError::Jwk,
+        ),
+        (
+            "alg HS256",
+            b("GET", URL).header_alg("HS256").sign(),
+            "GET",
+            DpopError::Alg,
+        ),
     ];
     for (name, p, method, want) in cases {
         let res = send(
@@ -320,8 +359,15 @@ async fn each_proof_check_has_its_reason() {
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{name}");
         assert_eq!(dpop_error(&res), Some(want), "{name}");
         let c = challenges(&res);
-        assert!(c[0].starts_with("DPoP "), "{name}: {c:?}");
-        assert!(c[0].contains("error="), "{name}: {c:?}");
+        assert_eq!(c.len(), 2, "{name}: {c:?}");
+        assert!(c[0].starts_with(ALL_ALGS), "{name}: {c:?}");
+        assert_eq!(
+            param(&c[0], "error").as_deref(),
+            Some("invalid_dpop_proof"),
+            "{name}: {c:?}"
+        );
+        // The Bearer challenge beside it, without an error.
+        assert_eq!(c[1], r#"Bearer realm="orders""#, "{name}");
     }
     // Within the window at both edges: accepted.
     for offset in [-59, 59] {

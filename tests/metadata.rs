@@ -300,3 +300,114 @@ fn invalid_resources_are_config_errors() {
         .unwrap_err();
     assert!(matches!(err, ConfigError::InsecureUrl { .. }), "{err:?}");
 }
+
+/// The inventory behind `scopes_from_guards` is process-wide: a guard on
+/// any router counts, built before the document.
+#[test]
+fn scopes_from_guards_lists_every_guard_built_in_the_process() {
+    let metadata_scope = "metadata-test:read";
+    let elsewhere = "metadata-test:elsewhere";
+    let _guarded: Router = Router::new().route(
+        "/reports",
+        get(|| async { "reports" }).layer(RequireScope::any_of([metadata_scope, "orders:read"])),
+    );
+    // Another router, never merged with the first.
+    let _other: Router = Router::new().route(
+        "/other",
+        get(|| async { "other" }).layer(RequireScope::new(elsewhere)),
+    );
+    let m = ProtectedResourceMetadata::builder("https://api.example.com")
+        .scopes_supported(["orders:read"])
+        .scopes_from_guards()
+        .build()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(m.json()).unwrap();
+    let scopes: Vec<&str> = v["scopes_supported"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert!(scopes.contains(&metadata_scope), "{scopes:?}");
+    assert!(scopes.contains(&elsewhere), "{scopes:?}");
+    // Listed once, though named twice.
+    assert_eq!(scopes.iter().filter(|s| **s == "orders:read").count(), 1);
+    // A scope no guard requires is not invented.
+    assert!(!scopes.contains(&"metadata-test:never"), "{scopes:?}");
+}
+
+#[cfg(feature = "dpop")]
+#[tokio::test]
+async fn dpop_fields_follow_the_layer() {
+    use oauth2_guard::dpop::DpopConfig;
+    use oauth2_guard::Algorithm;
+
+    let idp = MockIssuer::start().await;
+    let issuer = || async {
+        idp.issuer_builder()
+            .audience("orders-api")
+            .build()
+            .await
+            .unwrap()
+    };
+    let dpop = || {
+        DpopConfig::builder("https://api.example.com")
+            .algorithms([Algorithm::ES256, Algorithm::PS256])
+            .build()
+            .unwrap()
+    };
+    let fields = |layer: &AuthLayer| {
+        let m = ProtectedResourceMetadata::builder("https://api.example.com")
+            .dpop_from_layer(layer)
+            .build()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_str(m.json()).unwrap();
+        (
+            v.get("dpop_signing_alg_values_supported").cloned(),
+            v.get("dpop_bound_access_tokens_required").cloned(),
+        )
+    };
+    let required = AuthLayer::builder()
+        .issuer(issuer().await)
+        .dpop(dpop())
+        .require_dpop()
+        .build()
+        .unwrap();
+    assert_eq!(
+        fields(&required),
+        (Some(json!(["ES256", "PS256"])), Some(json!(true)))
+    );
+    let beside_bearer = AuthLayer::builder()
+        .issuer(issuer().await)
+        .dpop(dpop())
+        .build()
+        .unwrap();
+    assert_eq!(
+        fields(&beside_bearer),
+        (Some(json!(["ES256", "PS256"])), None)
+    );
+    // A layer without DPoP clears what was set by hand.
+    let plain = AuthLayer::builder().issuer(issuer().await).build().unwrap();
+    let m = ProtectedResourceMetadata::builder("https://api.example.com")
+        .dpop(&dpop())
+        .dpop_bound_access_tokens_required(true)
+        .dpop_from_layer(&plain)
+        .build()
+        .unwrap();
+    assert!(!m.json().contains("dpop"), "{}", m.json());
+    // Required without any algorithm: a configuration error.
+    let err = ProtectedResourceMetadata::builder("https://api.example.com")
+        .dpop_bound_access_tokens_required(true)
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ConfigError::MissingSetting {
+                setting: "dpop",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}

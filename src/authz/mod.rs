@@ -52,8 +52,8 @@
 //! # Responses
 //! | situation | status | `WWW-Authenticate` |
 //! |---|---|---|
-//! | the token lacks the scope / role | 403 | `Bearer error="insufficient_scope", …, scope="<required scopes, space-separated>"` (RFC 6750 §3.1) |
-//! | no token, on an [`optional`](crate::AuthLayerBuilder::optional) layer | 401 | `Bearer` |
+//! | the token lacks the scope / role | 403 | `Bearer error="insufficient_scope", …, scope="<required scopes, space-separated>"` (RFC 6750 §3.1); `DPoP algs="…", error="insufficient_scope", …` when the layer accepts only DPoP or the request used the `DPoP` scheme (RFC 9449 §7.1) |
+//! | no token, on an [`optional`](crate::AuthLayerBuilder::optional) layer | 401 | every challenge the layer sends: `Bearer`, and `DPoP algs="…"` on a DPoP layer, one field each |
 //! | no `AuthLayer` in front of the guard | 500, body names the mistake | none |
 //!
 //! The realm of the challenge is the `AuthLayer`'s. The [`AuthzRejection`]
@@ -460,8 +460,18 @@ impl AuthzRejection {
         }
     }
 
-    /// The `WWW-Authenticate` value, if the answer carries one.
+    /// The `WWW-Authenticate` value, if the answer carries one: the first
+    /// of [`challenges`](Self::challenges).
     pub fn challenge(&self) -> Option<HeaderValue> {
+        self.challenges().into_iter().next()
+    }
+
+    /// Every `WWW-Authenticate` value of the answer, one field each: for
+    /// an anonymous caller every challenge the `AuthLayer` would send
+    /// (`DPoP algs="…"` and `Bearer` on a layer that accepts both); for a
+    /// 403 one challenge, on the `DPoP` scheme when the layer accepts only
+    /// DPoP or the request used it (RFC 9449 §7.1); none for a 500.
+    pub fn challenges(&self) -> Vec<HeaderValue> {
         let fallback;
         let c = match &self.challenge {
             Some(c) => c,
@@ -471,13 +481,11 @@ impl AuthzRejection {
             }
         };
         match self.kind {
-            AuthzFailure::InsufficientScope => Some(c.insufficient_scope(&self.required)),
-            AuthzFailure::InsufficientRole => Some(c.insufficient_role()),
-            AuthzFailure::WrongTenant => Some(c.insufficient_role_or_tenant(true)),
-            AuthzFailure::Anonymous => {
-                c.header_for(&crate::Rejection::new(crate::Reason::MissingToken))
-            }
-            AuthzFailure::NotAuthenticated | AuthzFailure::UnlistedMethod => None,
+            AuthzFailure::InsufficientScope => vec![c.insufficient_scope(&self.required)],
+            AuthzFailure::InsufficientRole => vec![c.insufficient_role()],
+            AuthzFailure::WrongTenant => vec![c.insufficient_role_or_tenant(true)],
+            AuthzFailure::Anonymous => c.header_values(crate::Reason::MissingToken, false),
+            AuthzFailure::NotAuthenticated | AuthzFailure::UnlistedMethod => Vec::new(),
         }
     }
 
@@ -554,8 +562,8 @@ impl AuthzRejection {
             let mut res = Response::new(body(self.body_text()));
             *res.status_mut() = self.status();
             let h = res.headers_mut();
-            if let Some(v) = self.challenge() {
-                h.insert(header::WWW_AUTHENTICATE, v);
+            for v in self.challenges() {
+                h.append(header::WWW_AUTHENTICATE, v);
             }
             h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             res

@@ -188,14 +188,30 @@ impl DpopConfigBuilder {
         self
     }
 
-    /// Take the request's origin from the request URI when it has one
-    /// (which the layer builds from `Host`, `X-Forwarded-Proto` and
-    /// `X-Forwarded-Host`) instead of the configured base URL.
+    /// Take the origin (scheme, host, port) that `htu` is compared with
+    /// from the request instead of the configured base URL; the base URL's
+    /// path is still prepended to the request path.
+    ///
+    /// | part | taken from, the first present wins |
+    /// |---|---|
+    /// | scheme | `X-Forwarded-Proto`, the request URI's scheme (HTTP/2), the base URL's |
+    /// | host\[:port\] | `X-Forwarded-Host`, `Host`, the request URI's authority (HTTP/2), the base URL's |
+    ///
+    /// Of a header, the first element of the first field is used (`https,
+    /// http` → `https`). A header that is present but malformed (a scheme
+    /// other than `http`/`https`, a host that is not a URI authority or has
+    /// userinfo, an empty first element, non-ASCII) refuses the proof with
+    /// `dpop_htu`: the proof is never checked against another origin than
+    /// the one the request names. [`DpopChecker::check`](crate::dpop::DpopChecker::check)
+    /// has no headers: it uses an absolute request URI's scheme and
+    /// authority, else the base URL's.
     ///
     /// # Deployment caveat
-    /// Only behind a proxy that overwrites those headers: otherwise a
-    /// client chooses the URL its proof is compared with, and a proof made
-    /// for another service with the same token is accepted here.
+    /// Only behind a proxy that overwrites (not appends to) `Host`,
+    /// `X-Forwarded-Proto` and `X-Forwarded-Host` on every request:
+    /// otherwise a client chooses the URL its proof is compared with, and a
+    /// proof made for another service with the same token is accepted
+    /// here. Without this option those headers are never read.
     pub fn with_insecure_trust_forwarded_headers(mut self) -> Self {
         self.trust_forwarded = true;
         self

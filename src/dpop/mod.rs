@@ -72,6 +72,7 @@
 
 mod config;
 mod error;
+mod forwarded;
 mod htu;
 mod jwk;
 mod nonce;
@@ -190,7 +191,10 @@ impl DpopChecker {
     /// `now` (Unix seconds), and record it in the replay cache.
     ///
     /// `uri` is the request target; only its path is used, unless
-    /// forwarded headers are trusted and it is absolute. A token without
+    /// forwarded headers are trusted and it is absolute (then its scheme
+    /// and authority are the origin; the layer also reads `Host` and
+    /// `X-Forwarded-*`, see
+    /// [`with_insecure_trust_forwarded_headers`](DpopConfigBuilder::with_insecure_trust_forwarded_headers)). A token without
     /// `cnf.jkt` (`token_jkt` = `None`) is refused: under the `DPoP` scheme
     /// the token must be bound (RFC 9449 §7.1).
     ///
@@ -205,7 +209,8 @@ impl DpopChecker {
         token_jkt: Option<&str>,
         now: u64,
     ) -> Result<CheckedProof, DpopError> {
-        let unreplayed = self.check_unreplayed(proof, method, uri, access_token, token_jkt, now)?;
+        let access = Some((access_token, token_jkt));
+        let unreplayed = self.check_proof(proof, method, uri, None, access, now)?;
         self.record(unreplayed, now)
     }
 
@@ -223,17 +228,26 @@ impl DpopChecker {
         .map(|()| unreplayed.checked)
     }
 
-    /// Every check but the replay check.
+    /// Every check but the replay check, for a request with these
+    /// `headers` (read only with
+    /// [`with_insecure_trust_forwarded_headers`](DpopConfigBuilder::with_insecure_trust_forwarded_headers)).
     pub(crate) fn check_unreplayed(
         &self,
         proof: &str,
-        method: &http::Method,
-        uri: &http::Uri,
+        head: &crate::layer::RequestHead<'_>,
         access_token: &str,
         token_jkt: Option<&str>,
         now: u64,
     ) -> Result<UnreplayedProof, DpopError> {
-        self.check_proof(proof, method, uri, Some((access_token, token_jkt)), now)
+        let access = Some((access_token, token_jkt));
+        self.check_proof(
+            proof,
+            head.method,
+            head.uri,
+            Some(head.headers),
+            access,
+            now,
+        )
     }
 
     /// Check a proof sent to a token endpoint (RFC 9449 §5): every check
@@ -247,17 +261,19 @@ impl DpopChecker {
         uri: &http::Uri,
         now: u64,
     ) -> Result<CheckedProof, DpopError> {
-        let unreplayed = self.check_proof(proof, method, uri, None, now)?;
+        let unreplayed = self.check_proof(proof, method, uri, None, None, now)?;
         self.record(unreplayed, now)
     }
 
     /// Every check but the replay check; `ath` and `cnf.jkt` only when
-    /// `access` (the token and its `cnf.jkt`) is given.
+    /// `access` (the token and its `cnf.jkt`) is given; the request's
+    /// `headers`, when given, only when forwarded headers are trusted.
     fn check_proof(
         &self,
         proof: &str,
         method: &http::Method,
         uri: &http::Uri,
+        headers: Option<&http::HeaderMap>,
         access: Option<(&str, Option<&str>)>,
         now: u64,
     ) -> Result<UnreplayedProof, DpopError> {
@@ -267,9 +283,14 @@ impl DpopChecker {
         if claims.htm != method.as_str() {
             return Err(DpopError::Htm);
         }
-        let origin = match (c.trust_forwarded, uri.scheme_str(), uri.authority()) {
-            (true, Some(scheme), Some(authority)) => format!("{scheme}://{authority}"),
-            _ => c.origin.clone(),
+        // Trusted forwarded headers name the origin; a malformed one makes
+        // it unknowable: refused, never replaced by the configured one.
+        let origin = if c.trust_forwarded {
+            let none = http::HeaderMap::new();
+            let forwarded = forwarded::origin(&c.origin, uri, headers.unwrap_or(&none));
+            std::borrow::Cow::Owned(forwarded.map_err(|_| DpopError::Htu)?)
+        } else {
+            std::borrow::Cow::Borrowed(c.origin.as_str())
         };
         let expected = htu::expected(&origin, &c.base_path, uri.path()).ok_or(DpopError::Htu)?;
         if htu::normalise(&claims.htu).as_deref() != Some(expected.as_str()) {

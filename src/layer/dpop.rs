@@ -92,14 +92,13 @@ impl LayerDpop {
         jkt: &str,
     ) -> Checked {
         let now = now_unix();
-        let unreplayed =
-            match self
-                .checker
-                .check_unreplayed(proof, head.method, head.uri, token, Some(jkt), now)
-            {
-                Ok(u) => u,
-                Err(e) => return Checked::Done(Err(self.refusal(e, now))),
-            };
+        let unreplayed = match self
+            .checker
+            .check_unreplayed(proof, head, token, Some(jkt), now)
+        {
+            Ok(u) => u,
+            Err(e) => return Checked::Done(Err(self.refusal(e, now))),
+        };
         let nonce = if unreplayed.stale_nonce() {
             self.nonce_header(now)
         } else {

@@ -42,12 +42,31 @@
 //! # Fields
 //! Emitted: `resource`, `authorization_servers`, `scopes_supported`,
 //! `bearer_methods_supported`, `resource_name`, `resource_documentation`;
-//! empty lists and unset values are left out. Not emitted until the crate
-//! verifies them: `dpop_signing_alg_values_supported`,
-//! `dpop_bound_access_tokens_required` (DPoP, RFC 9449) and
-//! `tls_client_certificate_bound_access_tokens` (mTLS, RFC 8705) — the
-//! layer refuses sender-constrained tokens today, and advertising support
-//! would be a lie. Signed metadata (`signed_metadata`) is not produced.
+//! empty lists and unset values are left out. The sender-constraint fields
+//! are emitted when set, and only then:
+//!
+//! | field | set by | with the layer |
+//! |---|---|---|
+//! | `dpop_signing_alg_values_supported` (RFC 9449 §5.1) | [`dpop_from_layer`](ProtectedResourceMetadataBuilder::dpop_from_layer) or [`dpop`](ProtectedResourceMetadataBuilder::dpop) (feature `dpop`) | the algorithms of the layer's [`DpopConfig`](crate::dpop::DpopConfig) |
+//! | `dpop_bound_access_tokens_required` | [`dpop_from_layer`](ProtectedResourceMetadataBuilder::dpop_from_layer) or [`dpop_bound_access_tokens_required`](ProtectedResourceMetadataBuilder::dpop_bound_access_tokens_required) | the layer's [`require_dpop`](super::AuthLayerBuilder::require_dpop) |
+//! | `tls_client_certificate_bound_access_tokens` (RFC 8705 §3.4) | [`tls_client_certificate_bound_access_tokens`](ProtectedResourceMetadataBuilder::tls_client_certificate_bound_access_tokens) (feature `mtls`) | — the layer cannot know whether certificates reach it; say `true` when they do ([`mtls::serve`](crate::mtls::serve), a trusted proxy) |
+//!
+//! [`dpop_from_layer`](ProtectedResourceMetadataBuilder::dpop_from_layer)
+//! takes both DPoP fields from the `AuthLayer` that protects the resource,
+//! so the document cannot advertise another algorithm list or requirement
+//! than the layer enforces; set by hand, `dpop_bound_access_tokens_required`
+//! without any DPoP algorithm is refused at build. Signed metadata
+//! (`signed_metadata`) is not produced.
+//!
+//! # `scopes_supported` from the guards
+//! [`scopes_from_guards`](ProtectedResourceMetadataBuilder::scopes_from_guards)
+//! reads the process-wide inventory
+//! ([`audit::required_scopes`](crate::audit::required_scopes)): every scope
+//! of every guard built so far in this process, whichever router or layer
+//! it belongs to. With several protected resources in one process, list
+//! each one's scopes with
+//! [`scopes_supported`](ProtectedResourceMetadataBuilder::scopes_supported)
+//! instead.
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -213,9 +232,36 @@ impl ProtectedResourceMetadataBuilder {
         self
     }
 
+    /// Both DPoP fields from the layer that protects this resource:
+    /// `dpop_signing_alg_values_supported` from its
+    /// [`dpop`](super::AuthLayerBuilder::dpop) configuration and
+    /// `dpop_bound_access_tokens_required` from its
+    /// [`require_dpop`](super::AuthLayerBuilder::require_dpop). A layer
+    /// without DPoP clears both: what is advertised is what is enforced.
+    /// (A route-level [`RequireDpop`](crate::dpop::RequireDpop) does not
+    /// make the whole resource DPoP-only, so it does not count.)
+    #[cfg(feature = "dpop")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "dpop")))]
+    pub fn dpop_from_layer<R>(mut self, layer: &super::AuthLayer<R>) -> Self {
+        match &layer.auth.binding.dpop {
+            Some(dpop) => {
+                self = self.dpop(dpop.checker.config());
+                self.dpop_required = dpop.require;
+            }
+            None => {
+                self.dpop_algs.clear();
+                self.dpop_required = false;
+            }
+        }
+        self
+    }
+
     /// `dpop_bound_access_tokens_required` (RFC 9728 §2): whether this
     /// resource accepts only DPoP-bound tokens
-    /// ([`require_dpop`](super::AuthLayerBuilder::require_dpop)).
+    /// ([`require_dpop`](super::AuthLayerBuilder::require_dpop)). Prefer
+    /// [`dpop_from_layer`](Self::dpop_from_layer), which cannot disagree
+    /// with the layer; `true` without [`dpop`](Self::dpop) is refused at
+    /// build.
     #[cfg(feature = "dpop")]
     #[cfg_attr(docsrs, doc(cfg(feature = "dpop")))]
     pub fn dpop_bound_access_tokens_required(mut self, required: bool) -> Self {
@@ -253,6 +299,10 @@ impl ProtectedResourceMetadataBuilder {
     /// Add every scope the guards built so far require
     /// ([`audit::required_scopes`](crate::audit::required_scopes)) to
     /// `scopes_supported`: build the routes (and their guards) first.
+    ///
+    /// The inventory is process-wide: it holds the scopes of every guard
+    /// of every router in the process (and of [`HasScope`](crate::authz::HasScope)
+    /// extractors once they have run), not only this resource's.
     pub fn scopes_from_guards(self) -> Self {
         self.scopes_supported(crate::audit::required_scopes())
     }
@@ -288,8 +338,17 @@ impl ProtectedResourceMetadataBuilder {
     /// backslash or non-ASCII character, or a `resource` path axum cannot
     /// route (a segment starting with `:` or `*`, a brace);
     /// [`ConfigError::InsecureUrl`] for `http`;
-    /// [`ConfigError::InvalidScope`] for a scope that is not a scope token.
+    /// [`ConfigError::InvalidScope`] for a scope that is not a scope token;
+    /// [`ConfigError::MissingSetting`] for
+    /// `dpop_bound_access_tokens_required(true)` without DPoP algorithms.
     pub fn build(self) -> Result<ProtectedResourceMetadata, ConfigError> {
+        if self.dpop_required && self.dpop_algs.is_empty() {
+            return Err(ConfigError::MissingSetting {
+                setting: "dpop",
+                hint: "dpop_bound_access_tokens_required needs the DPoP algorithms: \
+                       ProtectedResourceMetadataBuilder::dpop_from_layer or ::dpop",
+            });
+        }
         let url = check_public_url(&self.resource, UrlRole::Issuer)?;
         let path = well_known_path(&url)?;
         let well_known_url = format!("{}{path}", url.origin().ascii_serialization());

@@ -76,6 +76,9 @@ pub struct Challenge {
     resource_metadata: Option<Arc<str>>,
     /// One pointer: guards and extractor rejections carry a `Challenge`.
     dpop: Option<Arc<DpopChallenge>>,
+    /// The request was authenticated with the `DPoP` scheme: a guard's
+    /// answer to it carries its error on the `DPoP` challenge.
+    dpop_request: bool,
 }
 
 /// The `DPoP` challenge (RFC 9449 §7.1) of a layer that accepts DPoP.
@@ -109,6 +112,7 @@ impl Challenge {
             detail,
             resource_metadata: None,
             dpop: None,
+            dpop_request: false,
         })
     }
 
@@ -134,6 +138,7 @@ impl Challenge {
             detail,
             resource_metadata: None,
             dpop: None,
+            dpop_request: false,
         }
     }
 
@@ -146,6 +151,14 @@ impl Challenge {
             algs: algs.join(" ").into(),
             bearer,
         }));
+        self
+    }
+
+    /// The same challenge for a request authenticated with the `DPoP`
+    /// scheme (set by the layer for the guards behind it).
+    #[cfg(feature = "dpop")]
+    pub(crate) fn for_dpop_request(mut self) -> Self {
+        self.dpop_request = true;
         self
     }
 
@@ -177,7 +190,7 @@ impl Challenge {
         let dpop_reason = matches!(reason, Reason::Dpop(_));
         #[cfg(not(feature = "dpop"))]
         let dpop_reason = false;
-        let on_dpop = !dpop.bearer || dpop_scheme || dpop_reason;
+        let on_dpop = !dpop.bearer || dpop_scheme || self.dpop_request || dpop_reason;
         let dpop_value = self.value("DPoP", on_dpop.then_some(reason), Some(&dpop.algs), reason);
         let bearer_value = dpop
             .bearer
@@ -252,20 +265,33 @@ impl Challenge {
         self.insufficient(description, "")
     }
 
+    /// A 403 challenge: `Bearer`, or `DPoP algs="…"` when the layer accepts
+    /// only DPoP or the request used the `DPoP` scheme (RFC 9449 §7.1: the
+    /// error goes on the scheme the client used).
     fn insufficient(&self, description: &str, scopes: &str) -> HeaderValue {
-        let mut v = String::from("Bearer");
-        self.push_realm(&mut v);
-        sep(&mut v);
-        v.push_str("error=\"insufficient_scope\", error_description=\"");
-        v.push_str(description);
-        v.push('"');
-        if !scopes.is_empty() {
-            v.push_str(", scope=\"");
-            v.push_str(scopes);
-            v.push('"');
+        let dpop = self
+            .dpop
+            .as_ref()
+            .filter(|d| !d.bearer || self.dpop_request);
+        let scheme = if dpop.is_some() { "DPoP" } else { "Bearer" };
+        let mut params = Vec::new();
+        if let Some(realm) = &self.realm {
+            params.push(format!("realm=\"{realm}\""));
         }
-        self.push_resource_metadata(&mut v);
-        HeaderValue::from_str(&v)
+        if let Some(d) = dpop {
+            params.push(format!("algs=\"{}\"", d.algs));
+        }
+        params.push(format!(
+            "error=\"insufficient_scope\", error_description=\"{description}\""
+        ));
+        if !scopes.is_empty() {
+            params.push(format!("scope=\"{scopes}\""));
+        }
+        if let Some(url) = &self.resource_metadata {
+            params.push(format!("resource_metadata=\"{url}\""));
+        }
+        // Every piece is a fixed ASCII string or a validated setting.
+        HeaderValue::from_str(&format!("{scheme} {}", params.join(", ")))
             .unwrap_or_else(|_| HeaderValue::from_static("Bearer error=\"insufficient_scope\""))
     }
 

@@ -122,6 +122,8 @@ fn admit<B>(
     ext.insert(challenge.clone());
     #[cfg(feature = "dpop")]
     if let Some(proof) = accepted.proven.dpop {
+        // The guards' answers to a DPoP request challenge on `DPoP`.
+        ext.insert(LayerChallenge(challenge.0.clone().for_dpop_request()));
         ext.insert(proof);
     }
     accepted.proven.nonce
