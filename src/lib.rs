@@ -32,7 +32,7 @@
 //! | `aws_lc_rs` | yes | the aws-lc-rs signature backend |
 //! | `rust_crypto` | no | the pure-Rust signature backend (instead of `aws_lc_rs`) |
 //! | `client` | no | the [`client`] module |
-//! | `redis` | no | `revocation::RedisRevocations`: the revocation list shared by every instance through Redis |
+//! | `redis` | no | `revocation::RedisRevocations`: the revocation list shared by every instance through Redis; with `introspection`, `introspection::RedisIntrospectionCache`: introspection answers shared by the fleet |
 //! | `introspection` | no | the [`introspection`] module (opaque tokens, RFC 7662); enables `client` |
 //! | `grpc` | no | the `grpc` module (tonic), and with `client` the outbound `client::GrpcBearerLayer`; gRPC calls get gRPC status answers without it too |
 //! | `mtls` | no | the `mtls` module: certificate-bound tokens (RFC 8705), [`mtls::serve`] over rustls, [`mtls::ForwardedCertLayer`] for trusted proxies; enables `axum` |

@@ -215,6 +215,8 @@
 //! | routing | a JWS of a configured issuer (its name, or its tenant template filled) or a trusted lazy one → JWT verifier; anything else → introspection | a damaged JWT of a known issuer is refused locally, never sent out |
 //! | JWTs introspected | off (`introspect_jwts`) | a call per token per TTL is a cost only some deployments want |
 //! | shared cache (Redis) | off (`shared_cache_redis`); when on, `hash_key` is required | sharing needs a secret common to the fleet; a random per-process key would share nothing and hide it |
+//! | `hash_key` length | at least 32 bytes (`MIN_HASH_KEY_BYTES`), else `build()` fails | the HMAC key is what keeps a Redis dump from being a dictionary of tokens; 32 bytes is HMAC-SHA256's full strength, a short passphrase could be brute-forced offline against the stored hashes |
+//! | shared cache namespace | `oauth2-guard` (`RedisIntrospectionCache::builder(..).namespace`), `A-Z a-z 0-9 . _ - :`, 1 to 64 | keys are `<namespace>:introspection:…`; give each group of services that shares answers its own so several can share one Redis; no glob characters |
 //! | what Redis holds | the mapped claims, under `<namespace>:introspection:<scope>:<HMAC hex>`, expiring at min(TTL, `exp` − now) | neither the token nor a plain hash of it: a Redis dump gives nothing to present; the TTL never outlives the local promise |
 //! | shared entry scope | a digest of issuer, audiences, `client_id` fallback and role paths | two services with one Redis and one key still never accept each other's tokens through the cache |
 //! | shared entry read locally | kept no longer than it had left in Redis | a revocation at the IdP is seen within the TTL, however many instances relayed the answer |
