@@ -212,7 +212,8 @@
 //! | single flight | one call per token in flight, in a task of its own | 100 first uses → 1 call; a client going away fails no one |
 //! | timeout | 3 s per request, 4 s for the whole call | a slow IdP costs a bounded wait |
 //! | failures (down, slow, 5xx, 401 to our credentials, garbage, > 64 KiB) | 503 `introspection_unavailable`, `Retry-After: 2`, WARN with fingerprint | fail closed without telling clients their token is bad |
-//! | routing | a JWS of a configured issuer (its name, or its tenant template filled) or a trusted lazy one → JWT verifier; anything else → introspection | a damaged JWT of a known issuer is refused locally, never sent out |
+//! | routing | a JWS of a configured issuer (its name, or its tenant template filled) or a trusted lazy one → JWT verifier; anything else → introspection, except as below | a damaged JWT of a known issuer is refused locally, never sent out |
+//! | a JWS whose `iss` is another issuer than the introspector's | refused locally, `unknown_issuer`, no call (`introspect_unknown_jws(false)`) | a third party's token is not sent to an IdP that did not issue it, and the answer could only be "inactive"; `true` for an IdP that introspects tokens it issues under another `iss` |
 //! | JWTs introspected | off (`introspect_jwts`) | a call per token per TTL is a cost only some deployments want |
 //! | shared cache (Redis) | off (`shared_cache_redis`); when on, `hash_key` is required | sharing needs a secret common to the fleet; a random per-process key would share nothing and hide it |
 //! | `hash_key` length | at least 32 bytes (`MIN_HASH_KEY_BYTES`), else `build()` fails | the HMAC key is what keeps a Redis dump from being a dictionary of tokens; 32 bytes is HMAC-SHA256's full strength, a short passphrase could be brute-forced offline against the stored hashes |
