@@ -268,7 +268,11 @@ async fn a_jws_of_an_unknown_issuer_is_introspected_only_when_configured() {
             "introspect_unknown_jws({on})"
         );
         let calls = idp.introspection_requests() - before;
-        assert_eq!(calls, usize::from(on), "introspect_unknown_jws({on}): calls");
+        assert_eq!(
+            calls,
+            usize::from(on),
+            "introspect_unknown_jws({on}): calls"
+        );
 
         let before = idp.introspection_requests();
         let layer = AuthLayer::builder()
@@ -284,7 +288,11 @@ async fn a_jws_of_an_unknown_issuer_is_introspected_only_when_configured() {
         let res = call(&app, &foreign).await;
         assert_eq!(reason_of(&res), Some(want_foreign), "no JWT issuer");
         let calls = idp.introspection_requests() - before;
-        assert_eq!(calls, 2 + usize::from(on), "introspect_unknown_jws({on}): calls");
+        assert_eq!(
+            calls,
+            2 + usize::from(on),
+            "introspect_unknown_jws({on}): calls"
+        );
     }
 }
 
