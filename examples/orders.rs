@@ -15,12 +15,18 @@
 //! `OAUTH2_ALLOW_LOOPBACK_HTTP=1` as well: the opt-in is explicit, never
 //! implied. The embedded issuer always uses it.
 //!
-//! Opaque tokens (run with `--features introspection`, or
-//! `--all-features`): with `OAUTH2_CLIENT_ID` / `OAUTH2_CLIENT_SECRET` set
-//! (this service's own credentials at the IdP), opaque tokens are accepted
-//! too, through the discovered introspection endpoint, cached for
-//! `OAUTH2_INTROSPECTION_TTL_SECS` (default 60). The embedded issuer always
-//! demonstrates it.
+//! Opaque tokens need the `introspection` feature:
+//!
+//! ```text
+//! cargo run --features introspection --example orders   # or --all-features
+//! ```
+//!
+//! With `OAUTH2_CLIENT_ID` / `OAUTH2_CLIENT_SECRET` set (this service's own
+//! credentials at the IdP), opaque tokens are accepted too, through the
+//! discovered introspection endpoint, cached for
+//! `OAUTH2_INTROSPECTION_TTL_SECS` (default 60). A build without the
+//! feature refuses to start when they are set (it would ignore them). The
+//! embedded issuer always demonstrates it.
 //!
 //! Shared across instances (run with `--features redis`, or
 //! `--all-features`): with `OAUTH2_REDIS_URL` set
@@ -119,7 +125,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if redis_url.is_some() {
         return Err(
             "OAUTH2_REDIS_URL is set, but this build has no `redis` feature: \
-                    run with --features redis (or --all-features)"
+                    run `cargo run --features redis --example orders` (or --all-features)"
+                .into(),
+        );
+    }
+    // Set credentials mean "accept opaque tokens": never ignore them silently.
+    #[cfg(not(feature = "introspection"))]
+    if std::env::var_os("OAUTH2_CLIENT_ID").is_some()
+        || std::env::var_os("OAUTH2_CLIENT_SECRET").is_some()
+    {
+        return Err(
+            "OAUTH2_CLIENT_ID / OAUTH2_CLIENT_SECRET are set (opaque tokens through introspection), \
+                    but this build has no `introspection` feature: \
+                    run `cargo run --features introspection --example orders` (or --all-features)"
                 .into(),
         );
     }
@@ -357,6 +375,11 @@ mod opaque {
             (Ok(id), Ok(secret), None) => {
                 let aud = std::env::var("OAUTH2_AUDIENCE")?;
                 (id, secret, aud)
+            }
+            (Ok(_), Err(_), None) | (Err(_), Ok(_), None) => {
+                return Err("set both OAUTH2_CLIENT_ID and OAUTH2_CLIENT_SECRET \
+                            (this service's own credentials at the IdP), or neither"
+                    .into())
             }
             (_, _, Some(idp)) => {
                 idp.register_client("orders-service", "orders-service-secret");

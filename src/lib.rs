@@ -33,7 +33,7 @@
 //! | `aws_lc_rs` | yes | the aws-lc-rs signature backend |
 //! | `rust_crypto` | no | the pure-Rust signature backend (instead of `aws_lc_rs`) |
 //! | `client` | no | the [`client`] module |
-//! | `redis` | no | `revocation::RedisRevocations`: the revocation list shared by every instance through Redis; with `dpop`, `dpop::RedisReplayStore`: the DPoP replay cache shared by every instance |
+//! | `redis` | no | `revocation::RedisRevocations`: the revocation list shared by every instance through Redis; with `introspection`, `introspection::RedisIntrospectionCache`: introspection answers shared by the fleet; with `dpop`, `dpop::RedisReplayStore`: the DPoP replay cache shared by every instance |
 //! | `introspection` | no | the [`introspection`] module (opaque tokens, RFC 7662); enables `client` |
 //! | `grpc` | no | the `grpc` module (tonic), and with `client` the outbound `client::GrpcBearerLayer`; gRPC calls get gRPC status answers without it too |
 //! | `dpop` | no | the `dpop` module: `Authorization: DPoP` on the layer (RFC 9449), proof checks, replay stores, server nonces; with `client`, DPoP-bound outbound tokens |

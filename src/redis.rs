@@ -106,6 +106,31 @@ impl RedisConn {
             .await
     }
 
+    /// Stores and publishes each `(key, value, ttl)` as
+    /// [`set_with_ttl_and_publish`](Self::set_with_ttl_and_publish) does, in
+    /// one pipeline (one round trip, not atomic: a failure part-way leaves
+    /// the first ones written, each `SET` before its `PUBLISH`).
+    pub(crate) async fn set_many_with_ttl_and_publish(
+        &self,
+        items: &[(String, String, Duration)],
+        channel: &str,
+    ) -> Result<(), RedisError> {
+        let mut pipe = redis::pipe();
+        for (key, value, ttl) in items {
+            pipe.cmd("SET")
+                .arg(key)
+                .arg(value)
+                .arg("PX")
+                .arg(ttl_millis(*ttl))
+                .ignore()
+                .cmd("PUBLISH")
+                .arg(channel)
+                .arg(value)
+                .ignore();
+        }
+        pipe.exec_async(&mut self.commands.clone()).await
+    }
+
     /// Runs the Lua `script` (`EVAL`, atomic in Redis) with `keys` and
     /// `args`, and reads its integer answer.
     #[cfg_attr(not(feature = "dpop"), allow(dead_code))]

@@ -227,7 +227,7 @@ async fn jwt_and_opaque_tokens_share_one_layer() {
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(body(res).await, format!("{:?}", TokenKind::Opaque));
     assert_eq!(idp.introspection_requests(), 1);
-    // A JWS naming another issuer: not ours to verify, so introspected (inactive).
+    // A JWS naming another issuer: refused here by default, never sent to the IdP.
     let foreign = idp
         .token()
         .scope("orders:read")
@@ -236,9 +236,64 @@ async fn jwt_and_opaque_tokens_share_one_layer() {
     let res = call(&app, &foreign).await;
     assert_eq!(
         (res.status(), reason_of(&res)),
-        (StatusCode::UNAUTHORIZED, Some(Reason::Inactive))
+        (StatusCode::UNAUTHORIZED, Some(Reason::UnknownIssuer))
     );
-    assert_eq!(idp.introspection_requests(), 2);
+    assert_eq!(idp.introspection_requests(), 1);
+}
+
+#[tokio::test]
+async fn a_jws_of_an_unknown_issuer_is_introspected_only_when_configured() {
+    let idp = idp().await;
+    let foreign = idp
+        .token()
+        .scope("orders:read")
+        .issuer("https://other.example")
+        .sign();
+    // The introspector's own issuer, on a layer with no JWT issuer: its
+    // JWTs are the IdP's to judge, so they are introspected either way.
+    let own = idp.token().scope("orders:read").sign();
+    let no_claim = idp.token().scope("orders:read").without_claim("iss").sign();
+    for (on, want_foreign) in [(false, Reason::UnknownIssuer), (true, Reason::Inactive)] {
+        let before = idp.introspection_requests();
+        let layer = AuthLayer::builder()
+            .issuer(orders_issuer(&idp).await)
+            .introspection(introspector(&idp).build().await.unwrap())
+            .introspect_unknown_jws(on)
+            .build()
+            .unwrap();
+        let res = call(&app(layer), &foreign).await;
+        assert_eq!(
+            (res.status(), reason_of(&res)),
+            (StatusCode::UNAUTHORIZED, Some(want_foreign)),
+            "introspect_unknown_jws({on})"
+        );
+        let calls = idp.introspection_requests() - before;
+        assert_eq!(
+            calls,
+            usize::from(on),
+            "introspect_unknown_jws({on}): calls"
+        );
+
+        let before = idp.introspection_requests();
+        let layer = AuthLayer::builder()
+            .introspection(introspector(&idp).build().await.unwrap())
+            .introspect_unknown_jws(on)
+            .build()
+            .unwrap();
+        let app = app(layer);
+        let res = call(&app, &own).await;
+        assert_ne!(reason_of(&res), Some(Reason::UnknownIssuer), "own issuer");
+        let res = call(&app, &no_claim).await;
+        assert_ne!(reason_of(&res), Some(Reason::UnknownIssuer), "no `iss`");
+        let res = call(&app, &foreign).await;
+        assert_eq!(reason_of(&res), Some(want_foreign), "no JWT issuer");
+        let calls = idp.introspection_requests() - before;
+        assert_eq!(
+            calls,
+            2 + usize::from(on),
+            "introspect_unknown_jws({on}): calls"
+        );
+    }
 }
 
 #[tokio::test]

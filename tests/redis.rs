@@ -323,14 +323,16 @@ async fn a_redis_outage_refuses_no_valid_request_and_changes_are_seen_after_reco
     // A token never seen before is verified and served too.
     let fresh = idp.token().claim("jti", "fresh").sign();
     assert_eq!(get_x(&app_b, &fresh).await.status(), StatusCode::OK);
-    // A revocation while Redis is down: an error to the caller, live here.
+    // A revocation while Redis is down: an error to the caller (not
+    // fleet-wide yet), live here, queued for the others.
     let res = a.revoke_jti("during-outage", in_10_min()).await;
     assert_eq!(res, Err(RevocationError::Unavailable));
     assert!(is_revoked(&get_x(&app_a, &during).await), "live on A");
+    assert_eq!(a.status().queued, 1, "queued on A");
     assert_eq!(
         get_x(&app_b, &during).await.status(),
         StatusCode::OK,
-        "not on B"
+        "not on B yet"
     );
 
     redis.restart().await;
@@ -339,6 +341,14 @@ async fn a_redis_outage_refuses_no_valid_request_and_changes_are_seen_after_reco
     write_as_other_instance(&redis, "revoked-elsewhere", true).await;
     until_revoked(&app_a, &elsewhere, "A after reconnect").await;
     until_revoked(&app_b, &elsewhere, "B after reconnect").await;
+    // A's queued revocation is written back after its reconnect.
+    until_revoked(
+        &app_b,
+        &during,
+        "B sees the revocation made during the outage",
+    )
+    .await;
+    until("A's queue written back", || a.status().queued == 0).await;
     until("reconnected", || {
         a.status().connected && b.status().connected
     })
@@ -480,6 +490,10 @@ async fn build_fails_when_redis_is_unreachable_rather_than_start_empty() {
         .expect_err("not redis://");
     assert_eq!(bad.kind(), RedisSetupErrorKind::InvalidUrl);
 }
+
+/// Write-back to a Redis restarted empty.
+#[path = "redis/writeback.rs"]
+mod writeback;
 
 /// The shared introspection cache (feature `introspection`).
 #[cfg(feature = "introspection")]

@@ -36,8 +36,13 @@
 //!
 //! On a layer with an introspector, a token that parses as a JWS whose
 //! (unverified) `iss` names a configured issuer — or one the
-//! [`LazyIssuers`](crate::LazyIssuers) trust — goes to the JWT verifier;
-//! anything else to introspection. With
+//! [`LazyIssuers`](crate::LazyIssuers) trust — goes to the JWT verifier.
+//! A JWS whose `iss` names any other issuer than the introspector's is
+//! refused locally with [`Reason::UnknownIssuer`](crate::Reason::UnknownIssuer)
+//! (no call: a third party's token is not sent to your IdP), unless
+//! [`introspect_unknown_jws(true)`](crate::AuthLayerBuilder::introspect_unknown_jws).
+//! Anything else — an opaque token, a JWE, a JWS without a string `iss`, a
+//! JWS of the introspector's own issuer — goes to introspection. With
 //! [`introspect_jwts`](crate::AuthLayerBuilder::introspect_jwts)
 //! ("real-time validity"), JWTs of the introspector's issuer are verified
 //! locally first (a forgery costs no call), then introspected (cached), so

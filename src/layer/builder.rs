@@ -29,6 +29,7 @@ use crate::verify::Verifier;
 /// | `max_token_bytes` | 16 KiB | checked before any decoding |
 /// | `introspection` | none (feature `introspection`) | opaque tokens only where an introspector is given; see [`introspection`](crate::introspection#routing) for the routing rule |
 /// | `introspect_jwts` | off | JWTs are trusted until `exp` (plus the revocation list); on: real-time validity at one cached call per token |
+/// | `introspect_unknown_jws` | off | a JWS whose `iss` is neither a configured issuer nor the introspector's is refused locally (`unknown_issuer`, no call): introspecting it would hand a third party's token to an IdP that did not issue it, and cost a call for an answer that can only be "inactive"; on only if your IdP introspects tokens it issues under another `iss` |
 /// | `dpop` | off (feature `dpop`) | DPoP needs the service's external base URL (`htu`) and the clients' cooperation; when on, `Authorization: DPoP` is accepted beside Bearer, and DPoP-bound tokens (`cnf.jkt`) are refused as Bearer either way |
 /// | `require_dpop` | off | Bearer clients keep working; on: only DPoP-bound tokens with a proof (a stolen token is useless without its key) |
 /// | `resource_metadata` | none | RFC 9728 §5.1 `resource_metadata` in 401 and `insufficient_scope` challenges only when you serve the document ([`ProtectedResourceMetadata`](super::ProtectedResourceMetadata)) |
@@ -51,6 +52,8 @@ pub struct AuthLayerBuilder {
     introspection: Option<crate::introspection::Introspector>,
     #[cfg(feature = "introspection")]
     introspect_jwts: bool,
+    #[cfg(feature = "introspection")]
+    introspect_unknown_jws: bool,
 }
 
 impl std::fmt::Debug for AuthLayerBuilder {
@@ -85,6 +88,8 @@ impl AuthLayerBuilder {
             introspection: None,
             #[cfg(feature = "introspection")]
             introspect_jwts: false,
+            #[cfg(feature = "introspection")]
+            introspect_unknown_jws: false,
         }
     }
 
@@ -108,6 +113,22 @@ impl AuthLayerBuilder {
     #[cfg_attr(docsrs, doc(cfg(feature = "introspection")))]
     pub fn introspect_jwts(mut self) -> Self {
         self.introspect_jwts = true;
+        self
+    }
+
+    /// Whether a token that parses as a JWS whose `iss` names neither a
+    /// configured issuer (nor one [`lazy_issuers`](Self::lazy_issuers)
+    /// trusts) nor the introspector's issuer is introspected (`true`) or
+    /// refused locally with [`Reason::UnknownIssuer`](crate::Reason::UnknownIssuer)
+    /// (`false`, the default). Off, such a token never leaves the process: a
+    /// third party's token is not sent to your IdP. Opaque tokens, JWEs and
+    /// a JWS without a string `iss` are introspected either way. Without
+    /// an [`introspection`](Self::introspection) it changes nothing (such a
+    /// JWS is refused as `unknown_issuer` by the JWT verifier).
+    #[cfg(feature = "introspection")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "introspection")))]
+    pub fn introspect_unknown_jws(mut self, on: bool) -> Self {
+        self.introspect_unknown_jws = on;
         self
     }
 
@@ -280,6 +301,8 @@ impl AuthLayerBuilder {
                     jwt,
                     introspection: i.verifier(),
                     introspect_jwts: self.introspect_jwts,
+                    introspect_unknown_jws: self.introspect_unknown_jws,
+                    max_token_bytes: self.max_token_bytes,
                 }),
                 None => return Err(ConfigError::NoIssuer),
             },

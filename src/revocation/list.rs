@@ -242,6 +242,14 @@ impl RevocationList {
         dropped
     }
 
+    /// Every live entry (expiry + leeway not yet past), as backends
+    /// exchange them: what a shared store should hold.
+    #[cfg(feature = "redis")]
+    pub(crate) fn entries(&self) -> Vec<Entry> {
+        let leeway = self.inner.config.leeway.as_secs();
+        (self.inner.snapshot.load()).entries(secs_floor(SystemTime::now()), leeway)
+    }
+
     /// Copy, prune, apply `add` (which says whether it added an entry),
     /// check the capacity, swap in.
     fn write(

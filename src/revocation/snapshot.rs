@@ -89,6 +89,32 @@ impl Snapshot {
         }
     }
 
+    /// Every entry whose expiry + `leeway` is after `now`.
+    #[cfg(feature = "redis")]
+    pub(super) fn entries(&self, now: u64, leeway: u64) -> Vec<Entry> {
+        let live = |expires: u64| expires.saturating_add(leeway) > now;
+        let mut out = Vec::with_capacity(self.len());
+        for (id, &expires) in &self.jtis {
+            let before = 0;
+            out.push((EntryKind::Jti, id, before, expires));
+        }
+        for (kind, map) in [
+            (EntryKind::Subject, &self.subjects),
+            (EntryKind::Client, &self.clients),
+        ] {
+            out.extend(map.iter().map(|(id, b)| (kind, id, b.before, b.expires)));
+        }
+        (out.into_iter())
+            .filter(|e| live(e.3))
+            .map(|(kind, id, before, expires)| Entry {
+                kind,
+                id: id.clone(),
+                before,
+                expires,
+            })
+            .collect()
+    }
+
     /// The request-path check: look-ups only, no allocation.
     pub(super) fn is_revoked(&self, claims: &VerifiedClaims) -> bool {
         if !self.jtis.is_empty() {

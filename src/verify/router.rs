@@ -5,8 +5,12 @@
 //! unverified `iss` names a configured issuer (exactly, or by filling its
 //! tenant template, as the JWT verifier selects issuers) or one the
 //! lazy-issuer factory trusts, goes to the JWT verifier — and is refused there if it
-//! does not verify, never introspected instead. Anything else (an opaque
-//! string, a JWS of an unknown issuer, a JWE) goes to introspection.
+//! does not verify, never introspected instead. A JWS whose `iss` names
+//! another issuer (neither those nor the introspector's own) is refused here
+//! with `unknown_issuer`, unless `introspect_unknown_jws` is on: sending it
+//! would hand a third party's token to an IdP that did not issue it.
+//! Anything else (an opaque string, a JWS without a string `iss`, a JWE, a
+//! JWS of the introspector's issuer) goes to introspection.
 //!
 //! Real-time mode (`introspect_jwts`): a JWT of the introspector's own
 //! issuer is verified locally first, so a forgery costs no call, then
@@ -15,14 +19,20 @@
 
 use super::introspection::IntrospectionVerifier;
 use super::jwt::JwtVerifier;
+use super::validate::Parsed;
 use super::{Verdict, Verifier};
 use crate::claims::VerifiedClaims;
+use crate::error::{Reason, Rejection};
 
 #[derive(Debug)]
 pub(crate) struct Router {
     pub(crate) jwt: Option<JwtVerifier>,
     pub(crate) introspection: IntrospectionVerifier,
     pub(crate) introspect_jwts: bool,
+    /// Whether a JWS of an issuer nobody here claims is introspected
+    /// (`true`) or refused as `unknown_issuer` (`false`, the default).
+    pub(crate) introspect_unknown_jws: bool,
+    pub(crate) max_token_bytes: usize,
 }
 
 impl Verifier for Router {
@@ -35,11 +45,24 @@ impl Verifier for Router {
                 return self.after_jwt(jwt.fresh(token), token);
             }
         }
+        if !self.introspect_unknown_jws {
+            if let Some(refused) = self.unknown_jws(token) {
+                return Verdict::Rejected(refused);
+            }
+        }
         self.introspection.verify(token)
     }
 }
 
 impl Router {
+    /// A JWS naming, as `iss`, an issuer other than the introspector's
+    /// (the configured ones were tried before): refused locally, no call.
+    fn unknown_jws(&self, token: &str) -> Option<Rejection> {
+        let parsed = Parsed::parse(token, self.max_token_bytes).ok()?;
+        let iss = parsed.unverified_issuer()?;
+        (iss != self.introspection.issuer()).then(|| parsed.reject(Reason::UnknownIssuer))
+    }
+
     /// In real-time mode, introspect a verified JWT of the introspector's issuer.
     fn after_jwt(&self, verdict: Verdict, token: &str) -> Verdict {
         if !self.introspect_jwts {

@@ -2,6 +2,7 @@
 
 mod health;
 mod message;
+mod pending;
 mod sync;
 
 use std::error::Error as StdError;
@@ -21,6 +22,7 @@ use crate::redis::RedisConn;
 use crate::task::AbortOnDrop;
 use health::Health;
 use message::{encode, Keys};
+use pending::Pending;
 use sync::Syncer;
 
 /// What the layer does while Redis is unreachable, once the outage is
@@ -58,6 +60,9 @@ pub struct RedisStatus {
     pub down_since: Option<SystemTime>,
     /// Live entries in the local list (expired ones until the next write).
     pub entries: usize,
+    /// Revocations made on this instance whose Redis write failed, queued
+    /// to be written back (and published) once Redis answers again.
+    pub queued: usize,
 }
 
 /// Timings of the sync task.
@@ -215,6 +220,7 @@ impl RedisRevocationsBuilder {
             .map_err(|e| err(RedisSetupErrorKind::InvalidUrl, Some(e)))?;
         let list = RevocationList::with_config(self.config);
         let health = Arc::new(Health::new());
+        let pending = Arc::new(Pending::new(self.config.capacity_value()));
         let syncer = Syncer {
             conn: conn.clone(),
             list: list.clone(),
@@ -222,6 +228,7 @@ impl RedisRevocationsBuilder {
             health: health.clone(),
             timing: self.timing,
             policy: self.policy,
+            pending: pending.clone(),
         };
         let (tx, rx) = oneshot::channel();
         let task = AbortOnDrop::new(tokio::spawn(syncer.run(Some(tx))).abort_handle());
@@ -238,6 +245,7 @@ impl RedisRevocationsBuilder {
                 health,
                 policy: self.policy,
                 timing: self.timing,
+                pending,
                 _task: task,
             }),
         })
@@ -251,6 +259,7 @@ struct Inner {
     health: Arc<Health>,
     policy: OutagePolicy,
     timing: Timing,
+    pending: Arc<Pending>,
     _task: AbortOnDrop,
 }
 
@@ -296,7 +305,7 @@ impl RedisRevocations {
         }
     }
 
-    /// The sync state: connected, last sync, outage start, entries.
+    /// The sync state: connected, last sync, outage start, entries, queued.
     pub fn status(&self) -> RedisStatus {
         let h = &self.inner.health;
         RedisStatus {
@@ -304,6 +313,7 @@ impl RedisRevocations {
             last_sync: h.last_sync(),
             down_since: h.down_since(),
             entries: self.inner.list.len(),
+            queued: self.inner.pending.len(),
         }
     }
 
@@ -330,23 +340,22 @@ impl RedisRevocations {
         }
         let ttl = Duration::from_secs(keep_until - now);
         let keys = &self.inner.keys;
+        let key = keys.key(&entry);
         let written = self
             .inner
             .conn
-            .set_with_ttl_and_publish(
-                &keys.key(&entry),
-                encode(&entry).as_bytes(),
-                ttl,
-                &keys.channel(),
-            )
+            .set_with_ttl_and_publish(&key, encode(&entry).as_bytes(), ttl, &keys.channel())
             .await;
         written.map_err(|e| {
             tracing::warn!(
                 target: "oauth2_guard::revocation",
                 error = %e,
                 kind = entry.kind.claim(),
-                "revocation not written to Redis: live on this instance only"
+                "revocation not written to Redis: live on this instance, queued for the others"
             );
+            // Written back (and published) by the sync task once Redis
+            // answers again: after the next full load, or the next ping.
+            self.inner.pending.push(key, entry);
             RevocationError::Unavailable
         })
     }
@@ -358,7 +367,13 @@ impl RedisRevocations {
 /// # Errors
 /// Besides the list's errors, [`RevocationError::Unavailable`] when Redis
 /// could not be written within the timeout: the entry is live on this
-/// instance only; retry once Redis is back (nothing is queued).
+/// instance and **queued**; the sync task writes it to Redis and publishes
+/// it once Redis answers again (after the reconnect's full load, or on the
+/// next health ping), so the other instances see it then. The error tells
+/// the caller the revocation is not fleet-wide *yet*. The queue is bounded
+/// like the list ([`RevocationConfig::capacity`]); past it the oldest queued
+/// entries are dropped with a `warn` (still live here). Revoking again is
+/// harmless.
 impl RevocationStore for RedisRevocations {
     fn config(&self) -> RevocationConfig {
         self.inner.list.config()
