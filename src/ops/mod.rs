@@ -61,8 +61,10 @@ pub mod names {
     /// (`allowed`, `refused`, `anonymous`), `reason` (a reason code, `none`
     /// unless refused), `issuer`.
     pub const DECISIONS: &str = "oauth2_guard_decisions_total";
-    /// Counter: requests a guard refused. Labels `kind` (`scope`, `role`),
-    /// `required` (the guard's declared requirement).
+    /// Counter: requests a guard refused. Labels `kind` (`scope`, `role`,
+    /// or `method` for a gRPC method that no `MethodGuards` rule lists),
+    /// `required` (the guard's declared requirement; `unlisted` for kind
+    /// `method`).
     pub const AUTHZ_DENIALS: &str = "oauth2_guard_authz_denials_total";
     /// Histogram: seconds to verify a token. Label `kind` (`cache_hit`,
     /// `jwt`, `introspection`).
@@ -228,6 +230,23 @@ pub(crate) fn guard_built(_scopes: &str, _roles: &str) {
 pub(crate) fn authz_denied(_kind: &'static str, _required: &str) {
     #[cfg(feature = "metrics")]
     self::metrics::authz_denied(_kind, _required);
+}
+
+/// `MethodGuards` were built: register the counter of unlisted-method
+/// denials (so it is a zero series before the first one).
+#[cfg(feature = "grpc")]
+#[inline]
+pub(crate) fn method_guards_built() {
+    #[cfg(feature = "metrics")]
+    self::metrics::register_guard("method", "unlisted");
+}
+
+/// `MethodGuards` refused a method that no rule lists.
+#[cfg(feature = "grpc")]
+#[inline]
+pub(crate) fn unlisted_method_denied() {
+    #[cfg(feature = "metrics")]
+    self::metrics::authz_denied("method", "unlisted");
 }
 
 /// The introspection handles, and the decision counters of the
