@@ -24,7 +24,7 @@ use crate::issuer::Issuer;
 ///   itself;
 /// - the DPoP replay store (`RedisReplayStore`): Redis down answers each
 ///   DPoP request 503 after the store's timeout. Watch
-///   `oauth2_guard_decisions_total{outcome="refused"}` for its reason
+///   `oauth2_guard_decisions_total{reason="dpop_replay_store_unavailable"}`
 ///   instead.
 ///
 /// # Liveness
