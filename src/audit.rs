@@ -11,6 +11,18 @@
 //! oauth2_guard::audit::log_inventory(); // one INFO line listing them
 //! ```
 //!
+//! # The inventory: what it lists, and when
+//! Guard *layers* ([`RequireScope`](crate::authz::RequireScope),
+//! [`RequireRole`](crate::authz::RequireRole) and their combinators, and
+//! the rules of `grpc::MethodGuards`) record their requirement when they
+//! are built, so a [`log_inventory`] call after the router is built lists
+//! them all. The [`HasScope`](crate::authz::HasScope) /
+//! [`HasRole`](crate::authz::HasRole) *extractors* are types, not values:
+//! nothing of them exists until a request runs one, so their requirement
+//! is recorded at its first use — a start-up inventory misses a scope that
+//! only an extractor requires. Name such scopes in a guard layer too, or
+//! log the inventory again later (it grows, never shrinks).
+//!
 //! # Events
 //! Route the target to its own sink (for example with
 //! `tracing_subscriber`'s `Targets` filter) to keep an audit log apart
@@ -259,20 +271,25 @@ pub(crate) fn record_requirement(scopes: &[String], roles: &[String]) {
 static KNOWN: std::sync::LazyLock<arc_swap::ArcSwap<(BTreeSet<String>, BTreeSet<String>)>> =
     std::sync::LazyLock::new(Default::default);
 
-/// Every scope a guard built so far in this process requires, sorted.
+/// Every scope a guard built so far in this process requires, sorted
+/// (an extractor's only once it has run: see
+/// [the inventory](self#the-inventory-what-it-lists-and-when)).
 /// Feed it to RFC 9728 metadata with
 /// [`ProtectedResourceMetadataBuilder::scopes_from_guards`](crate::layer::ProtectedResourceMetadataBuilder::scopes_from_guards).
 pub fn required_scopes() -> Vec<String> {
     crate::sync::lock(&INVENTORY).0.iter().cloned().collect()
 }
 
-/// Every role a guard built so far in this process requires, sorted.
+/// Every role a guard built so far in this process requires, sorted
+/// (an extractor's only once it has run).
 pub fn required_roles() -> Vec<String> {
     crate::sync::lock(&INVENTORY).1.iter().cloned().collect()
 }
 
 /// One INFO event on `oauth2_guard::audit` listing the inventory
-/// (`scopes.required`, `roles.required`): call it once the routes are built.
+/// (`scopes.required`, `roles.required`): call it once the routes are
+/// built. It lists every guard layer built so far; the `HasScope` /
+/// `HasRole` extractors appear once a request has run them.
 pub fn log_inventory() {
     tracing::info!(
         target: TARGET,

@@ -232,3 +232,48 @@ async fn method_guards_refusing_an_unlisted_method_are_audited_and_counted() {
         Fingerprint::of(&token).to_string()
     );
 }
+
+oauth2_guard::scope!(AtFirstUse = "inventory:extractor-only");
+
+#[tokio::test]
+async fn guard_layers_are_listed_at_start_and_extractors_at_first_use() {
+    use oauth2_guard::authz::{HasScope, RequireRole};
+
+    let _serial = serial().await;
+    let idp = MockIssuer::start().await;
+    // The application as `main` builds it: guard layers on routes, and an
+    // extractor on another route. No request yet.
+    let app = Router::new()
+        .route(
+            "/reports",
+            get(|| async { "ok" }).route_layer(RequireScope::new("inventory:reports")),
+        )
+        .route(
+            "/purge",
+            axum::routing::post(|| async { "ok" }).route_layer(RequireRole::new("inventory-admin")),
+        )
+        .route("/lazy", get(|_: HasScope<AtFirstUse>| async { "ok" }))
+        .layer(common::orders_layer(common::orders_issuer(&idp).await));
+    audit_events();
+    oauth2_guard::audit::log_inventory();
+    let events = audit_events();
+    let line = events
+        .iter()
+        .find(|e| e["event"] == "inventory")
+        .expect("the inventory line");
+    let listed =
+        |field: &str, name: &str| line[field].as_str().unwrap().split(' ').any(|s| s == name);
+    assert!(listed("scopes.required", "inventory:reports"));
+    assert!(listed("roles.required", "inventory-admin"));
+    // The documented caveat: an extractor's requirement is recorded when
+    // it first runs.
+    assert!(!listed("scopes.required", "inventory:extractor-only"));
+
+    let token = idp.token().scope("inventory:extractor-only").sign();
+    let res = app
+        .oneshot(get_with_auth("/lazy", bearer(&token)))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(oauth2_guard::audit::required_scopes().contains(&"inventory:extractor-only".to_owned()));
+}
