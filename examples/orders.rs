@@ -430,6 +430,7 @@ mod opaque {
 /// configured introspection endpoint or Redis revocation list is failing).
 /// `/health` above is the liveness probe: it never depends on the IdP.
 mod ops {
+    #[cfg(any(feature = "introspection", feature = "redis"))]
     use std::time::Duration;
 
     use axum::routing::get;
@@ -439,6 +440,7 @@ mod ops {
 
     /// How long a failing introspection call, or a Redis revocation list
     /// out of sync, keeps `/ready` at 503.
+    #[cfg(any(feature = "introspection", feature = "redis"))]
     pub(crate) const READY_MAX_AGE: Duration = Duration::from_secs(30);
 
     /// Bucket bounds (seconds) of the `*_duration_seconds` histograms:
