@@ -448,16 +448,32 @@ mod ops {
     /// tens of microseconds, an introspection call milliseconds to seconds.
     #[cfg(feature = "metrics")]
     const DURATION_BUCKETS: [f64; 18] = [
-        0.000_001, 0.000_002_5, 0.000_005, 0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25,
-        0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+        0.000_001,
+        0.000_002_5,
+        0.000_005,
+        0.000_01,
+        0.000_025,
+        0.000_05,
+        0.000_1,
+        0.000_25,
+        0.000_5,
+        0.001,
+        0.002_5,
+        0.005,
+        0.01,
+        0.025,
+        0.05,
+        0.1,
+        0.25,
+        1.0,
     ];
 
     /// The recorder, installed before any issuer or layer is built; the
     /// `*_duration_seconds` metrics are histograms (`_bucket` series, for
     /// `histogram_quantile`), not the exporter's default summaries.
     #[cfg(feature = "metrics")]
-    pub(crate) fn install_prometheus() -> Result<Option<PrometheusHandle>, Box<dyn std::error::Error>>
-    {
+    pub(crate) fn install_prometheus(
+    ) -> Result<Option<PrometheusHandle>, Box<dyn std::error::Error>> {
         use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
         println!("Metrics: on, GET /metrics");
         let handle = PrometheusBuilder::new()
@@ -472,8 +488,8 @@ mod ops {
     /// Without feature `metrics` the crate records nothing: say so, and
     /// let `/metrics` answer that instead of an empty page.
     #[cfg(not(feature = "metrics"))]
-    pub(crate) fn install_prometheus() -> Result<Option<PrometheusHandle>, Box<dyn std::error::Error>>
-    {
+    pub(crate) fn install_prometheus(
+    ) -> Result<Option<PrometheusHandle>, Box<dyn std::error::Error>> {
         println!("Metrics: off (build with --features metrics)");
         Ok(None)
     }
