@@ -147,6 +147,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         allow(unused_mut)
     )]
     let mut layer = AuthLayer::builder().issuer(issuer.clone()).realm("orders");
+    // `/ready` checks every dependency configured below (keys, and when
+    // set up the introspection endpoint and the Redis revocation list).
+    #[cfg_attr(
+        not(any(feature = "introspection", feature = "redis")),
+        allow(unused_mut)
+    )]
+    let mut ready = Readiness::new().issuer(&issuer);
     #[cfg(feature = "introspection")]
     {
         let redis = redis_url.as_deref();
@@ -156,6 +163,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     "Opaque tokens: on (introspection at {})",
                     introspector.endpoint()
                 );
+                ready = ready.introspector(&introspector, ops::READY_MAX_AGE);
                 layer.introspection(introspector)
             }
             None => {
@@ -188,6 +196,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 redacted(url),
                 namespace()
             );
+            ready = ready.redis_revocations(&revocations, ops::READY_MAX_AGE);
             protected(layer, revocations)?
         }
         None => in_memory(layer)?,
@@ -198,7 +207,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Public routes live outside the layer, declared explicitly.
     let app = Router::new()
         .route("/health", get(|| async { "ok" }))
-        .merge(ops::routes(prometheus, Readiness::new().issuer(&issuer)))
+        .merge(ops::routes(prometheus, ready))
         .merge(protected);
     oauth2_guard::audit::log_inventory();
 
@@ -440,29 +449,93 @@ mod opaque {
 
 /// Operations routes: `/metrics` (Prometheus text format, rendered by
 /// `metrics-exporter-prometheus` into this router, no listener of its own)
-/// and `/ready` (503 until every issuer has usable keys). `/health` above
-/// is the liveness probe: it never depends on the IdP.
+/// and `/ready` (503 until every issuer has usable keys, and while a
+/// configured introspection endpoint or Redis revocation list is failing).
+/// `/health` above is the liveness probe: it never depends on the IdP.
 mod ops {
+    #[cfg(any(feature = "introspection", feature = "redis"))]
+    use std::time::Duration;
+
     use axum::routing::get;
     use axum::Router;
-    use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+    use metrics_exporter_prometheus::PrometheusHandle;
     use oauth2_guard::ops::Readiness;
 
-    pub(crate) fn install_prometheus() -> Result<PrometheusHandle, Box<dyn std::error::Error>> {
-        Ok(PrometheusBuilder::new().install_recorder()?)
+    /// How long a failing introspection call, or a Redis revocation list
+    /// out of sync, keeps `/ready` at 503.
+    #[cfg(any(feature = "introspection", feature = "redis"))]
+    pub(crate) const READY_MAX_AGE: Duration = Duration::from_secs(30);
+
+    /// Bucket bounds (seconds) of the `*_duration_seconds` histograms:
+    /// a cache hit takes about a microsecond, a fresh JWT verification
+    /// tens of microseconds, an introspection call milliseconds to seconds.
+    #[cfg(feature = "metrics")]
+    const DURATION_BUCKETS: [f64; 18] = [
+        0.000_001,
+        0.000_002_5,
+        0.000_005,
+        0.000_01,
+        0.000_025,
+        0.000_05,
+        0.000_1,
+        0.000_25,
+        0.000_5,
+        0.001,
+        0.002_5,
+        0.005,
+        0.01,
+        0.025,
+        0.05,
+        0.1,
+        0.25,
+        1.0,
+    ];
+
+    /// The recorder, installed before any issuer or layer is built; the
+    /// `*_duration_seconds` metrics are histograms (`_bucket` series, for
+    /// `histogram_quantile`), not the exporter's default summaries.
+    #[cfg(feature = "metrics")]
+    pub(crate) fn install_prometheus(
+    ) -> Result<Option<PrometheusHandle>, Box<dyn std::error::Error>> {
+        use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+        println!("Metrics: on, GET /metrics");
+        let handle = PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                Matcher::Suffix("_duration_seconds".into()),
+                &DURATION_BUCKETS,
+            )?
+            .install_recorder()?;
+        Ok(Some(handle))
+    }
+
+    /// Without feature `metrics` the crate records nothing: say so, and
+    /// let `/metrics` answer that instead of an empty page.
+    #[cfg(not(feature = "metrics"))]
+    pub(crate) fn install_prometheus(
+    ) -> Result<Option<PrometheusHandle>, Box<dyn std::error::Error>> {
+        println!("Metrics: off (build with --features metrics)");
+        Ok(None)
     }
 
     /// Serve these on an internal port or behind network policy in production:
     /// metrics name issuers and guard requirements.
-    pub(crate) fn routes(prometheus: PrometheusHandle, ready: Readiness) -> Router {
+    pub(crate) fn routes(prometheus: Option<PrometheusHandle>, ready: Readiness) -> Router {
         Router::new()
             .route(
                 "/metrics",
                 get(move || {
                     let p = prometheus.clone();
                     async move {
+                        let Some(p) = p else {
+                            return (
+                                http::StatusCode::NOT_FOUND,
+                                [(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                                "metrics: off (build with --features metrics)\n".to_owned(),
+                            );
+                        };
                         p.run_upkeep();
                         (
+                            http::StatusCode::OK,
                             [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
                             p.render(),
                         )

@@ -11,6 +11,18 @@
 //! oauth2_guard::audit::log_inventory(); // one INFO line listing them
 //! ```
 //!
+//! # The inventory: what it lists, and when
+//! Guard *layers* ([`RequireScope`](crate::authz::RequireScope),
+//! [`RequireRole`](crate::authz::RequireRole) and their combinators, and
+//! the rules of `grpc::MethodGuards`) record their requirement when they
+//! are built, so a [`log_inventory`] call after the router is built lists
+//! them all. The [`HasScope`](crate::authz::HasScope) /
+//! [`HasRole`](crate::authz::HasRole) *extractors* are types, not values:
+//! nothing of them exists until a request runs one, so their requirement
+//! is recorded at its first use — a start-up inventory misses a scope that
+//! only an extractor requires. Name such scopes in a guard layer too, or
+//! log the inventory again later (it grows, never shrinks).
+//!
 //! # Events
 //! Route the target to its own sink (for example with
 //! `tracing_subscriber`'s `Targets` filter) to keep an audit log apart
@@ -25,10 +37,12 @@
 //! | `issuer` | the issuer (for a refused token: the `iss` it claims, unverified) |
 //! | `enduser.id` | the subject (`sub`) of a verified token |
 //! | `client_id` | the client (`client_id` / `azp`) of a verified token |
-//! | `scopes.required`, `roles.required` | what the guard requires (space-separated; empty at the layer) |
+//! | `scopes.required`, `roles.required` | what the guard requires (space-separated names; absent at the layer) |
+//! | `roles.missing` | on a guard's refusal: the required roles the token lacks (space-separated; for an "any of" guard every listed role, since it holds none; empty for a scope-only guard) |
 //! | `scopes.granted`, `roles.granted` | what the verified token grants (space-separated) |
-//! | `http.request.method` | the method (layer events) |
+//! | `http.request.method` | the method (layer and guard events; absent on a guard event when the caller checked bare extensions, as `HasScope::from_extensions` does) |
 //! | `http.route` | the matched route template (axum `MatchedPath`), never the raw path |
+//! | `rpc.service`, `rpc.method` | a gRPC method that `grpc::MethodGuards` (feature `grpc`) refused because no rule lists it (reason `unlisted_method`) |
 //! | `token.fingerprint` | the token's [`Fingerprint`](crate::Fingerprint) — never the token |
 //!
 //! Refused decisions are written at WARN, allowed and anonymous ones at INFO.
@@ -138,34 +152,50 @@ pub(crate) fn layer_anonymous(head: &RequestHead<'_>) {
 }
 
 /// A guard's decision on verified claims (`refused`: the failure code).
+/// `roles`: the guard's required role names; `method`: the request's
+/// method (`None` when only the extensions were given, as with
+/// `HasScope::from_extensions`).
 pub(crate) fn guard(
+    method: Option<&http::Method>,
     ext: &http::Extensions,
     c: &VerifiedClaims,
     scopes: &str,
-    roles: impl FnOnce() -> String,
+    roles: &[String],
     refused: Option<&'static str>,
 ) {
     if !enabled() || (refused.is_none() && !keep_allowed()) {
         return;
     }
-    let roles = roles();
+    let required_roles = roles.join(" ");
+    let method = method.map(http::Method::as_str);
     match refused {
-        Some(reason) => tracing::warn!(
-            target: TARGET,
-            decision = "refused",
-            stage = "authorize",
-            reason,
-            issuer = c.issuer(),
-            enduser.id = c.subject(),
-            client_id = c.client_id(),
-            scopes.required = scopes,
-            roles.required = roles.as_str(),
-            scopes.granted = c.scopes().join(" "),
-            roles.granted = c.roles().join(" "),
-            http.route = route(ext),
-            token.fingerprint = %c.fingerprint(),
-            "access decision"
-        ),
+        Some(reason) => {
+            // What the token lacks: for "all of", the roles it does not
+            // hold; for "any of", every listed role (it holds none).
+            let missing: Vec<&str> = roles
+                .iter()
+                .map(String::as_str)
+                .filter(|r| !c.has_role(r))
+                .collect();
+            tracing::warn!(
+                target: TARGET,
+                decision = "refused",
+                stage = "authorize",
+                reason,
+                issuer = c.issuer(),
+                enduser.id = c.subject(),
+                client_id = c.client_id(),
+                scopes.required = scopes,
+                roles.required = required_roles.as_str(),
+                roles.missing = missing.join(" "),
+                scopes.granted = c.scopes().join(" "),
+                roles.granted = c.roles().join(" "),
+                http.request.method = method,
+                http.route = route(ext),
+                token.fingerprint = %c.fingerprint(),
+                "access decision"
+            )
+        }
         None => tracing::info!(
             target: TARGET,
             decision = "allowed",
@@ -175,14 +205,46 @@ pub(crate) fn guard(
             enduser.id = c.subject(),
             client_id = c.client_id(),
             scopes.required = scopes,
-            roles.required = roles.as_str(),
+            roles.required = required_roles.as_str(),
             scopes.granted = c.scopes().join(" "),
             roles.granted = c.roles().join(" "),
+            http.request.method = method,
             http.route = route(ext),
             token.fingerprint = %c.fingerprint(),
             "access decision"
         ),
     }
+}
+
+/// `MethodGuards` refused a gRPC method that no rule lists (`path`:
+/// `/package.Service/Method`, written as `rpc.service` and `rpc.method`;
+/// the caller chose it, so it is never a metric label).
+#[cfg(feature = "grpc")]
+pub(crate) fn unlisted_method(method: &http::Method, path: &str, ext: &http::Extensions) {
+    if !enabled() {
+        return;
+    }
+    let (service, rpc) = path
+        .strip_prefix('/')
+        .and_then(|p| p.split_once('/'))
+        .unwrap_or(("", path));
+    let c = ext.get::<VerifiedClaims>();
+    tracing::warn!(
+        target: TARGET,
+        decision = "refused",
+        stage = "authorize",
+        reason = "unlisted_method",
+        issuer = c.map(VerifiedClaims::issuer),
+        enduser.id = c.and_then(VerifiedClaims::subject),
+        client_id = c.and_then(VerifiedClaims::client_id),
+        scopes.granted = c.map(|c| c.scopes().join(" ")),
+        roles.granted = c.map(|c| c.roles().join(" ")),
+        http.request.method = method.as_str(),
+        rpc.service = service,
+        rpc.method = rpc,
+        token.fingerprint = c.map(|c| c.fingerprint().to_string()),
+        "access decision"
+    );
 }
 
 /// What guards require, collected as they are built.
@@ -209,20 +271,25 @@ pub(crate) fn record_requirement(scopes: &[String], roles: &[String]) {
 static KNOWN: std::sync::LazyLock<arc_swap::ArcSwap<(BTreeSet<String>, BTreeSet<String>)>> =
     std::sync::LazyLock::new(Default::default);
 
-/// Every scope a guard built so far in this process requires, sorted.
+/// Every scope a guard built so far in this process requires, sorted
+/// (an extractor's only once it has run: see
+/// [the inventory](self#the-inventory-what-it-lists-and-when)).
 /// Feed it to RFC 9728 metadata with
 /// [`ProtectedResourceMetadataBuilder::scopes_from_guards`](crate::layer::ProtectedResourceMetadataBuilder::scopes_from_guards).
 pub fn required_scopes() -> Vec<String> {
     crate::sync::lock(&INVENTORY).0.iter().cloned().collect()
 }
 
-/// Every role a guard built so far in this process requires, sorted.
+/// Every role a guard built so far in this process requires, sorted
+/// (an extractor's only once it has run).
 pub fn required_roles() -> Vec<String> {
     crate::sync::lock(&INVENTORY).1.iter().cloned().collect()
 }
 
 /// One INFO event on `oauth2_guard::audit` listing the inventory
-/// (`scopes.required`, `roles.required`): call it once the routes are built.
+/// (`scopes.required`, `roles.required`): call it once the routes are
+/// built. It lists every guard layer built so far; the `HasScope` /
+/// `HasRole` extractors appear once a request has run them.
 pub fn log_inventory() {
     tracing::info!(
         target: TARGET,

@@ -13,6 +13,8 @@ mod decisions;
 #[cfg(feature = "introspection")]
 #[path = "operations/introspection.rs"]
 mod introspection;
+#[path = "operations/keys.rs"]
+mod keys;
 #[path = "operations/labels.rs"]
 mod labels;
 #[cfg(feature = "client")]

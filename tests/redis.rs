@@ -499,3 +499,27 @@ mod writeback;
 #[cfg(feature = "introspection")]
 #[path = "redis/introspection.rs"]
 mod introspection;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs redis-server (installed by .ci/run): cargo test --all-features --test redis -- --ignored"]
+async fn readiness_follows_the_redis_revocation_list_through_an_outage() {
+    use oauth2_guard::ops::Readiness;
+
+    let mut redis = RedisServer::start().await;
+    let revs = instance(&redis).await;
+    let ready = Readiness::new().redis_revocations(&revs, Duration::from_millis(300));
+    assert!(ready.check().is_ready(), "{:?}", ready.check());
+
+    redis.kill();
+    // Not ready once the list has been out of sync for max_unsynced.
+    until("not ready during the outage", || !ready.check().is_ready()).await;
+    let report = ready.check();
+    assert_eq!(report.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(report.missing().len(), 1);
+    assert_eq!(report.missing()[0].check, "redis_revocations");
+    assert!(report.to_json().contains("\"redis_revocations\""));
+
+    redis.restart().await;
+    until("ready again after reconnect", || ready.check().is_ready()).await;
+    assert_eq!(ready.check().status(), StatusCode::OK);
+}

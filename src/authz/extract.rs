@@ -56,7 +56,15 @@ macro_rules! single_name_extractor {
             /// # Errors
             /// As for the guard layers ([`AuthzRejection`](super::AuthzRejection)).
             pub fn from_extensions(ext: &http::Extensions) -> Result<Self, super::AuthzRejection> {
-                one($marker::$value, $role).check(ext).map(|claims| Self {
+                Self::checked(None, ext)
+            }
+
+            /// The check, with the method for the audit event when known.
+            fn checked(
+                method: Option<&http::Method>,
+                ext: &http::Extensions,
+            ) -> Result<Self, super::AuthzRejection> {
+                one($marker::$value, $role).check(method, ext).map(|claims| Self {
                     claims,
                     _marker: PhantomData,
                 })
@@ -97,7 +105,7 @@ macro_rules! single_name_extractor {
                 parts: &mut http::request::Parts,
                 _state: &St,
             ) -> Result<Self, Self::Rejection> {
-                Self::from_extensions(&parts.extensions)
+                Self::checked(Some(&parts.method), &parts.extensions)
             }
         }
     };

@@ -344,7 +344,7 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        match self.req.check(req.extensions()) {
+        match self.req.check(Some(req.method()), req.extensions()) {
             Ok(_) => ResponseFuture::inner(self.inner.call(req)),
             Err(rejection) => ResponseFuture::refused(rejection.to_response_for(req.headers())),
         }

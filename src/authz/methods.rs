@@ -129,6 +129,7 @@ impl Default for MethodGuards {
 impl MethodGuards {
     /// No method listed; unlisted methods are refused.
     pub fn new() -> Self {
+        crate::ops::method_guards_built();
         Self {
             table: Arc::new(Table {
                 methods: HashMap::new(),
@@ -243,7 +244,12 @@ impl Table {
         service.unwrap_or(&self.unlisted)
     }
 
-    fn check(&self, path: &str, ext: &http::Extensions) -> Result<(), AuthzRejection> {
+    fn check(
+        &self,
+        method: &http::Method,
+        path: &str,
+        ext: &http::Extensions,
+    ) -> Result<(), AuthzRejection> {
         let refuse = |kind| AuthzRejection {
             kind,
             required: Arc::from(""),
@@ -251,7 +257,7 @@ impl Table {
             challenge: ext.get::<LayerChallenge>().map(|c| c.0.clone()),
         };
         match self.rule(path) {
-            Rule::Require(req) => req.check(ext).map(drop),
+            Rule::Require(req) => req.check(Some(method), ext).map(drop),
             Rule::Public => Ok(()),
             Rule::Authenticated => match ext.get::<VerifiedClaims>() {
                 Some(_) => Ok(()),
@@ -268,6 +274,8 @@ impl Table {
                     token = ext.get::<VerifiedClaims>().map(|c| c.fingerprint().to_string()),
                     "request forbidden: method not listed in the method guards"
                 );
+                crate::ops::unlisted_method_denied();
+                crate::audit::unlisted_method(method, path, ext);
                 Err(refuse(AuthzFailure::UnlistedMethod))
             }
         }
@@ -309,7 +317,10 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        match self.table.check(req.uri().path(), req.extensions()) {
+        match self
+            .table
+            .check(req.method(), req.uri().path(), req.extensions())
+        {
             Ok(()) => ResponseFuture::inner(self.inner.call(req)),
             Err(rejection) if crate::grpc::status::is_grpc(req.headers()) => {
                 ResponseFuture::refused(rejection.grpc_response(ResBody::default()))
@@ -378,7 +389,11 @@ mod tests {
         // Without claims and without the layer: the wiring mistake, not a 403.
         let err = open
             .table
-            .check("/shop.Orders/Create", &http::Extensions::new())
+            .check(
+                &http::Method::POST,
+                "/shop.Orders/Create",
+                &http::Extensions::new(),
+            )
             .unwrap_err();
         assert_eq!(err.kind(), AuthzFailure::NotAuthenticated);
     }

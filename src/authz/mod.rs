@@ -247,6 +247,11 @@ impl Requirement {
                 .is_some_and(|r| r.met(|n| claims.has_role(n)))
     }
 
+    /// The required role names (empty without roles).
+    fn role_names(&self) -> &[String] {
+        self.roles.as_ref().map_or(&[], |r| &r.names)
+    }
+
     /// The required roles, comma-separated (empty without roles).
     fn roles_text(&self) -> String {
         self.roles
@@ -256,7 +261,12 @@ impl Requirement {
     }
 
     /// Check the request's extensions: `Ok` with the claims, or why not.
-    pub(crate) fn check(&self, ext: &http::Extensions) -> Result<VerifiedClaims, AuthzRejection> {
+    /// `method` is only for the audit event.
+    pub(crate) fn check(
+        &self,
+        method: Option<&http::Method>,
+        ext: &http::Extensions,
+    ) -> Result<VerifiedClaims, AuthzRejection> {
         let challenge = ext.get::<LayerChallenge>().map(|c| c.0.clone());
         let fail = |kind, missing_roles: Option<Arc<str>>| AuthzRejection {
             kind,
@@ -266,7 +276,7 @@ impl Requirement {
         };
         match ext.get::<VerifiedClaims>() {
             Some(c) if self.is_met(c) => {
-                crate::audit::guard(ext, c, &self.scope_param, || self.roles_text(), None);
+                crate::audit::guard(method, ext, c, &self.scope_param, self.role_names(), None);
                 Ok(c.clone())
             }
             Some(c) => {
@@ -301,7 +311,14 @@ impl Requirement {
                     ("scope", self.scope_param.to_string(), "insufficient_scope")
                 };
                 crate::ops::authz_denied(label, &required);
-                crate::audit::guard(ext, c, &self.scope_param, || self.roles_text(), Some(code));
+                crate::audit::guard(
+                    method,
+                    ext,
+                    c,
+                    &self.scope_param,
+                    self.role_names(),
+                    Some(code),
+                );
                 Err(fail(kind, missing_roles))
             }
             None if ext.get::<PassedAnonymous>().is_some() => {

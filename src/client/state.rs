@@ -137,9 +137,11 @@ impl Shared {
     pub(super) async fn fetch(&self) -> Result<Cached, TokenError> {
         let result = self.request.fetch(&self.hold).await;
         crate::ops::client_fetched(result.as_ref().ok().map(|c| {
-            c.token
-                .expires_at()
-                .saturating_duration_since(Instant::now())
+            let now = Instant::now();
+            (
+                c.token.expires_at().saturating_duration_since(now),
+                c.refresh_at.saturating_duration_since(now),
+            )
         }));
         result
     }

@@ -83,7 +83,7 @@ pub(crate) struct KeyStore {
 impl KeyStore {
     pub(crate) fn new(issuer: Arc<str>, source: Source, config: RefreshConfig) -> Arc<Self> {
         Arc::new(Self {
-            metrics: crate::ops::KeyMetrics::new(&issuer),
+            metrics: crate::ops::KeyMetrics::new(&issuer, !matches!(source, Source::Static)),
             issuer,
             keys: ArcSwapOption::empty(),
             config,
@@ -133,8 +133,7 @@ impl KeyStore {
                 "key set loaded"
             );
         }
-        let remote = !matches!(self.source, Source::Static);
-        self.metrics.installed(set.len(), remote);
+        self.metrics.installed(set.len());
         self.keys.store(Some(Arc::new(set)));
         let now = self.now_ms();
         self.last_success.store(now, Ordering::Release);
@@ -149,7 +148,7 @@ impl KeyStore {
             keys,
             "key set unchanged (304 Not Modified)"
         );
-        self.metrics.installed(keys, true);
+        self.metrics.installed(keys);
         self.last_success.store(self.now_ms(), Ordering::Release);
     }
 
@@ -161,6 +160,8 @@ impl KeyStore {
             .saturating_add(interval.as_millis() as u64)
             .saturating_add(self.config.max_stale.as_millis() as u64);
         self.stale_at.store(deadline, Ordering::Release);
+        self.metrics
+            .scheduled(interval, interval.saturating_add(self.config.max_stale));
     }
 
     /// The request path: one atomic load, one hash lookup, one clock read.

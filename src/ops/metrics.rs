@@ -158,6 +158,16 @@ fn describe() {
         Unit::Seconds,
         "Unix time of the last successful JWKS fetch"
     );
+    describe_gauge!(
+        JWKS_REFRESH_DUE,
+        Unit::Seconds,
+        "Unix time the next scheduled JWKS refresh is due (set by each successful fetch)"
+    );
+    describe_gauge!(
+        JWKS_STALE,
+        Unit::Seconds,
+        "Unix time after which the keys are too old to verify tokens (max_stale past the scheduled refresh)"
+    );
     describe_counter!(JWKS_UNKNOWN_KID, "Key refreshes demanded by an unknown kid");
     describe_counter!(INTROSPECTION_CALLS, "Introspection calls by result");
     describe_histogram!(
@@ -278,10 +288,19 @@ pub(crate) struct KeyMetrics {
     fetch_timeout: Counter,
     fetch_invalid: Counter,
     keys: Gauge,
-    last_success: Gauge,
+    /// The three deadlines of a fetched key set; `None` for static keys,
+    /// which are never fetched and never stale.
+    schedule: Option<Schedule>,
     unknown_kid_started: Counter,
     unknown_kid_joined: Counter,
     unknown_kid_rate_limited: Counter,
+}
+
+/// The `_timestamp_seconds` gauges of a fetched key set.
+struct Schedule {
+    last_success: Gauge,
+    refresh_due: Gauge,
+    stale: Gauge,
 }
 
 /// The outcome of one JWKS fetch, as the `result` label.
@@ -303,7 +322,9 @@ pub(crate) enum UnknownKid {
 }
 
 impl KeyMetrics {
-    pub(crate) fn new(issuer: &str) -> Self {
+    /// `remote`: the keys are fetched (a static key set registers no
+    /// timestamp gauge: it is never refreshed, so it has no age).
+    pub(crate) fn new(issuer: &str, remote: bool) -> Self {
         let fetch = |result: &'static str| counter!(JWKS_FETCHES, "issuer" => issuer.to_owned(), "result" => result);
         let kid = |result: &'static str| counter!(JWKS_UNKNOWN_KID, "issuer" => issuer.to_owned(), "result" => result);
         Self {
@@ -313,7 +334,11 @@ impl KeyMetrics {
             fetch_timeout: fetch("timeout"),
             fetch_invalid: fetch("invalid"),
             keys: gauge!(JWKS_KEYS, "issuer" => issuer.to_owned()),
-            last_success: gauge!(JWKS_LAST_SUCCESS, "issuer" => issuer.to_owned()),
+            schedule: remote.then(|| Schedule {
+                last_success: gauge!(JWKS_LAST_SUCCESS, "issuer" => issuer.to_owned()),
+                refresh_due: gauge!(JWKS_REFRESH_DUE, "issuer" => issuer.to_owned()),
+                stale: gauge!(JWKS_STALE, "issuer" => issuer.to_owned()),
+            }),
             unknown_kid_started: kid("started"),
             unknown_kid_joined: kid("joined"),
             unknown_kid_rate_limited: kid("rate_limited"),
@@ -331,10 +356,21 @@ impl KeyMetrics {
         .increment(1);
     }
 
-    pub(crate) fn installed(&self, keys: usize, remote: bool) {
+    /// A key set is installed (or confirmed by a 304).
+    pub(crate) fn installed(&self, keys: usize) {
         self.keys.set(keys as f64);
-        if remote {
-            self.last_success.set(unix_now());
+        if let Some(s) = &self.schedule {
+            s.last_success.set(unix_now());
+        }
+    }
+
+    /// A successful fetch scheduled the next one `refresh_in` from now;
+    /// the keys stop verifying `stale_in` from now unless one succeeds.
+    pub(crate) fn scheduled(&self, refresh_in: Duration, stale_in: Duration) {
+        if let Some(s) = &self.schedule {
+            let now = unix_now();
+            s.refresh_due.set(now + refresh_in.as_secs_f64());
+            s.stale.set(now + stale_in.as_secs_f64());
         }
     }
 
@@ -442,8 +478,16 @@ struct Others {
     revocation_last_sync: Gauge,
     client_ok: Counter,
     client_error: Counter,
-    client_expiry: Gauge,
 }
+
+/// The outbound client's gauges, registered at its first token (before
+/// that there is no token, and a zero would read as "overdue since 1970").
+struct ClientToken {
+    expiry: Gauge,
+    refresh: Gauge,
+}
+
+static CLIENT_TOKEN: OnceLock<ClientToken> = OnceLock::new();
 
 static OTHERS: OnceLock<Others> = OnceLock::new();
 
@@ -461,12 +505,16 @@ fn others() -> &'static Others {
             Unit::Seconds,
             "Unix time the outbound client's cached token expires"
         );
+        describe_gauge!(
+            CLIENT_REFRESH,
+            Unit::Seconds,
+            "Unix time the outbound client's cached token is due for refresh"
+        );
         Others {
             revocation_entries: gauge!(REVOCATION_ENTRIES),
             revocation_last_sync: gauge!(REVOCATION_LAST_SYNC),
             client_ok: counter!(CLIENT_FETCHES, "result" => "ok"),
             client_error: counter!(CLIENT_FETCHES, "result" => "error"),
-            client_expiry: gauge!(CLIENT_EXPIRY),
         }
     })
 }
@@ -480,13 +528,20 @@ pub(crate) fn revocation_synced() {
     others().revocation_last_sync.set(unix_now());
 }
 
-/// A client token fetch: the new token's remaining lifetime, or `None` on error.
-pub(crate) fn client_fetched(left: Option<Duration>) {
+/// A client token fetch: the new token's remaining lifetime and the time
+/// until the client refreshes it, or `None` on error.
+pub(crate) fn client_fetched(token: Option<(Duration, Duration)>) {
     let o = others();
-    match left {
-        Some(left) => {
+    match token {
+        Some((left, refresh_in)) => {
             o.client_ok.increment(1);
-            o.client_expiry.set(unix_now() + left.as_secs_f64());
+            let g = CLIENT_TOKEN.get_or_init(|| ClientToken {
+                expiry: gauge!(CLIENT_EXPIRY),
+                refresh: gauge!(CLIENT_REFRESH),
+            });
+            let now = unix_now();
+            g.expiry.set(now + left.as_secs_f64());
+            g.refresh.set(now + refresh_in.as_secs_f64());
         }
         None => o.client_error.increment(1),
     }

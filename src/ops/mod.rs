@@ -61,8 +61,10 @@ pub mod names {
     /// (`allowed`, `refused`, `anonymous`), `reason` (a reason code, `none`
     /// unless refused), `issuer`.
     pub const DECISIONS: &str = "oauth2_guard_decisions_total";
-    /// Counter: requests a guard refused. Labels `kind` (`scope`, `role`),
-    /// `required` (the guard's declared requirement).
+    /// Counter: requests a guard refused. Labels `kind` (`scope`, `role`,
+    /// or `method` for a gRPC method that no `MethodGuards` rule lists),
+    /// `required` (the guard's declared requirement; `unlisted` for kind
+    /// `method`).
     pub const AUTHZ_DENIALS: &str = "oauth2_guard_authz_denials_total";
     /// Histogram: seconds to verify a token. Label `kind` (`cache_hit`,
     /// `jwt`, `introspection`).
@@ -78,8 +80,21 @@ pub mod names {
     pub const JWKS_FETCHES: &str = "oauth2_guard_jwks_fetches_total";
     /// Gauge: usable keys in the issuer's current key set. Label `issuer`.
     pub const JWKS_KEYS: &str = "oauth2_guard_jwks_keys";
-    /// Gauge: Unix time of the last successful JWKS fetch. Label `issuer`.
+    /// Gauge: Unix time of the last successful JWKS fetch (a `304 Not
+    /// Modified` counts). Label `issuer`. Fetched key sets only: a static
+    /// key set is never refreshed and exports none of the three
+    /// `oauth2_guard_jwks_*_timestamp_seconds` gauges.
     pub const JWKS_LAST_SUCCESS: &str = "oauth2_guard_jwks_last_success_timestamp_seconds";
+    /// Gauge: Unix time the next scheduled refresh is due, set by each
+    /// successful fetch (the refresh interval follows the JWKS response's
+    /// `max-age` within the configured bounds). Label `issuer`. Alert on
+    /// `time()` being well past it: the scheduled refresh and its retries
+    /// failed.
+    pub const JWKS_REFRESH_DUE: &str = "oauth2_guard_jwks_refresh_due_timestamp_seconds";
+    /// Gauge: Unix time after which the keys are too old to verify tokens
+    /// (the scheduled refresh plus `max_stale`) unless a fetch succeeds
+    /// first. Label `issuer`.
+    pub const JWKS_STALE: &str = "oauth2_guard_jwks_stale_timestamp_seconds";
     /// Counter: refreshes demanded by an unknown `kid`. Labels `issuer`,
     /// `result` (`started`, `joined`, `rate_limited`).
     pub const JWKS_UNKNOWN_KID: &str = "oauth2_guard_jwks_unknown_kid_refreshes_total";
@@ -97,7 +112,15 @@ pub mod names {
     /// (`ok`, `error`).
     pub const CLIENT_FETCHES: &str = "oauth2_guard_client_token_fetches_total";
     /// Gauge: Unix time the outbound client's cached token expires.
+    /// Registered at the first token obtained.
     pub const CLIENT_EXPIRY: &str = "oauth2_guard_client_token_expiry_timestamp_seconds";
+    /// Gauge: Unix time the outbound client's cached token is due for
+    /// refresh (`expires_in` minus the refresh margin, by default
+    /// min(30 s, 10 % of the lifetime)). The background refresher replaces
+    /// the token then; `time()` well past it means the refreshes fail.
+    /// Registered at the first token obtained. With several clients in
+    /// one process, both gauges follow the token fetched last.
+    pub const CLIENT_REFRESH: &str = "oauth2_guard_client_token_refresh_timestamp_seconds";
 }
 
 /// A tenant-template issuer name (`https://host/{tenantid}/v2.0`) split
@@ -230,6 +253,23 @@ pub(crate) fn authz_denied(_kind: &'static str, _required: &str) {
     self::metrics::authz_denied(_kind, _required);
 }
 
+/// `MethodGuards` were built: register the counter of unlisted-method
+/// denials (so it is a zero series before the first one).
+#[cfg(feature = "grpc")]
+#[inline]
+pub(crate) fn method_guards_built() {
+    #[cfg(feature = "metrics")]
+    self::metrics::register_guard("method", "unlisted");
+}
+
+/// `MethodGuards` refused a method that no rule lists.
+#[cfg(feature = "grpc")]
+#[inline]
+pub(crate) fn unlisted_method_denied() {
+    #[cfg(feature = "metrics")]
+    self::metrics::authz_denied("method", "unlisted");
+}
+
 /// The introspection handles, and the decision counters of the
 /// introspector's issuer (at introspector build): opaque tokens are
 /// counted under it, not under `unknown`.
@@ -279,11 +319,11 @@ pub(crate) fn revocation_synced() {
     self::metrics::revocation_synced();
 }
 
-/// An outbound token fetch finished: the token's remaining lifetime, or
-/// `None` when it failed.
+/// An outbound token fetch finished: the token's remaining lifetime and
+/// the time until it is due for refresh, or `None` when it failed.
 #[cfg(feature = "client")]
 #[inline]
-pub(crate) fn client_fetched(_left: Option<std::time::Duration>) {
+pub(crate) fn client_fetched(_token: Option<(std::time::Duration, std::time::Duration)>) {
     #[cfg(feature = "metrics")]
-    self::metrics::client_fetched(_left);
+    self::metrics::client_fetched(_token);
 }

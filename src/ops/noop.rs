@@ -29,13 +29,20 @@ pub(crate) struct KeyMetrics;
 
 impl KeyMetrics {
     #[inline]
-    pub(crate) fn new(_issuer: &str) -> Self {
+    pub(crate) fn new(_issuer: &str, _remote: bool) -> Self {
         KeyMetrics
     }
     #[inline]
     pub(crate) fn fetched(&self, _result: FetchResult) {}
     #[inline]
-    pub(crate) fn installed(&self, _keys: usize, _remote: bool) {}
+    pub(crate) fn installed(&self, _keys: usize) {}
+    #[inline]
+    pub(crate) fn scheduled(
+        &self,
+        _refresh_in: std::time::Duration,
+        _stale_in: std::time::Duration,
+    ) {
+    }
     #[inline]
     pub(crate) fn unknown_kid(&self, _what: UnknownKid) {}
 }

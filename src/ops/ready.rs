@@ -14,6 +14,19 @@ use crate::issuer::Issuer;
 /// | `introspector` (feature `introspection`) | the last call to the introspection endpoint did not fail — or failed more than `max_age` ago; no call yet counts as ready | every opaque token of a failing endpoint is answered 503. Judged from the calls requests make ([`Introspector::health`](crate::introspection::Introspector::health)): no probe, no extra traffic; the first answer after an outage makes it ready again at once. `max_age` bounds how long one failure keeps an instance out of rotation (an instance without traffic makes no call that could clear it); 30 s is a sensible value |
 /// | `redis_revocations` (feature `redis`) | the shared revocation list was in sync within `max_unsynced` | past it, revocations made elsewhere may be missed |
 ///
+/// # Not checked
+/// Only the Redis *revocation* list has a readiness check. The other Redis
+/// backends expose no status to read without a round trip, and the probe
+/// does no I/O:
+/// - the shared introspection cache (`RedisIntrospectionCache`): Redis down
+///   costs extra introspection calls, not answers (each instance falls back
+///   to its local cache); the `introspector` check covers the endpoint
+///   itself;
+/// - the DPoP replay store (`RedisReplayStore`): Redis down answers each
+///   DPoP request 503 after the store's timeout. Watch
+///   `oauth2_guard_decisions_total{reason="dpop_replay_store_unavailable"}`
+///   instead.
+///
 /// # Liveness
 /// Use this for the *readiness* probe only. A liveness probe must never
 /// depend on the identity provider: when the IdP is down, every instance

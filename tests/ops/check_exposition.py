@@ -17,6 +17,17 @@ PROMQL_WORDS = {
 }
 
 
+def types(path):
+    """metric name -> its `# TYPE`."""
+    out = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("# TYPE "):
+                _, _, name, kind = line.split()
+                out[name] = kind
+    return out
+
+
 def parse(path):
     """`name{sorted labels}` -> value, and the set of metric names (with HELP/TYPE names)."""
     series, names = {}, set()
@@ -58,6 +69,13 @@ def counters(scrape, issuer):
         (("oauth2_guard_token_cache_requests_total", dict(result="hit")), 4),
     ]
     failed = False
+    # The README documents the latencies as histograms (for histogram_quantile).
+    kinds = types(scrape)
+    for name in ("oauth2_guard_verification_duration_seconds",):
+        kind = kinds.get(name)
+        status = "ok" if kind == "histogram" else "FAIL"
+        failed |= kind != "histogram"
+        print(f"{status}: {name} is a {kind} (want histogram)")
     for (name, labels), want in expected:
         got = value(series, name, **labels)
         status = "ok" if got == want else "FAIL"
@@ -95,8 +113,9 @@ def dashboard(scrape, path):
     if not queried:
         errors.append("the dashboard queries no oauth2_guard_ metric")
     for name in sorted(queried):
-        # A summary's _sum/_count series belong to its base name.
-        base = re.sub(r"_(sum|count|bucket)$", "", name)
+        # _sum/_count series belong to their base name (summary or
+        # histogram); a _bucket series must exist itself (histograms only).
+        base = re.sub(r"_(sum|count)$", "", name)
         if name not in names and base not in names:
             errors.append(f"the dashboard queries {name}, which the scrape does not expose")
     for e in errors:

@@ -29,11 +29,17 @@ grep -q "^orders service on" "$work/out" || { echo "the example did not start"; 
 
 # The tokens the example prints after each comment line.
 token_after() { grep -A1 -F "$1" "$work/out" | sed -n "s/.*Bearer \([^']*\)'.*/\1/p" | head -1; }
+# They are printed after the "orders service on" line: wait for the last one read.
+for _ in $(seq 1 50); do
+  [ -n "$(token_after "# wrong audience")" ] && break
+  sleep 0.1
+done
 read_token=$(token_after "# valid token with orders:read")
 expired=$(token_after "# expired")
 wrong_aud=$(token_after "# wrong audience")
 issuer=$(sed -n 's/^Embedded issuer: \([^ ]*\) .*/\1/p' "$work/out")
-[ -n "$read_token" ] && [ -n "$expired" ] && [ -n "$wrong_aud" ] && [ -n "$issuer" ]
+[ -n "$read_token" ] && [ -n "$expired" ] && [ -n "$wrong_aud" ] && [ -n "$issuer" ] \
+  || { echo "the example printed no demo tokens"; cat "$work/out"; exit 1; }
 
 code() { curl -s -o /dev/null -m 10 -w '%{http_code}' "$@"; }
 expect() { local want=$1; shift; local got; got=$(code "$@"); [ "$got" = "$want" ] || { echo "want $want, got $got: $*"; exit 1; }; }
