@@ -488,29 +488,45 @@ async fn stale_keys_serve_during_outage_and_503_without_keys() {
     assert_eq!(bearer(&lazy_app, &down.token().sign()).await.status, 200);
 }
 
-#[tokio::test]
-async fn max_stale_turns_into_503() {
-    let idp = MockIssuer::start().await;
-    // Stale 300 ms past a missed refresh.
-    let issuer = polling_issuer(&idp, fast_refresh().max_stale(Duration::from_millis(300))).await;
-    let app = app(AuthLayer::builder()
+/// An app (no token cache) whose issuer polls `idp`'s keys every 100 ms and
+/// turns them stale 300 ms past a refresh that did not succeed.
+async fn short_lived_keys_app(idp: &MockIssuer) -> Router {
+    let issuer = polling_issuer(idp, fast_refresh().max_stale(Duration::from_millis(300))).await;
+    app(AuthLayer::builder()
         .issuer(issuer)
         .cache(CacheConfig::disabled())
         .build()
-        .unwrap());
+        .unwrap())
+}
+
+/// The first answer to `token` that `done` accepts, polling every 50 ms
+/// for at most 5 s: background refreshes run on the machine's schedule.
+async fn answer_when(
+    app: &Router,
+    token: &str,
+    what: &str,
+    done: fn(StatusCode) -> bool,
+) -> Answer {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let a = bearer(app, token).await;
+        if done(a.status) {
+            return a;
+        }
+        assert!(Instant::now() < deadline, "{what}: last {}", a.status);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn max_stale_turns_into_503() {
+    let idp = MockIssuer::start().await;
+    let app = short_lived_keys_app(&idp).await;
     let token = idp.token().sign();
     assert_eq!(bearer(&app, &token).await.status, 200);
     idp.set_outage(true);
-    // About 0.5 s on a quiet machine; polled, since a loaded one is slower.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let a = loop {
-        let a = bearer(&app, &token).await;
-        if a.status != 200 {
-            break a;
-        }
-        assert!(Instant::now() < deadline, "never turned stale");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    // About 0.5 s on a quiet machine.
+    let a = answer_when(&app, &token, "never turned stale", |s| s != 200).await;
     assert_eq!(
         a.status,
         StatusCode::SERVICE_UNAVAILABLE,
@@ -518,26 +534,13 @@ async fn max_stale_turns_into_503() {
         a.rejection
     );
     idp.set_outage(false);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        if bearer(&app, &token).await.status == 200 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "recovers after the outage");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    answer_when(&app, &token, "recovers after the outage", |s| s == 200).await;
 }
 
 #[tokio::test]
 async fn an_unchanged_key_set_costs_a_304_and_stays_fresh() {
     let idp = MockIssuer::start().await;
-    // Keys turn stale 300 ms past a refresh that did not succeed.
-    let issuer = polling_issuer(&idp, fast_refresh().max_stale(Duration::from_millis(300))).await;
-    let app = app(AuthLayer::builder()
-        .issuer(issuer)
-        .cache(CacheConfig::disabled())
-        .build()
-        .unwrap());
+    let app = short_lived_keys_app(&idp).await;
     let token = idp.token().sign();
     // Polled every 100 ms: the refreshes are conditional and answered 304;
     // eight of them span more than the 400 ms the first fetch kept the
@@ -552,11 +555,7 @@ async fn an_unchanged_key_set_costs_a_304_and_stays_fresh() {
     idp.rotate(Algorithm::ES256);
     idp.remove_key(&old);
     let rotated = idp.token().sign();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while bearer(&app, &rotated).await.status != 200 {
-        assert!(Instant::now() < deadline, "the rotated key was installed");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    answer_when(&app, &rotated, "the rotated key installed", |s| s == 200).await;
     assert_eq!(
         bearer(&app, &token).await.status,
         401,

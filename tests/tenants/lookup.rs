@@ -223,8 +223,9 @@ impl Lookups {
 async fn a_known_tenant_past_its_ttl_is_answered_at_once_and_refreshed_in_the_background() {
     let idp = MockIssuer::start().await;
     let lookups = Lookups::default();
-    let delay = Duration::from_millis(1000);
-    let ttl = Duration::from_millis(1000);
+    // Seconds apart, so a loaded machine cannot blur "at once" and "waited".
+    let delay = Duration::from_secs(2);
+    let ttl = Duration::from_secs(2);
     let config = TenantLookupConfig::default().allowed_ttl(ttl);
     let policy = lookups.policy_with(&[A], delay, config);
     let app = app(AuthLayer::new(
