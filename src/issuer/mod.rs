@@ -24,8 +24,9 @@
 //!
 //! The issuer identifier is an `https` URL without userinfo, query or
 //! fragment (RFC 8414 §2): `https://sso.example.com@evil.example/` is a URL
-//! of `evil.example`, and is refused with [`ConfigError::InvalidUrl`] however
-//! the keys are configured. An explicit [`jwks_uri`](IssuerBuilder::jwks_uri)
+//! of `evil.example`, and is refused with
+//! [`ConfigError::InvalidUrl`](crate::ConfigError::InvalidUrl) however the
+//! keys are configured. An explicit [`jwks_uri`](IssuerBuilder::jwks_uri)
 //! may carry a query (Entra's `?appid=`), never userinfo or a fragment. See
 //! the crate's `manual` module for the reasons.
 
