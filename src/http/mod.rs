@@ -4,10 +4,10 @@
 //! the `reqwest::Client`), and no redirects on token requests.
 //!
 //! By concern: `policy` decides which URLs may be fetched, `retry` holds the
-//! backoff, jitter and `Retry-After` rules; this module holds the
-//! configuration, the client and body reading.
+//! backoff, jitter and `Retry-After` rules, `response` reads bodies under the
+//! size cap and maps failures to errors; this module holds the configuration
+//! and the client.
 
-use std::fmt;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -17,12 +17,17 @@ use crate::error::{ConfigError, FetchError, FetchErrorKind};
 
 mod conditional;
 mod policy;
+mod response;
 mod retry;
+#[cfg(test)]
+mod tests;
 
 pub(crate) use conditional::{Conditional, Validators};
 
 use policy::url_is_acceptable;
 pub(crate) use policy::{check_issuer_identifier, check_url, PlainHttp, UrlRole};
+pub(crate) use response::{map_reqwest, read_capped};
+use response::{max_age, redirect_error};
 #[cfg(feature = "client")]
 pub(crate) use retry::deadline_after;
 pub(crate) use retry::{exponential_backoff, jitter_unit, status_error, MAX_DELAY};
@@ -369,172 +374,5 @@ impl HttpClient {
             return Err(status_error(status.as_u16(), response.headers(), url));
         }
         read_capped(&mut response, self.max_response_bytes, url).await
-    }
-}
-
-/// Read a body, refusing it once it exceeds `max` bytes.
-pub(crate) async fn read_capped(
-    response: &mut reqwest::Response,
-    max: usize,
-    url: &Url,
-) -> Result<Vec<u8>, FetchError> {
-    if response.content_length().is_some_and(|n| n > max as u64) {
-        return Err(FetchError::new(FetchErrorKind::TooLarge, url.as_str()));
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| map_reqwest(e, url))? {
-        if body.len() + chunk.len() > max {
-            return Err(FetchError::new(FetchErrorKind::TooLarge, url.as_str()));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
-pub(crate) fn map_reqwest(e: reqwest::Error, url: &Url) -> FetchError {
-    let kind = if e.is_redirect() {
-        // The crate's own redirect policy refused a hop (or too many).
-        FetchErrorKind::Redirect
-    } else if e.is_timeout() {
-        FetchErrorKind::Timeout
-    } else if e.is_connect() {
-        FetchErrorKind::Connect
-    } else if e.is_decode() {
-        FetchErrorKind::InvalidJson
-    } else {
-        FetchErrorKind::Transport
-    };
-    FetchError::new(kind, url.as_str()).with_source(e)
-}
-
-/// `Cache-Control: max-age=N` of a response, ignoring it under `no-store`/`no-cache`.
-fn max_age(headers: &http::HeaderMap) -> Option<Duration> {
-    let mut max_age = None;
-    for value in headers.get_all(http::header::CACHE_CONTROL) {
-        let Ok(value) = value.to_str() else { continue };
-        for directive in value.split(',') {
-            let directive = directive.trim();
-            if directive.eq_ignore_ascii_case("no-store")
-                || directive.eq_ignore_ascii_case("no-cache")
-            {
-                return None;
-            }
-            if let Some((name, v)) = directive.split_once('=') {
-                if name.trim().eq_ignore_ascii_case("max-age") {
-                    max_age = v
-                        .trim()
-                        .trim_matches('"')
-                        .parse::<u64>()
-                        .ok()
-                        .map(Duration::from_secs);
-                }
-            }
-        }
-    }
-    max_age
-}
-
-/// Where a refused redirect pointed; the source of a
-/// [`FetchErrorKind::Redirect`] error.
-#[derive(Debug)]
-struct RedirectRefused(Option<String>);
-
-impl fmt::Display for RedirectRefused {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.0 {
-            Some(to) => write!(f, "redirected to `{to}`"),
-            None => f.write_str("redirected without a Location"),
-        }
-    }
-}
-
-impl std::error::Error for RedirectRefused {}
-
-fn redirect_error(url: &Url, to: Option<&str>) -> FetchError {
-    FetchError::new(FetchErrorKind::Redirect, url.as_str())
-        .with_source(RedirectRefused(to.map(str::to_owned)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A server that answers the first request of each connection and drops
-    /// the connection when a second request arrives on it (as a server does
-    /// with an idle keep-alive connection it closes just as the client reuses
-    /// it): every `get` still succeeds, with one retry on a fresh connection.
-    #[tokio::test]
-    async fn a_get_survives_a_keep_alive_connection_the_server_dropped() {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-            .await
-            .unwrap();
-        let addr = listener.local_addr().unwrap();
-        let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let counter = connections.clone();
-        let server = tokio::spawn(async move {
-            // Bounded: at most 4 connections.
-            for _ in 0..4 {
-                let Ok((mut socket, _)) = listener.accept().await else {
-                    return;
-                };
-                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                tokio::spawn(async move {
-                    let mut buf = vec![0u8; 4096];
-                    let mut seen = 0;
-                    loop {
-                        match socket.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) if buf[..n].windows(4).any(|w| w == b"\r\n\r\n") => {
-                                seen += 1;
-                                if seen > 1 {
-                                    return; // drop the connection unanswered
-                                }
-                                let body = br#"{"keys":[]}"#;
-                                let head = format!(
-                                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: keep-alive\r\n\r\n",
-                                    body.len()
-                                );
-                                let _ = socket.write_all(head.as_bytes()).await;
-                                let _ = socket.write_all(body).await;
-                            }
-                            Ok(_) => {}
-                        }
-                    }
-                });
-            }
-        });
-        let client = HttpConfig::default().allow_loopback_http().build().unwrap();
-        let url = Url::parse(&format!("http://{addr}/jwks")).unwrap();
-        for round in 0..2 {
-            let fetched = tokio::time::timeout(Duration::from_secs(10), client.get(&url))
-                .await
-                .expect("bounded");
-            assert!(fetched.is_ok(), "round {round}: {:?}", fetched.err());
-        }
-        assert_eq!(
-            connections.load(std::sync::atomic::Ordering::SeqCst),
-            2,
-            "the second request met the dropped connection, then took a new one"
-        );
-        server.abort();
-    }
-
-    #[test]
-    fn cache_control_max_age() {
-        let mut h = http::HeaderMap::new();
-        h.insert(
-            http::header::CACHE_CONTROL,
-            "public, max-age=600".parse().unwrap(),
-        );
-        assert_eq!(max_age(&h), Some(Duration::from_secs(600)));
-        h.insert(
-            http::header::CACHE_CONTROL,
-            "no-store, max-age=600".parse().unwrap(),
-        );
-        assert_eq!(max_age(&h), None);
-        h.insert(http::header::CACHE_CONTROL, "max-age=abc".parse().unwrap());
-        assert_eq!(max_age(&h), None);
-        assert_eq!(max_age(&http::HeaderMap::new()), None);
     }
 }

@@ -1,4 +1,5 @@
-//! Without feature `metrics`: the same handles, doing nothing.
+//! Without feature `metrics`: the same handles, doing nothing. Keep in
+//! step with `metrics::decisions` (`VerifyKind`) and `metrics::keys`.
 
 #[derive(Clone, Copy)]
 pub(crate) enum VerifyKind {
