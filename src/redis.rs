@@ -209,6 +209,7 @@ impl RedisConn {
 /// The settings every lazily connecting Redis backend shares, checked, and
 /// its connection prepared (nothing is dialled yet): a valid namespace, a
 /// timeout above zero, a Tokio runtime to run on, a Redis URL.
+#[cfg(any(feature = "introspection", feature = "dpop"))]
 pub(crate) fn open_lazy(
     url: &str,
     namespace: &str,
