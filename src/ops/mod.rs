@@ -38,6 +38,7 @@
 //! guard's declared requirement. Subjects, tokens, `kid`s and paths are
 //! never labels.
 
+mod kinds;
 #[cfg(feature = "metrics")]
 mod metrics;
 #[cfg(not(feature = "metrics"))]
@@ -46,10 +47,11 @@ mod ready;
 
 pub use ready::{Missing, Readiness, ReadinessReport};
 
+pub(crate) use self::kinds::{FetchResult, UnknownKid, VerifyKind};
 #[cfg(feature = "metrics")]
-pub(crate) use self::metrics::{FetchResult, KeyMetrics, UnknownKid, VerifyKind};
+pub(crate) use self::metrics::KeyMetrics;
 #[cfg(not(feature = "metrics"))]
-pub(crate) use self::noop::{FetchResult, KeyMetrics, UnknownKid, VerifyKind};
+pub(crate) use self::noop::KeyMetrics;
 
 use crate::claims::VerifiedClaims;
 use crate::error::Rejection;

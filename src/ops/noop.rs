@@ -1,30 +1,7 @@
 //! Without feature `metrics`: the same handles, doing nothing. Keep in
-//! step with `metrics::decisions` (`VerifyKind`) and `metrics::keys`.
+//! step with `metrics::keys` (the labels they take are `ops::kinds`).
 
-#[derive(Clone, Copy)]
-pub(crate) enum VerifyKind {
-    CacheHit,
-    Jwt,
-    // Named by the introspection verifier only when `metrics` is on.
-    #[allow(dead_code)]
-    Introspection,
-}
-
-#[derive(Clone, Copy)]
-pub(crate) enum FetchResult {
-    Ok,
-    NotModified,
-    HttpError,
-    Timeout,
-    Invalid,
-}
-
-#[derive(Clone, Copy)]
-pub(crate) enum UnknownKid {
-    Started,
-    Joined,
-    RateLimited,
-}
+use super::kinds::{FetchResult, UnknownKid};
 
 pub(crate) struct KeyMetrics;
 

@@ -9,6 +9,7 @@ use arc_swap::ArcSwap;
 use metrics::{counter, gauge, histogram, Counter, Gauge, Histogram};
 
 use super::describe;
+use crate::ops::kinds::VerifyKind;
 use crate::ops::names::*;
 
 /// The `issuer` label of a token whose issuer is not a built [`Issuer`](crate::Issuer).
@@ -159,14 +160,6 @@ pub(crate) fn refused(issuer: Option<&str>, reason: &'static str) {
 
 pub(crate) fn anonymous() {
     global().anonymous.increment(1);
-}
-
-/// What verified a token, for the latency histogram.
-#[derive(Clone, Copy)]
-pub(crate) enum VerifyKind {
-    CacheHit = 0,
-    Jwt = 1,
-    Introspection = 2,
 }
 
 /// One cache lookup in this many is timed, and recorded in the latency

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use metrics::{counter, histogram, Counter, Histogram};
 
-use super::decisions::{verified_in, VerifyKind};
+use super::decisions::verified_in;
+use crate::ops::kinds::VerifyKind;
 use crate::ops::names::*;
 
 struct Introspection {

@@ -6,6 +6,7 @@ use std::time::Duration;
 use metrics::{counter, gauge, Counter, Gauge};
 
 use super::unix_now;
+use crate::ops::kinds::{FetchResult, UnknownKid};
 use crate::ops::names::*;
 
 /// The key-set handles of one issuer, held by its key store.
@@ -29,24 +30,6 @@ struct Schedule {
     last_success: Gauge,
     refresh_due: Gauge,
     stale: Gauge,
-}
-
-/// The outcome of one JWKS fetch, as the `result` label.
-#[derive(Clone, Copy)]
-pub(crate) enum FetchResult {
-    Ok,
-    NotModified,
-    HttpError,
-    Timeout,
-    Invalid,
-}
-
-/// An unknown kid's demand for a refresh.
-#[derive(Clone, Copy)]
-pub(crate) enum UnknownKid {
-    Started,
-    Joined,
-    RateLimited,
 }
 
 impl KeyMetrics {

@@ -7,8 +7,9 @@
 //! latency, the token cache), `keys` (one issuer's key set), `guards` (the
 //! guard-denial registry), `introspection`, and `others` (the revocation
 //! list and the outbound client). `ops::noop` mirrors the handles the rest
-//! of the crate holds (`VerifyKind`, `FetchResult`, `UnknownKid`,
-//! `KeyMetrics`) for builds without the feature.
+//! of the crate holds (`KeyMetrics`) for builds without the feature; the
+//! labels they take (`VerifyKind`, `FetchResult`, `UnknownKid`) are defined
+//! once in `ops::kinds`.
 
 // The handles of the optional parts (introspection, the outbound client,
 // the Redis backends) are declared whatever the features; without those
@@ -32,7 +33,7 @@ use super::names::*;
 
 pub(crate) use decisions::{
     allowed, anonymous, cache_entries_delta, cache_evicted, cache_lookup, refused, register_issuer,
-    sample_cache_hit, verified_in, VerifyKind,
+    sample_cache_hit, verified_in,
 };
 // Named only by the intra-doc link on `ops::Timer::sampled_cache_hit`.
 #[allow(unused_imports)]
@@ -40,7 +41,7 @@ pub(crate) use decisions::CACHE_HIT_SAMPLE;
 pub(crate) use guards::{authz_denied, register_guard};
 #[cfg(feature = "introspection")]
 pub(crate) use introspection::{introspected, introspection_cache, register_introspection};
-pub(crate) use keys::{FetchResult, KeyMetrics, UnknownKid};
+pub(crate) use keys::KeyMetrics;
 #[cfg(feature = "client")]
 pub(crate) use others::client_fetched;
 pub(crate) use others::revocation_entries;

@@ -18,21 +18,22 @@ fn builder(idp: &MockIssuer) -> IntrospectorBuilder {
         .http(crate::HttpConfig::default().allow_loopback_http())
 }
 
+/// An instance (audience `orders-api`, hash key of [`builder`]) using `store`.
+async fn sharing(idp: &MockIssuer, store: &Arc<MemoryShared>) -> Introspector {
+    builder(idp)
+        .shared_cache(store.clone())
+        .build()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn instances_sharing_a_store_make_one_call_and_survive_its_outage() {
     let idp = MockIssuer::start().await;
     idp.register_client("rs", "rs-secret");
     let store = Arc::new(MemoryShared::default());
-    let a = builder(&idp)
-        .shared_cache(store.clone())
-        .build()
-        .await
-        .unwrap();
-    let b = builder(&idp)
-        .shared_cache(store.clone())
-        .build()
-        .await
-        .unwrap();
+    let a = sharing(&idp, &store).await;
+    let b = sharing(&idp, &store).await;
     let token = idp.opaque_token().scope("orders:read").issue();
 
     let claims = a.verifier().verify(&token).resolve().await.unwrap();
@@ -60,11 +61,7 @@ async fn instances_sharing_a_store_make_one_call_and_survive_its_outage() {
 
     // The store down: a miss plus a warning; the IdP still answers.
     store.down.store(true, Ordering::SeqCst);
-    let c = builder(&idp)
-        .shared_cache(store.clone())
-        .build()
-        .await
-        .unwrap();
+    let c = sharing(&idp, &store).await;
     assert!(c.verifier().verify(&token).resolve().await.is_ok());
     assert_eq!(idp.introspection_requests(), 2);
 }
@@ -91,11 +88,7 @@ async fn a_shared_cache_needs_the_hash_key_and_is_scoped_by_audience() {
     ));
 
     // Same store, same key, another audience: nothing read from the other.
-    let orders = builder(&idp)
-        .shared_cache(store.clone())
-        .build()
-        .await
-        .unwrap();
+    let orders = sharing(&idp, &store).await;
     let billing = Introspector::builder(idp.issuer_url(), "rs")
         .client_secret("rs-secret")
         .audience("billing-api")
@@ -126,18 +119,10 @@ async fn an_answer_read_from_the_store_is_kept_locally_no_longer_than_it_had_lef
     let idp = MockIssuer::start().await;
     idp.register_client("rs", "rs-secret");
     let store = Arc::new(MemoryShared::default());
-    let a = builder(&idp)
-        .shared_cache(store.clone())
-        .build()
-        .await
-        .unwrap();
+    let a = sharing(&idp, &store).await;
     let token = idp.opaque_token().scope("orders:read").issue();
     assert!(a.verifier().verify(&token).resolve().await.is_ok());
-    let b = builder(&idp)
-        .shared_cache(store.clone())
-        .build()
-        .await
-        .unwrap();
+    let b = sharing(&idp, &store).await;
     // Age the stored entry: 3 s of its 60 left. The store keeps whole
     // seconds, so B sees between 2 and 3 s left; a margin of 1 s only
     // raced a second boundary on a slow machine.
