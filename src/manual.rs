@@ -288,7 +288,7 @@
 //! | behaviour | default | reason |
 //! |---|---|---|
 //! | metrics | off (feature `metrics`) | no dependency and no cost for services that do not scrape; with it, any `metrics` exporter works |
-//! | metric handles | registered at issuer / layer / guard build, with the recorder installed then | the request path only increments handles it holds: no registry lookup, no label hashing per request |
+//! | metric handles | registered at issuer / layer / guard build, with the recorder installed then | the request path only increments handles it holds: no registry lookup, no label hashing per request. An allowed request is counted through the handle its claims carry (their issuer's), a cache lookup through the cache's own; a refusal finds its issuer's counters in a lock-free list of the built issuers |
 //! | cache-hit latency samples | 1 hit in 64 per thread goes into `oauth2_guard_verification_duration_seconds{kind="cache_hit"}`; every fresh verification and introspection is recorded | one Prometheus histogram sample costs about 0.4 µs, more than the cache hit it measures (0.7 µs with, 1.1 µs without sampling, criterion); the hit count is exact in `oauth2_guard_token_cache_requests_total` |
 //! | `issuer` label | the name of a built issuer, else `unknown` | a refused token's `iss` is attacker-chosen: as a label it would let any client create series without bound |
 //! | `required` label | the guard's declared requirement | bounded by the code; the token's scopes would be attacker-chosen |

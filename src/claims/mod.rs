@@ -128,6 +128,8 @@ struct Inner {
     tenant: Option<Arc<str>>,
     /// The `cnf` binding, read once; enforced by the layer's binding check.
     confirmation: Option<Confirmation>,
+    /// The decision counters of the issuer that verified these claims.
+    counters: crate::ops::IssuerCounters,
 }
 
 /// Everything the verifier learned, handed to [`VerifiedClaims::new`].
@@ -162,7 +164,24 @@ impl VerifiedClaims {
             fingerprint: v.fingerprint,
             payload: Value::Object(v.payload),
             tenant: None,
+            counters: Default::default(),
         }))
+    }
+
+    /// The same claims, counted by `counters` (the verifying issuer's),
+    /// so the layer counts its decision without a look-up. Only ever called
+    /// on claims the verifier has just made, which no one else holds yet;
+    /// claims without them are counted by issuer name.
+    pub(crate) fn counted_by(mut self, counters: &crate::ops::IssuerCounters) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.counters = counters.clone();
+        }
+        self
+    }
+
+    #[cfg(feature = "metrics")]
+    pub(crate) fn counters(&self) -> &crate::ops::IssuerCounters {
+        &self.0.counters
     }
 
     /// The same claims, accepted for `tenant` (only ever called on claims

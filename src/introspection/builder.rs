@@ -390,7 +390,7 @@ impl IntrospectorBuilder {
             max_bytes: self.max_bytes,
             negative: self.negative,
         };
-        let engine = Engine {
+        let mut engine = Engine {
             call: Call {
                 endpoint,
                 client_id: Arc::from(self.client_id.as_str()),
@@ -410,6 +410,7 @@ impl IntrospectorBuilder {
             ttl: self.ttl,
             flights: Mutex::new(Default::default()),
             health: Default::default(),
+            counters: Default::default(),
         };
         tracing::info!(
             target: "oauth2_guard::introspection",
@@ -420,7 +421,7 @@ impl IntrospectorBuilder {
             cache_ttl_s = self.ttl.as_secs(),
             "introspection configured"
         );
-        crate::ops::introspector_built(&engine.checks.issuer);
+        engine.counters = crate::ops::introspector_built(&engine.checks.issuer);
         Ok(Introspector::from_engine(engine))
     }
 }

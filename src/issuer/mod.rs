@@ -59,6 +59,8 @@ struct IssuerInner {
     profile: Profile,
     store: Arc<KeyStore>,
     tenancy: Option<Tenancy>,
+    /// Its decision counters, handed to the claims it verifies.
+    counters: crate::ops::IssuerCounters,
     _refresh: Option<AbortOnDrop>,
 }
 
@@ -115,6 +117,11 @@ impl Issuer {
     /// The issuer identifier, shared with claims and rejections.
     pub(crate) fn name_arc(&self) -> &Arc<str> {
         &self.0.name
+    }
+
+    /// Its decision counters (`ops`), for the claims it verifies.
+    pub(crate) fn counters(&self) -> &crate::ops::IssuerCounters {
+        &self.0.counters
     }
 
     /// How this issuer's tokens are checked.

@@ -32,7 +32,7 @@ impl IssuerBuilder {
         tenancy: Option<Tenancy>,
         first_delay: Duration,
     ) -> Result<Issuer, ConfigError> {
-        crate::ops::issuer_built(store.issuer());
+        let counters = crate::ops::issuer_built(store.issuer());
         let refresh = match store.source() {
             Source::Static => None,
             Source::Remote { .. } => {
@@ -47,6 +47,7 @@ impl IssuerBuilder {
             profile,
             store,
             tenancy,
+            counters,
             _refresh: refresh,
         })))
     }

@@ -22,10 +22,17 @@
 //! # Registration
 //! With feature `metrics`, the handles are registered with the
 //! [`metrics`](https://docs.rs/metrics) recorder installed *at the time*:
-//! an issuer's when it is built, the process-wide ones when the first
-//! layer is built. Install the recorder (for example
-//! `metrics-exporter-prometheus`) before building issuers and layers; the
-//! request path then only increments handles it already holds.
+//! an issuer's (or introspector's) decision counters when it is built, a
+//! layer's token-cache counters when the layer is built, the process-wide
+//! ones (anonymous requests, unknown issuers, verification latency) at
+//! every layer build. Install the recorder (for example
+//! `metrics-exporter-prometheus`) before building issuers and layers.
+//!
+//! The request path then only increments handles it already holds: the
+//! claims of a verified token carry their issuer's counters, and the token
+//! cache holds its own, so a cache hit that is allowed costs two counter
+//! increments and no look-up (one lookup in 64 per thread also records its
+//! latency).
 //!
 //! # Cardinality
 //! Labels are bounded by configuration, never by a request: `issuer` is the
@@ -147,10 +154,48 @@ pub(crate) fn is_issuer(name: &str, iss: &str) -> bool {
     name == iss || template_parts(name).is_some_and(|(p, s)| fills_template(p, s, iss))
 }
 
+/// One issuer's decision counters, registered when the issuer (or the
+/// introspector) is built. The issuer holds them and hands them to every
+/// claims it verifies, so counting an allowed request looks nothing up:
+/// one increment of a handle the claims already carry. Empty without
+/// feature `metrics`, and in claims made elsewhere (counted by name).
+#[derive(Clone, Default)]
+pub(crate) struct IssuerCounters {
+    #[cfg(feature = "metrics")]
+    decisions: Option<std::sync::Arc<self::metrics::Decisions>>,
+}
+
+/// A verified-token cache's hit and miss counters and its latency
+/// histogram, registered when the cache is made (at layer build) and held
+/// by it: a lookup counts itself without reading any process-wide state.
+pub(crate) struct CacheCounters {
+    #[cfg(feature = "metrics")]
+    lookups: self::metrics::CacheLookups,
+}
+
+impl CacheCounters {
+    #[inline]
+    pub(crate) fn register() -> Self {
+        CacheCounters {
+            #[cfg(feature = "metrics")]
+            lookups: self::metrics::CacheLookups::register(),
+        }
+    }
+
+    /// A cache lookup timed by `timer` (from [`Timer::sampled_cache_hit`]):
+    /// a hit of a still-valid entry, or a miss. A sampled hit's time goes
+    /// to the latency histogram (`kind="cache_hit"`).
+    #[inline]
+    pub(crate) fn lookup(&self, _hit: bool, _timer: &Timer) {
+        #[cfg(feature = "metrics")]
+        self.lookups.count(_hit, _timer.start);
+    }
+}
+
 /// The layer decided a request: count it and write the audit event.
 pub(crate) fn allowed(head: &RequestHead<'_>, claims: &VerifiedClaims) {
     #[cfg(feature = "metrics")]
-    self::metrics::allowed(claims.issuer());
+    self::metrics::allowed(claims.counters().decisions.as_deref(), claims.issuer());
     crate::audit::layer_allowed(head, claims);
 }
 
@@ -177,9 +222,11 @@ pub(crate) fn layer_built() {
 
 /// An issuer was built: register its decision counters.
 #[inline]
-pub(crate) fn issuer_built(_name: &str) {
-    #[cfg(feature = "metrics")]
-    self::metrics::register_issuer(_name);
+pub(crate) fn issuer_built(_name: &str) -> IssuerCounters {
+    IssuerCounters {
+        #[cfg(feature = "metrics")]
+        decisions: Some(self::metrics::register_issuer(_name)),
+    }
 }
 
 /// Measures a verification (nothing without feature `metrics`).
@@ -215,13 +262,6 @@ impl Timer {
             self::metrics::verified_in(_kind, start.elapsed());
         }
     }
-}
-
-/// A verified-token cache lookup.
-#[inline]
-pub(crate) fn cache_lookup(_hit: bool) {
-    #[cfg(feature = "metrics")]
-    self::metrics::cache_lookup(_hit);
 }
 
 /// A verified-token cache entry was evicted.
@@ -277,12 +317,10 @@ pub(crate) fn unlisted_method_denied() {
 /// counted under it, not under `unknown`.
 #[cfg(feature = "introspection")]
 #[inline]
-pub(crate) fn introspector_built(_issuer: &str) {
+pub(crate) fn introspector_built(_issuer: &str) -> IssuerCounters {
     #[cfg(feature = "metrics")]
-    {
-        self::metrics::register_introspection();
-        self::metrics::register_issuer(_issuer);
-    }
+    self::metrics::register_introspection();
+    issuer_built(_issuer)
 }
 
 /// One introspection call finished: `Some(active)`, `None` on failure.
@@ -328,4 +366,52 @@ pub(crate) fn revocation_synced() {
 pub(crate) fn client_fetched(_token: Option<(std::time::Duration, std::time::Duration)>) {
     #[cfg(feature = "metrics")]
     self::metrics::client_fetched(_token);
+}
+
+#[cfg(all(test, feature = "metrics", feature = "testkit"))]
+mod tests {
+    use std::sync::Arc;
+
+    use super::IssuerCounters;
+    use crate::testkit::MockIssuer;
+    use crate::verify::cache::TokenCache;
+    use crate::verify::jwt::JwtVerifier;
+    use crate::verify::{Verdict, Verifier};
+    use crate::CacheConfig;
+
+    fn same(a: &IssuerCounters, b: &IssuerCounters) -> bool {
+        match (&a.decisions, &b.decisions) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+
+    /// The hot path's promise: the claims of a fresh verification and of a
+    /// cache hit carry their issuer's own handles, so the layer counts an
+    /// allowed request without searching the registry by name.
+    #[tokio::test]
+    async fn verified_claims_carry_their_issuers_counters() {
+        let idp = MockIssuer::start().await;
+        let issuer = idp
+            .issuer_builder()
+            .audience(idp.default_audience())
+            .build()
+            .await
+            .unwrap();
+        let cache = TokenCache::new(&CacheConfig::default(), 16 * 1024);
+        let verifier = JwtVerifier::new(vec![issuer.clone()], None, cache, 16 * 1024);
+        let token = idp.token().sign();
+        for pass in ["fresh", "cache hit"] {
+            let Verdict::Verified(claims) = verifier.verify(&token) else {
+                panic!("{pass}: the token is valid")
+            };
+            assert!(
+                same(claims.counters(), issuer.counters()),
+                "{pass}: the claims hold the issuer's handles"
+            );
+        }
+        // Claims made elsewhere hold none (and are counted by name).
+        let other = crate::claims::test_claims(serde_json::json!({"sub": "s"}));
+        assert!(other.counters().decisions.is_none());
+    }
 }

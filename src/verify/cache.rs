@@ -109,6 +109,8 @@ pub(crate) struct TokenCache {
     map: quick_cache::sync::Cache<Arc<str>, Entry, Weight, Hasher, Evictions>,
     /// The entry count last reported to the metrics.
     reported: std::sync::atomic::AtomicI64,
+    /// Hit and miss counters, held here: a hit reads no shared state.
+    counters: crate::ops::CacheCounters,
 }
 
 impl Drop for TokenCache {
@@ -170,13 +172,15 @@ impl TokenCache {
         Some(Self {
             map,
             reported: std::sync::atomic::AtomicI64::new(0),
+            counters: crate::ops::CacheCounters::register(),
         })
     }
 
     /// A cached verification, if still valid: not expired, key still published.
     pub(crate) fn get(&self, token: &str) -> Option<Entry> {
+        let timer = crate::ops::Timer::sampled_cache_hit();
         let Some(entry) = self.map.get(token) else {
-            crate::ops::cache_lookup(false);
+            self.counters.lookup(false, &timer);
             return None;
         };
         let valid = now_unix() < entry.claims.exp_unix()
@@ -184,7 +188,7 @@ impl TokenCache {
                 .key
                 .as_ref()
                 .is_none_or(|k| entry.issuer.store().still_serves(k));
-        crate::ops::cache_lookup(valid);
+        self.counters.lookup(valid, &timer);
         if valid {
             Some(entry)
         } else {

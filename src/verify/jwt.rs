@@ -146,9 +146,7 @@ impl JwtVerifier {
     /// changed since).
     #[inline]
     pub(crate) fn cache_hit(&self, token: &str) -> Option<Verdict> {
-        let hit = crate::ops::Timer::sampled_cache_hit();
         let entry = self.0.cache.as_ref()?.get(token)?;
-        hit.done(crate::ops::VerifyKind::CacheHit);
         Some(match entry.issuer.tenancy() {
             None => Verdict::Verified(entry.claims),
             // Already bound to its tenant; the policy may have changed.
@@ -251,6 +249,7 @@ impl Inner {
         issuer: Issuer,
         key: Option<Arc<VerifyingKey>>,
     ) -> VerifiedClaims {
+        let claims = claims.counted_by(issuer.counters());
         if let Some(cache) = &self.cache {
             let entry = Entry {
                 claims: claims.clone(),

@@ -1,6 +1,7 @@
-//! The layer's handles: the decision counters (per issuer label, and the
-//! process-wide `unknown` and `anonymous` ones), the verification latency
-//! histogram, and the verified-token cache.
+//! The layer's handles: the decision counters (per issuer label, held by
+//! the issuer and the claims it verifies; and the process-wide `unknown`
+//! and `anonymous` ones), the verification latency histogram, and the
+//! verified-token cache's handles (held by each cache).
 
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
@@ -74,7 +75,9 @@ fn refused_counter(issuer: &str, reason: &'static str) -> Counter {
 }
 
 /// The decision counters of every built issuer, newest registration first
-/// (an issuer rebuilt under the same name takes over its label).
+/// (an issuer rebuilt under the same name takes over its label): where a
+/// refusal, which names its issuer by label only, finds its counters.
+/// Allowed requests do not search it: their claims carry the handle.
 static ISSUERS: LazyLock<ArcSwap<Vec<Arc<Decisions>>>> =
     LazyLock::new(|| ArcSwap::from_pointee(Vec::new()));
 
@@ -82,9 +85,7 @@ static ISSUERS: LazyLock<ArcSwap<Vec<Arc<Decisions>>>> =
 struct Global {
     unknown: Decisions,
     anonymous: Counter,
-    verify: [Histogram; 3],
-    cache_hits: Counter,
-    cache_misses: Counter,
+    verify: [Histogram; 2],
     cache_evictions: Counter,
     cache_entries: Gauge,
 }
@@ -99,10 +100,7 @@ impl Global {
         Global {
             unknown: Decisions::new(Arc::from(UNKNOWN_ISSUER)),
             anonymous: counter!(DECISIONS, "outcome" => "anonymous", "reason" => "none", "issuer" => "none"),
-            verify: ["cache_hit", "jwt", "introspection"]
-                .map(|kind| histogram!(VERIFY_SECONDS, "kind" => kind)),
-            cache_hits: counter!(CACHE_REQUESTS, "result" => "hit"),
-            cache_misses: counter!(CACHE_REQUESTS, "result" => "miss"),
+            verify: ["jwt", "introspection"].map(|kind| histogram!(VERIFY_SECONDS, "kind" => kind)),
             cache_evictions: counter!(CACHE_EVICTIONS),
             cache_entries: gauge!(CACHE_ENTRIES),
         }
@@ -118,8 +116,9 @@ pub(super) fn register_global() {
     GLOBAL.store(Arc::new(Global::new()));
 }
 
-/// Register an issuer's decision counters (at issuer build).
-pub(crate) fn register_issuer(name: &str) {
+/// Register an issuer's decision counters (at issuer build); the issuer
+/// holds the handle and hands it to the claims it verifies.
+pub(crate) fn register_issuer(name: &str) -> Arc<Decisions> {
     describe();
     let d = Arc::new(Decisions::new(Arc::from(name)));
     ISSUERS.rcu(|list| {
@@ -127,6 +126,7 @@ pub(crate) fn register_issuer(name: &str) {
         list.insert(0, d.clone());
         list
     });
+    d
 }
 
 fn with_issuer(name: Option<&str>, f: impl FnOnce(&Decisions)) {
@@ -150,8 +150,13 @@ fn with_issuer(name: Option<&str>, f: impl FnOnce(&Decisions)) {
     f(&g.unknown)
 }
 
-pub(crate) fn allowed(issuer: &str) {
-    with_issuer(Some(issuer), |d| d.allowed.increment(1));
+/// An allowed request: `counters` are the handles its claims carry (no
+/// lookup); claims made without them are counted by issuer name.
+pub(crate) fn allowed(counters: Option<&Decisions>, issuer: &str) {
+    match counters {
+        Some(d) => d.allowed.increment(1),
+        None => with_issuer(Some(issuer), |d| d.allowed.increment(1)),
+    }
 }
 
 pub(crate) fn refused(issuer: Option<&str>, reason: &'static str) {
@@ -185,9 +190,36 @@ pub(crate) fn sample_cache_hit() -> bool {
     })
 }
 
-pub(crate) fn cache_lookup(hit: bool) {
-    let g = global();
-    if hit { &g.cache_hits } else { &g.cache_misses }.increment(1);
+/// One verified-token cache's handles, held by the cache: lookups by
+/// result, and the latency of sampled hits.
+pub(crate) struct CacheLookups {
+    hits: Counter,
+    misses: Counter,
+    hit_seconds: Histogram,
+}
+
+impl CacheLookups {
+    /// Registered with the recorder installed now (at cache creation,
+    /// that is at layer build); every cache's handles name the same series.
+    pub(crate) fn register() -> Self {
+        CacheLookups {
+            hits: counter!(CACHE_REQUESTS, "result" => "hit"),
+            misses: counter!(CACHE_REQUESTS, "result" => "miss"),
+            hit_seconds: histogram!(VERIFY_SECONDS, "kind" => "cache_hit"),
+        }
+    }
+
+    /// `start`: when a sampled lookup began (`None`: not sampled).
+    pub(crate) fn count(&self, hit: bool, start: Option<std::time::Instant>) {
+        if !hit {
+            self.misses.increment(1);
+            return;
+        }
+        self.hits.increment(1);
+        if let Some(start) = start {
+            self.hit_seconds.record(start.elapsed().as_secs_f64());
+        }
+    }
 }
 
 pub(crate) fn cache_evicted() {

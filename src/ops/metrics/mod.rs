@@ -32,8 +32,8 @@ use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
 use super::names::*;
 
 pub(crate) use decisions::{
-    allowed, anonymous, cache_entries_delta, cache_evicted, cache_lookup, refused, register_issuer,
-    sample_cache_hit, verified_in,
+    allowed, anonymous, cache_entries_delta, cache_evicted, refused, register_issuer,
+    sample_cache_hit, verified_in, CacheLookups, Decisions,
 };
 // Named only by the intra-doc link on `ops::Timer::sampled_cache_hit`.
 #[allow(unused_imports)]

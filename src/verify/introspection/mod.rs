@@ -62,6 +62,9 @@ pub(crate) struct Engine {
     pub(crate) flights: Mutex<HashMap<Key, Flight>>,
     /// The endpoint's last success and failure, for readiness.
     pub(crate) health: crate::introspection::HealthState,
+    /// The decision counters of the introspector's issuer, handed to the
+    /// claims of every active token.
+    pub(crate) counters: crate::ops::IssuerCounters,
 }
 
 impl std::fmt::Debug for Engine {
@@ -184,6 +187,7 @@ impl Engine {
             match store.get(name).await {
                 Ok(Some(bytes)) => {
                     if let Some((claims, left)) = shared::decode(&bytes, &self.checks.issuer, fp) {
+                        let claims = claims.counted_by(&self.counters);
                         self.cache
                             .put_active_for(key, &claims, bytes.len() as u64, left);
                         return Ok(claims);
@@ -209,6 +213,7 @@ impl Engine {
         }
         match outcome {
             Ok(Outcome::Active { claims, size }) => {
+                let claims = claims.counted_by(&self.counters);
                 self.cache.put_active(key, &claims, size);
                 if let (Some(store), Some(name)) = (&self.shared, &name) {
                     self.share(store.as_ref(), name, &claims, fp).await;
