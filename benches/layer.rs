@@ -23,7 +23,8 @@
 //! `metrics/cache_hit_rs256_recorder_{a..e}` (a layer built after the
 //! Prometheus recorder was installed: every handle records). Compare the
 //! `recorder` rows with their neighbouring `off` rows, and with the `off`
-//! rows of a run without the feature.
+//! rows of a run without the feature. `metrics/one_prometheus_counter_increment`
+//! is the exporter's own cost of one increment (an allowed cache hit makes two).
 //!
 //! Requests are pre-built outside the timed section (`iter_batched`); the
 //! service futures complete on their first poll, so no executor is timed.
@@ -333,6 +334,15 @@ fn bench(c: &mut Criterion) {
                 )
             });
         }
+    }
+    // The floor: one increment of a Prometheus counter handle (a cache hit
+    // that is allowed makes two, the decision and the cache hit).
+    #[cfg(feature = "metrics")]
+    {
+        let probe = metrics::counter!("oauth2_guard_bench_probe_total");
+        group.bench_function("one_prometheus_counter_increment", |b| {
+            b.iter(|| black_box(&probe).increment(1))
+        });
     }
     group.finish();
 }
