@@ -13,7 +13,7 @@ use oauth2_guard::{AuthLayer, Reason};
 
 use oauth2_guard::testkit::MockIssuer;
 
-use super::common::{eventually, loopback, reason_of};
+use super::common::{eventually, reason_of};
 use super::{app, multi, send, token, A, B, C};
 
 /// Counts lookups per tenant; allows `allowed`, after `delay`.
@@ -151,7 +151,7 @@ async fn tenant_tokens_stay_local_beside_introspection_and_cache_hits_ask_the_po
     let introspector = Introspector::builder(idp.issuer_url(), "rs")
         .client_secret("rs-secret")
         .audience("orders-api")
-        .http(loopback())
+        .http(super::common::loopback())
         .build()
         .await
         .expect("introspector");
