@@ -414,4 +414,35 @@ mod tests {
         let other = crate::claims::test_claims(serde_json::json!({"sub": "s"}));
         assert!(other.counters().decisions.is_none());
     }
+
+    /// The token-cache series are registered at every layer build, so a
+    /// layer without a cache exports them too (as zero series for the
+    /// dashboard's hit ratio), as before the cache held its own handles.
+    #[tokio::test]
+    async fn a_layer_without_a_cache_still_exports_the_cache_series() {
+        let idp = MockIssuer::start().await;
+        let issuer = idp
+            .issuer_builder()
+            .audience(idp.default_audience())
+            .build()
+            .await
+            .unwrap();
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        metrics::with_local_recorder(&recorder, || {
+            crate::AuthLayer::builder()
+                .issuer(issuer)
+                .cache(CacheConfig::disabled())
+                .build()
+                .unwrap()
+        });
+        let text = handle.render();
+        for series in [
+            r#"oauth2_guard_token_cache_requests_total{result="hit"} 0"#,
+            r#"oauth2_guard_token_cache_requests_total{result="miss"} 0"#,
+            r#"oauth2_guard_verification_duration_seconds_count{kind="cache_hit"} 0"#,
+        ] {
+            assert!(text.contains(series), "{series} missing from:\n{text}");
+        }
+    }
 }

@@ -81,11 +81,14 @@ fn refused_counter(issuer: &str, reason: &'static str) -> Counter {
 static ISSUERS: LazyLock<ArcSwap<Vec<Arc<Decisions>>>> =
     LazyLock::new(|| ArcSwap::from_pointee(Vec::new()));
 
-/// The process-wide handles, registered by the first layer built.
+/// The process-wide handles, registered again at every layer build.
 struct Global {
     unknown: Decisions,
     anonymous: Counter,
     verify: [Histogram; 2],
+    /// Never recorded into: registers the token-cache series at every
+    /// layer build, so a layer without a cache still exports them (zero).
+    _cache: CacheLookups,
     cache_evictions: Counter,
     cache_entries: Gauge,
 }
@@ -101,6 +104,7 @@ impl Global {
             unknown: Decisions::new(Arc::from(UNKNOWN_ISSUER)),
             anonymous: counter!(DECISIONS, "outcome" => "anonymous", "reason" => "none", "issuer" => "none"),
             verify: ["jwt", "introspection"].map(|kind| histogram!(VERIFY_SECONDS, "kind" => kind)),
+            _cache: CacheLookups::register(),
             cache_evictions: counter!(CACHE_EVICTIONS),
             cache_entries: gauge!(CACHE_ENTRIES),
         }

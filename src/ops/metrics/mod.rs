@@ -1,7 +1,8 @@
-//! The metric handles (feature `metrics`): registered once with the
-//! installed [`metrics`] recorder — per issuer when the issuer is built,
-//! the process-wide ones when the first layer is built — then only
-//! incremented. Names and labels: the table in [`crate::ops`].
+//! The metric handles (feature `metrics`): registered with the installed
+//! [`metrics`] recorder — per issuer when the issuer is built (the claims it
+//! verifies carry them), per token cache when its layer is built, the
+//! process-wide ones again at every layer build — then only incremented.
+//! Names and labels: the table in [`crate::ops`].
 //!
 //! By concern: `decisions` (the layer's decision counters, verification
 //! latency, the token cache), `keys` (one issuer's key set), `guards` (the
