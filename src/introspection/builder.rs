@@ -390,7 +390,8 @@ impl IntrospectorBuilder {
             max_bytes: self.max_bytes,
             negative: self.negative,
         };
-        let mut engine = Engine {
+        let (counters, metrics) = crate::ops::introspector_built(&checks.issuer);
+        let engine = Engine {
             call: Call {
                 endpoint,
                 client_id: Arc::from(self.client_id.as_str()),
@@ -410,7 +411,8 @@ impl IntrospectorBuilder {
             ttl: self.ttl,
             flights: Mutex::new(Default::default()),
             health: Default::default(),
-            counters: Default::default(),
+            counters,
+            metrics,
         };
         tracing::info!(
             target: "oauth2_guard::introspection",
@@ -421,7 +423,6 @@ impl IntrospectorBuilder {
             cache_ttl_s = self.ttl.as_secs(),
             "introspection configured"
         );
-        engine.counters = crate::ops::introspector_built(&engine.checks.issuer);
         Ok(Introspector::from_engine(engine))
     }
 }

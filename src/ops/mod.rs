@@ -107,12 +107,20 @@ pub mod names {
     /// Counter: refreshes demanded by an unknown `kid`. Labels `issuer`,
     /// `result` (`started`, `joined`, `rate_limited`).
     pub const JWKS_UNKNOWN_KID: &str = "oauth2_guard_jwks_unknown_kid_refreshes_total";
-    /// Counter: introspection calls. Label `result` (`active`, `inactive`, `error`).
+    /// Counter: calls to the introspection endpoint. Label `result`
+    /// (`active`, `inactive`, `error`; a flight that times out is an
+    /// `error`). Answers read from a shared cache are not calls.
     pub const INTROSPECTION_CALLS: &str = "oauth2_guard_introspection_requests_total";
     /// Histogram: seconds per introspection call.
     pub const INTROSPECTION_SECONDS: &str = "oauth2_guard_introspection_duration_seconds";
     /// Counter: introspection cache lookups. Label `result` (`hit`, `miss`).
     pub const INTROSPECTION_CACHE: &str = "oauth2_guard_introspection_cache_requests_total";
+    /// Counter: shared-cache lookups after a local introspection cache
+    /// miss, when a shared cache (e.g. Redis) is configured. Label `result`
+    /// (`hit`: an active answer another instance stored; `miss`: absent,
+    /// unusable or unreachable, so the endpoint is called).
+    pub const INTROSPECTION_SHARED_CACHE: &str =
+        "oauth2_guard_introspection_shared_cache_requests_total";
     /// Gauge: entries in the revocation lists.
     pub const REVOCATION_ENTRIES: &str = "oauth2_guard_revocation_entries";
     /// Gauge: Unix time the Redis revocation list was last known in sync.
@@ -163,6 +171,15 @@ pub(crate) fn is_issuer(name: &str, iss: &str) -> bool {
 pub(crate) struct IssuerCounters {
     #[cfg(feature = "metrics")]
     decisions: Option<std::sync::Arc<self::metrics::Decisions>>,
+}
+
+#[cfg(all(test, feature = "metrics"))]
+impl IssuerCounters {
+    /// Whether these are an issuer's registered counters (claims made
+    /// outside a verifier have none).
+    pub(crate) fn registered(&self) -> bool {
+        self.decisions.is_some()
+    }
 }
 
 /// A verified-token cache's hit and miss counters and its latency
@@ -312,36 +329,55 @@ pub(crate) fn unlisted_method_denied() {
     self::metrics::authz_denied("method", "unlisted");
 }
 
-/// The introspection handles, and the decision counters of the
-/// introspector's issuer (at introspector build): opaque tokens are
-/// counted under it, not under `unknown`.
+/// An introspector was built: its decision counters (opaque tokens are
+/// counted under its issuer, not under `unknown`) and its own handles.
 #[cfg(feature = "introspection")]
 #[inline]
-pub(crate) fn introspector_built(_issuer: &str) -> IssuerCounters {
-    #[cfg(feature = "metrics")]
-    self::metrics::register_introspection();
-    issuer_built(_issuer)
+pub(crate) fn introspector_built(_issuer: &str) -> (IssuerCounters, IntrospectionCounters) {
+    let own = IntrospectionCounters {
+        #[cfg(feature = "metrics")]
+        handles: self::metrics::IntrospectionHandles::register(),
+    };
+    (issuer_built(_issuer), own)
 }
 
-/// One introspection call finished: `Some(active)`, `None` on failure.
+/// One introspector's handles, registered when it is built and held by
+/// it: calls to the endpoint by result and latency, and cache lookups.
 #[cfg(feature = "introspection")]
-#[inline]
-pub(crate) fn introspected(_active: Option<bool>, _timer: &Timer) {
+pub(crate) struct IntrospectionCounters {
     #[cfg(feature = "metrics")]
-    self::metrics::introspected(
-        _active,
-        _timer
-            .start
-            .map_or(std::time::Duration::ZERO, |start| start.elapsed()),
-    );
+    handles: self::metrics::IntrospectionHandles,
 }
 
-/// An introspection cache lookup (a cached refusal counts as a hit).
 #[cfg(feature = "introspection")]
-#[inline]
-pub(crate) fn introspection_cache(_hit: bool) {
-    #[cfg(feature = "metrics")]
-    self::metrics::introspection_cache(_hit);
+impl IntrospectionCounters {
+    /// One call to the endpoint finished: `Some(active)`, `None` on failure.
+    #[inline]
+    pub(crate) fn called(&self, _active: Option<bool>, _timer: &Timer) {
+        #[cfg(feature = "metrics")]
+        self.handles.called(
+            _active,
+            _timer
+                .start
+                .map_or(std::time::Duration::ZERO, |start| start.elapsed()),
+        );
+    }
+
+    /// A local cache lookup (a cached refusal counts as a hit).
+    #[inline]
+    pub(crate) fn cache(&self, _hit: bool) {
+        #[cfg(feature = "metrics")]
+        self.handles.cache(_hit);
+    }
+
+    /// A shared (e.g. Redis) cache lookup after a local miss: a usable
+    /// active answer, or a miss (absent, unusable, or the store
+    /// unreachable).
+    #[inline]
+    pub(crate) fn shared_cache(&self, _hit: bool) {
+        #[cfg(feature = "metrics")]
+        self.handles.shared_cache(_hit);
+    }
 }
 
 /// A revocation list now holds `n` entries.

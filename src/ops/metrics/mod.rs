@@ -41,7 +41,7 @@ pub(crate) use decisions::{
 pub(crate) use decisions::CACHE_HIT_SAMPLE;
 pub(crate) use guards::{authz_denied, register_guard};
 #[cfg(feature = "introspection")]
-pub(crate) use introspection::{introspected, introspection_cache, register_introspection};
+pub(crate) use introspection::IntrospectionHandles;
 pub(crate) use keys::KeyMetrics;
 #[cfg(feature = "client")]
 pub(crate) use others::client_fetched;
@@ -89,6 +89,10 @@ fn describe() {
         "Introspection call latency"
     );
     describe_counter!(INTROSPECTION_CACHE, "Introspection cache lookups");
+    describe_counter!(
+        INTROSPECTION_SHARED_CACHE,
+        "Shared introspection cache lookups after a local miss"
+    );
 }
 
 /// Seconds since the Unix epoch, for `_timestamp_seconds` gauges.

@@ -65,6 +65,8 @@ pub(crate) struct Engine {
     /// The decision counters of the introspector's issuer, handed to the
     /// claims of every active token.
     pub(crate) counters: crate::ops::IssuerCounters,
+    /// Calls, latency and cache lookups.
+    pub(crate) metrics: crate::ops::IntrospectionCounters,
 }
 
 impl std::fmt::Debug for Engine {
@@ -99,7 +101,7 @@ impl Verifier for IntrospectionVerifier {
         }
         let key = engine.hasher.hash(token);
         let cached = engine.cache.get(&key);
-        crate::ops::introspection_cache(!matches!(cached, Cached::Miss));
+        engine.metrics.cache(!matches!(cached, Cached::Miss));
         match cached {
             Cached::Active(claims) => Verdict::Verified(claims),
             Cached::Refused(reason) => Verdict::Rejected(engine.refuse(reason, token)),
@@ -159,15 +161,18 @@ impl Engine {
             .await
             {
                 Ok(result) => result,
-                Err(_) => Err(engine.timed_out(
-                    &Failure::Fetch(crate::error::FetchError::new(
-                        crate::error::FetchErrorKind::Timeout,
-                        engine.call.endpoint.as_str(),
-                    )),
-                    fingerprint,
-                )),
+                Err(_) => {
+                    // `resolve` was dropped mid-way, its count with it.
+                    engine.metrics.called(None, &timer);
+                    Err(engine.timed_out(
+                        &Failure::Fetch(crate::error::FetchError::new(
+                            crate::error::FetchErrorKind::Timeout,
+                            engine.call.endpoint.as_str(),
+                        )),
+                        fingerprint,
+                    ))
+                }
             };
-            crate::ops::introspected(outcome_of(&result), &timer);
             drop(token);
             lock(&engine.flights).remove(&key);
             let _ = tx.send(result);
@@ -187,6 +192,7 @@ impl Engine {
             match store.get(name).await {
                 Ok(Some(bytes)) => {
                     if let Some((claims, left)) = shared::decode(&bytes, &self.checks.issuer, fp) {
+                        self.metrics.shared_cache(true);
                         let claims = claims.counted_by(&self.counters);
                         self.cache
                             .put_active_for(key, &claims, bytes.len() as u64, left);
@@ -202,11 +208,24 @@ impl Engine {
                 ),
             }
         }
+        if self.shared.is_some() {
+            self.metrics.shared_cache(false);
+        }
+        // Only a call to the endpoint is counted and timed as one.
+        let timer = crate::ops::Timer::start();
         let outcome = self
             .call
             .ask(token)
             .await
             .and_then(|(answer, size)| self.checks.check(answer, size, fp));
+        self.metrics.called(
+            match &outcome {
+                Ok(Outcome::Active { .. }) => Some(true),
+                Ok(Outcome::Refused(_)) => Some(false),
+                Err(_) => None,
+            },
+            &timer,
+        );
         match &outcome {
             Ok(_) => self.health.succeeded(),
             Err(_) => self.health.failed(),
@@ -273,14 +292,5 @@ impl Engine {
             .with_retry_after(self.retry_after);
         r.fingerprint = Some(fp);
         r
-    }
-}
-
-/// For the metrics: active, refused by the answer, or failed.
-fn outcome_of(result: &Result<VerifiedClaims, Rejection>) -> Option<bool> {
-    match result {
-        Ok(_) => Some(true),
-        Err(r) if r.reason == Reason::IntrospectionUnavailable => None,
-        Err(_) => Some(false),
     }
 }

@@ -141,3 +141,38 @@ async fn an_answer_read_from_the_store_is_kept_locally_no_longer_than_it_had_lef
     assert!(b.verifier().verify(&token).resolve().await.is_ok());
     assert_eq!(idp.introspection_requests(), 2);
 }
+
+/// Only a call to the endpoint counts as one: instance B's answer read
+/// from the shared store is a shared-cache hit, not an introspection call;
+/// and B's claims carry the introspector's decision counters.
+#[cfg(feature = "metrics")]
+#[tokio::test]
+async fn a_shared_cache_hit_is_counted_as_a_hit_not_as_a_call() {
+    let idp = MockIssuer::start().await;
+    idp.register_client("rs", "rs-secret");
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    // Current-thread runtime: the introspectors register with this
+    // recorder, and their flights run on this thread too.
+    let _local = metrics::set_default_local_recorder(&recorder);
+    let store = Arc::new(MemoryShared::default());
+    let a = sharing(&idp, &store).await;
+    let b = sharing(&idp, &store).await;
+    let token = idp.opaque_token().scope("orders:read").issue();
+
+    a.verifier().verify(&token).resolve().await.unwrap();
+    let from_b = b.verifier().verify(&token).resolve().await.unwrap();
+    assert_eq!(idp.introspection_requests(), 1);
+    assert!(from_b.counters().registered());
+
+    let text = handle.render();
+    for series in [
+        r#"oauth2_guard_introspection_requests_total{result="active"} 1"#,
+        r#"oauth2_guard_introspection_shared_cache_requests_total{result="miss"} 1"#,
+        r#"oauth2_guard_introspection_shared_cache_requests_total{result="hit"} 1"#,
+        r#"oauth2_guard_introspection_cache_requests_total{result="miss"} 2"#,
+        "oauth2_guard_introspection_duration_seconds_count 1",
+    ] {
+        assert!(text.contains(series), "{series} missing from:\n{text}");
+    }
+}
