@@ -78,11 +78,14 @@ pub(super) struct Shared {
     hold: RetryAfterHold,
     /// Wakes the refresher when a new token is cached.
     wake: Arc<Notify>,
+    /// Fetches by result and the token gauges, labelled with the client.
+    metrics: crate::ops::ClientCounters,
 }
 
 impl Shared {
     pub(super) fn new(request: TokenRequest, invalid_token_cooldown: Duration) -> Self {
         Shared {
+            metrics: crate::ops::ClientCounters::register(&request.client_id),
             request,
             cache: ArcSwapOption::empty(),
             invalid_token_cooldown,
@@ -136,7 +139,7 @@ impl Shared {
     /// Call inside the single flight, and apply the outcome with `finish`.
     pub(super) async fn fetch(&self) -> Result<Cached, TokenError> {
         let result = self.request.fetch(&self.hold).await;
-        crate::ops::client_fetched(result.as_ref().ok().map(|c| {
+        self.metrics.fetched(result.as_ref().ok().map(|c| {
             let now = Instant::now();
             (
                 c.token.expires_at().saturating_duration_since(now),

@@ -42,7 +42,8 @@
 //! issuer its identifier once discovered (at most `max_issuers` of them);
 //! for opaque tokens the introspector's issuer — and anything else is
 //! `"unknown"`, `reason` a [`Reason`](crate::Reason) code, `required` a
-//! guard's declared requirement. Subjects, tokens, `kid`s and paths are
+//! guard's declared requirement, `client_id` the configured client of an
+//! outbound token source. Subjects, tokens, `kid`s and paths are
 //! never labels.
 
 mod kinds;
@@ -125,18 +126,19 @@ pub mod names {
     pub const REVOCATION_ENTRIES: &str = "oauth2_guard_revocation_entries";
     /// Gauge: Unix time the Redis revocation list was last known in sync.
     pub const REVOCATION_LAST_SYNC: &str = "oauth2_guard_revocation_last_sync_timestamp_seconds";
-    /// Counter: outbound client-credentials token fetches. Label `result`
-    /// (`ok`, `error`).
+    /// Counter: outbound client-credentials token fetches. Labels
+    /// `client_id` (the configured client), `result` (`ok`, `error`).
     pub const CLIENT_FETCHES: &str = "oauth2_guard_client_token_fetches_total";
-    /// Gauge: Unix time the outbound client's cached token expires.
-    /// Registered at the first token obtained.
+    /// Gauge: Unix time the outbound client's cached token expires. Label
+    /// `client_id`. Registered at the client's first token.
     pub const CLIENT_EXPIRY: &str = "oauth2_guard_client_token_expiry_timestamp_seconds";
     /// Gauge: Unix time the outbound client's cached token is due for
     /// refresh (`expires_in` minus the refresh margin, by default
-    /// min(30 s, 10 % of the lifetime)). The background refresher replaces
-    /// the token then; `time()` well past it means the refreshes fail.
-    /// Registered at the first token obtained. With several clients in
-    /// one process, both gauges follow the token fetched last.
+    /// min(30 s, 10 % of the lifetime)). Label `client_id`. The background
+    /// refresher replaces the token then; `time()` well past it means the
+    /// refreshes fail. Registered at the client's first token. Two token
+    /// sources of one `client_id` (e.g. for two audiences) share the
+    /// series, which follows the token fetched last.
     pub const CLIENT_REFRESH: &str = "oauth2_guard_client_token_refresh_timestamp_seconds";
 }
 
@@ -395,13 +397,32 @@ pub(crate) fn revocation_synced() {
     self::metrics::revocation_synced();
 }
 
-/// An outbound token fetch finished: the token's remaining lifetime and
-/// the time until it is due for refresh, or `None` when it failed.
+/// One outbound token source's handles (label `client_id`), registered
+/// when it is built and held by it, so that two clients in one process
+/// have a series each.
 #[cfg(feature = "client")]
-#[inline]
-pub(crate) fn client_fetched(_token: Option<(std::time::Duration, std::time::Duration)>) {
+pub(crate) struct ClientCounters {
     #[cfg(feature = "metrics")]
-    self::metrics::client_fetched(_token);
+    handles: self::metrics::ClientHandles,
+}
+
+#[cfg(feature = "client")]
+impl ClientCounters {
+    #[inline]
+    pub(crate) fn register(_client_id: &str) -> Self {
+        ClientCounters {
+            #[cfg(feature = "metrics")]
+            handles: self::metrics::ClientHandles::register(_client_id),
+        }
+    }
+
+    /// A token fetch finished: the token's remaining lifetime and the time
+    /// until it is due for refresh, or `None` when it failed.
+    #[inline]
+    pub(crate) fn fetched(&self, _token: Option<(std::time::Duration, std::time::Duration)>) {
+        #[cfg(feature = "metrics")]
+        self.handles.fetched(_token);
+    }
 }
 
 #[cfg(all(test, feature = "metrics", feature = "testkit"))]

@@ -43,11 +43,11 @@ pub(crate) use guards::{authz_denied, register_guard};
 #[cfg(feature = "introspection")]
 pub(crate) use introspection::IntrospectionHandles;
 pub(crate) use keys::KeyMetrics;
-#[cfg(feature = "client")]
-pub(crate) use others::client_fetched;
 pub(crate) use others::revocation_entries;
 #[cfg(feature = "redis")]
 pub(crate) use others::revocation_synced;
+#[cfg(feature = "client")]
+pub(crate) use others::ClientHandles;
 
 /// Register the process-wide handles (at layer build).
 pub(crate) fn register_layer() {

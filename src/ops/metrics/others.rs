@@ -1,5 +1,5 @@
-//! The handles registered on first use: the revocation list's gauges and
-//! the outbound client's fetch counters and token gauges.
+//! The revocation list's gauges (registered on first use), and each
+//! outbound client's fetch counters and token gauges (held by the client).
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -14,18 +14,22 @@ struct Others {
     // Set by the Redis revocation backend only.
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     revocation_last_sync: Gauge,
-    client_ok: Counter,
-    client_error: Counter,
 }
 
-/// The outbound client's gauges, registered at its first token (before
-/// that there is no token, and a zero would read as "overdue since 1970").
+/// One outbound client's handles (label `client_id`).
+pub(crate) struct ClientHandles {
+    client_id: Box<str>,
+    ok: Counter,
+    error: Counter,
+    /// The token gauges, registered at the first token (before that there
+    /// is no token, and a zero would read as "overdue since 1970").
+    token: OnceLock<ClientToken>,
+}
+
 struct ClientToken {
     expiry: Gauge,
     refresh: Gauge,
 }
-
-static CLIENT_TOKEN: OnceLock<ClientToken> = OnceLock::new();
 
 static OTHERS: OnceLock<Others> = OnceLock::new();
 
@@ -37,22 +41,9 @@ fn others() -> &'static Others {
             Unit::Seconds,
             "Unix time the Redis revocation list was last in sync"
         );
-        describe_counter!(CLIENT_FETCHES, "Outbound client-credentials token fetches");
-        describe_gauge!(
-            CLIENT_EXPIRY,
-            Unit::Seconds,
-            "Unix time the outbound client's cached token expires"
-        );
-        describe_gauge!(
-            CLIENT_REFRESH,
-            Unit::Seconds,
-            "Unix time the outbound client's cached token is due for refresh"
-        );
         Others {
             revocation_entries: gauge!(REVOCATION_ENTRIES),
             revocation_last_sync: gauge!(REVOCATION_LAST_SYNC),
-            client_ok: counter!(CLIENT_FETCHES, "result" => "ok"),
-            client_error: counter!(CLIENT_FETCHES, "result" => "error"),
         }
     })
 }
@@ -66,21 +57,43 @@ pub(crate) fn revocation_synced() {
     others().revocation_last_sync.set(unix_now());
 }
 
-/// A client token fetch: the new token's remaining lifetime and the time
-/// until the client refreshes it, or `None` on error.
-pub(crate) fn client_fetched(token: Option<(Duration, Duration)>) {
-    let o = others();
-    match token {
-        Some((left, refresh_in)) => {
-            o.client_ok.increment(1);
-            let g = CLIENT_TOKEN.get_or_init(|| ClientToken {
-                expiry: gauge!(CLIENT_EXPIRY),
-                refresh: gauge!(CLIENT_REFRESH),
-            });
-            let now = unix_now();
-            g.expiry.set(now + left.as_secs_f64());
-            g.refresh.set(now + refresh_in.as_secs_f64());
+impl ClientHandles {
+    /// Registered with the recorder installed now (at client build).
+    pub(crate) fn register(client_id: &str) -> Self {
+        describe_counter!(CLIENT_FETCHES, "Outbound client-credentials token fetches");
+        describe_gauge!(
+            CLIENT_EXPIRY,
+            Unit::Seconds,
+            "Unix time the outbound client's cached token expires"
+        );
+        describe_gauge!(
+            CLIENT_REFRESH,
+            Unit::Seconds,
+            "Unix time the outbound client's cached token is due for refresh"
+        );
+        let fetches = |result: &'static str| counter!(CLIENT_FETCHES, "client_id" => client_id.to_owned(), "result" => result);
+        ClientHandles {
+            client_id: client_id.into(),
+            ok: fetches("ok"),
+            error: fetches("error"),
+            token: OnceLock::new(),
         }
-        None => o.client_error.increment(1),
+    }
+
+    /// A token fetch: the new token's remaining lifetime and the time
+    /// until the client refreshes it, or `None` on error.
+    pub(crate) fn fetched(&self, token: Option<(Duration, Duration)>) {
+        let Some((left, refresh_in)) = token else {
+            self.error.increment(1);
+            return;
+        };
+        self.ok.increment(1);
+        let g = self.token.get_or_init(|| ClientToken {
+            expiry: gauge!(CLIENT_EXPIRY, "client_id" => self.client_id.to_string()),
+            refresh: gauge!(CLIENT_REFRESH, "client_id" => self.client_id.to_string()),
+        });
+        let now = unix_now();
+        g.expiry.set(now + left.as_secs_f64());
+        g.refresh.set(now + refresh_in.as_secs_f64());
     }
 }
