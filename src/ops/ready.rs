@@ -13,19 +13,14 @@ use crate::issuer::Issuer;
 /// | [`issuer`](Self::issuer) | a key set with at least one usable key is loaded and not older than the issuer's `max_stale` ([`RefreshConfig`](crate::RefreshConfig)) | without keys every token of the issuer is answered 503: the instance should get no traffic |
 /// | `introspector` (feature `introspection`) | the last call to the introspection endpoint did not fail — or failed more than `max_age` ago; no call yet counts as ready | every opaque token of a failing endpoint is answered 503. Judged from the calls requests make ([`Introspector::health`](crate::introspection::Introspector::health)): no probe, no extra traffic; the first answer after an outage makes it ready again at once. `max_age` bounds how long one failure keeps an instance out of rotation (an instance without traffic makes no call that could clear it); 30 s is a sensible value |
 /// | `redis_revocations` (feature `redis`) | the shared revocation list was in sync within `max_unsynced` | past it, revocations made elsewhere may be missed |
+/// | `redis_introspection_cache` (features `introspection`, `redis`; optional) | the shared introspection cache's last Redis operation did not fail | Redis down costs extra introspection calls, not answers (each instance falls back to its local cache and the endpoint), so add it only if you would rather take the instance out than pay them. Judged from the operations requests make: the first success after an outage makes it ready again |
 ///
 /// # Not checked
-/// Only the Redis *revocation* list has a readiness check. The other Redis
-/// backends expose no status to read without a round trip, and the probe
-/// does no I/O:
-/// - the shared introspection cache (`RedisIntrospectionCache`): Redis down
-///   costs extra introspection calls, not answers (each instance falls back
-///   to its local cache); the `introspector` check covers the endpoint
-///   itself;
-/// - the DPoP replay store (`RedisReplayStore`): Redis down answers each
-///   DPoP request 503 after the store's timeout. Watch
-///   `oauth2_guard_decisions_total{reason="dpop_replay_store_unavailable"}`
-///   instead.
+/// The DPoP replay store (`RedisReplayStore`) exposes no status to read
+/// without a round trip, and the probe does no I/O. Redis down answers each
+/// DPoP request 503 after the store's timeout: watch
+/// `oauth2_guard_decisions_total{reason="dpop_replay_store_unavailable"}`
+/// instead.
 ///
 /// # Liveness
 /// Use this for the *readiness* probe only. A liveness probe must never
@@ -39,6 +34,8 @@ pub struct Readiness {
     redis: Vec<(crate::revocation::RedisRevocations, Duration)>,
     #[cfg(feature = "introspection")]
     introspectors: Vec<(crate::introspection::Introspector, Duration)>,
+    #[cfg(all(feature = "introspection", feature = "redis"))]
+    introspection_caches: Vec<crate::introspection::RedisIntrospectionCache>,
 }
 
 impl std::fmt::Debug for Readiness {
@@ -56,11 +53,11 @@ impl std::fmt::Debug for Readiness {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct Missing {
-    /// What kind of dependency: `issuer_keys`, `introspection` or
-    /// `redis_revocations`.
+    /// What kind of dependency: `issuer_keys`, `introspection`,
+    /// `redis_revocations` or `redis_introspection_cache`.
     pub check: &'static str,
     /// Which one (the issuer identifier; the introspection endpoint's URL;
-    /// `redis` for the revocation list).
+    /// `redis` for a Redis backend).
     pub name: String,
     /// Why, in a few words.
     pub detail: &'static str,
@@ -147,6 +144,19 @@ impl Readiness {
         self
     }
 
+    /// Require the shared introspection cache's Redis to be reachable: not
+    /// ready while its last operation failed (optional, see the table
+    /// above: an unreachable cache costs calls, not answers).
+    #[cfg(all(feature = "introspection", feature = "redis"))]
+    #[cfg_attr(docsrs, doc(cfg(all(feature = "introspection", feature = "redis"))))]
+    pub fn redis_introspection_cache(
+        mut self,
+        cache: &crate::introspection::RedisIntrospectionCache,
+    ) -> Self {
+        self.introspection_caches.push(cache.clone());
+        self
+    }
+
     /// Run every check (no I/O: each reads state the background tasks keep).
     pub fn check(&self) -> ReadinessReport {
         let mut missing = Vec::new();
@@ -166,6 +176,16 @@ impl Readiness {
                     check: "introspection",
                     name: introspector.endpoint().to_owned(),
                     detail: "the last introspection call failed, within max_age",
+                });
+            }
+        }
+        #[cfg(all(feature = "introspection", feature = "redis"))]
+        for cache in &self.introspection_caches {
+            if !cache.status().available {
+                missing.push(Missing {
+                    check: "redis_introspection_cache",
+                    name: String::from("redis"),
+                    detail: "the shared introspection cache's last Redis operation failed",
                 });
             }
         }

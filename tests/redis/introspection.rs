@@ -196,8 +196,10 @@ async fn with_redis_killed_requests_are_still_verified_by_the_idp() {
         .build()
         .unwrap();
     let a = instance(&idp, &shared, KEY).await;
+    let ready = oauth2_guard::ops::Readiness::new().redis_introspection_cache(&shared);
     let warm = idp.opaque_token().scope("orders:read").issue();
     assert_eq!(get_x(&a, &warm).await, StatusCode::OK);
+    assert!(ready.check().is_ready());
     redis.kill();
 
     // The local cache still answers, with no call anywhere.
@@ -217,6 +219,9 @@ async fn with_redis_killed_requests_are_still_verified_by_the_idp() {
     let st = shared.status();
     assert!(!st.available && st.down_since.is_some(), "{st:?}");
     assert!(st.errors >= 1 && st.skipped >= 1, "{st:?}");
+    let report = ready.check();
+    assert_eq!(report.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(report.missing()[0].check, "redis_introspection_cache");
 
     // Back: the cache is used again once the retry interval has passed.
     redis.restart().await;
@@ -225,6 +230,7 @@ async fn with_redis_killed_requests_are_still_verified_by_the_idp() {
         let t = idp.opaque_token().scope("orders:read").issue();
         assert_eq!(get_x(&a, &t).await, StatusCode::OK);
         if shared.status().available && !dump(&redis).await.is_empty() {
+            assert!(ready.check().is_ready(), "ready again with Redis back");
             break;
         }
         assert!(t0.elapsed() < Duration::from_secs(10), "never recovered");
