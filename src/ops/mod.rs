@@ -436,6 +436,13 @@ mod tests {
     use crate::verify::{Verdict, Verifier};
     use crate::CacheConfig;
 
+    async fn issuer() -> (MockIssuer, crate::Issuer) {
+        let idp = MockIssuer::start().await;
+        let issuer = idp.issuer_builder().audience(idp.default_audience());
+        let issuer = issuer.build().await.unwrap();
+        (idp, issuer)
+    }
+
     fn same(a: &IssuerCounters, b: &IssuerCounters) -> bool {
         match (&a.decisions, &b.decisions) {
             (Some(a), Some(b)) => Arc::ptr_eq(a, b),
@@ -448,13 +455,7 @@ mod tests {
     /// allowed request without searching the registry by name.
     #[tokio::test]
     async fn verified_claims_carry_their_issuers_counters() {
-        let idp = MockIssuer::start().await;
-        let issuer = idp
-            .issuer_builder()
-            .audience(idp.default_audience())
-            .build()
-            .await
-            .unwrap();
+        let (idp, issuer) = issuer().await;
         let cache = TokenCache::new(&CacheConfig::default(), 16 * 1024);
         let verifier = JwtVerifier::new(vec![issuer.clone()], None, cache, 16 * 1024);
         let token = idp.token().sign();
@@ -477,13 +478,7 @@ mod tests {
     /// dashboard's hit ratio), as before the cache held its own handles.
     #[tokio::test]
     async fn a_layer_without_a_cache_still_exports_the_cache_series() {
-        let idp = MockIssuer::start().await;
-        let issuer = idp
-            .issuer_builder()
-            .audience(idp.default_audience())
-            .build()
-            .await
-            .unwrap();
+        let (_idp, issuer) = issuer().await;
         let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
         let handle = recorder.handle();
         metrics::with_local_recorder(&recorder, || {
