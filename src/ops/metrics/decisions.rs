@@ -9,7 +9,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use metrics::{counter, gauge, histogram, Counter, Gauge, Histogram};
 
-use super::describe;
+use super::{describe, HitMiss};
 use crate::ops::kinds::VerifyKind;
 use crate::ops::names::*;
 
@@ -197,8 +197,7 @@ pub(crate) fn sample_cache_hit() -> bool {
 /// One verified-token cache's handles, held by the cache: lookups by
 /// result, and the latency of sampled hits.
 pub(crate) struct CacheLookups {
-    hits: Counter,
-    misses: Counter,
+    lookups: HitMiss,
     hit_seconds: Histogram,
 }
 
@@ -207,20 +206,15 @@ impl CacheLookups {
     /// that is at layer build); every cache's handles name the same series.
     pub(crate) fn register() -> Self {
         CacheLookups {
-            hits: counter!(CACHE_REQUESTS, "result" => "hit"),
-            misses: counter!(CACHE_REQUESTS, "result" => "miss"),
+            lookups: HitMiss::register(CACHE_REQUESTS),
             hit_seconds: histogram!(VERIFY_SECONDS, "kind" => "cache_hit"),
         }
     }
 
     /// `start`: when a sampled lookup began (`None`: not sampled).
     pub(crate) fn count(&self, hit: bool, start: Option<std::time::Instant>) {
-        if !hit {
-            self.misses.increment(1);
-            return;
-        }
-        self.hits.increment(1);
-        if let Some(start) = start {
+        self.lookups.count(hit);
+        if let (true, Some(start)) = (hit, start) {
             self.hit_seconds.record(start.elapsed().as_secs_f64());
         }
     }

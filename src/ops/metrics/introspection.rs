@@ -6,6 +6,7 @@ use std::time::Duration;
 use metrics::{counter, histogram, Counter, Histogram};
 
 use super::decisions::verified_in;
+use super::HitMiss;
 use crate::ops::kinds::VerifyKind;
 use crate::ops::names::*;
 
@@ -14,10 +15,8 @@ pub(crate) struct IntrospectionHandles {
     inactive: Counter,
     error: Counter,
     seconds: Histogram,
-    hits: Counter,
-    misses: Counter,
-    shared_hits: Counter,
-    shared_misses: Counter,
+    cache: HitMiss,
+    shared_cache: HitMiss,
 }
 
 impl IntrospectionHandles {
@@ -28,10 +27,8 @@ impl IntrospectionHandles {
             inactive: counter!(INTROSPECTION_CALLS, "result" => "inactive"),
             error: counter!(INTROSPECTION_CALLS, "result" => "error"),
             seconds: histogram!(INTROSPECTION_SECONDS),
-            hits: counter!(INTROSPECTION_CACHE, "result" => "hit"),
-            misses: counter!(INTROSPECTION_CACHE, "result" => "miss"),
-            shared_hits: counter!(INTROSPECTION_SHARED_CACHE, "result" => "hit"),
-            shared_misses: counter!(INTROSPECTION_SHARED_CACHE, "result" => "miss"),
+            cache: HitMiss::register(INTROSPECTION_CACHE),
+            shared_cache: HitMiss::register(INTROSPECTION_SHARED_CACHE),
         }
     }
 
@@ -48,15 +45,10 @@ impl IntrospectionHandles {
     }
 
     pub(crate) fn cache(&self, hit: bool) {
-        if hit { &self.hits } else { &self.misses }.increment(1);
+        self.cache.count(hit);
     }
 
     pub(crate) fn shared_cache(&self, hit: bool) {
-        if hit {
-            &self.shared_hits
-        } else {
-            &self.shared_misses
-        }
-        .increment(1);
+        self.shared_cache.count(hit);
     }
 }

@@ -95,6 +95,28 @@ fn describe() {
     );
 }
 
+/// A counter's `result="hit"` and `result="miss"` series: the token
+/// cache's, the introspection cache's and the shared introspection cache's
+/// lookups.
+struct HitMiss {
+    hit: metrics::Counter,
+    miss: metrics::Counter,
+}
+
+impl HitMiss {
+    /// Registered with the recorder installed now.
+    fn register(name: &'static str) -> Self {
+        HitMiss {
+            hit: metrics::counter!(name, "result" => "hit"),
+            miss: metrics::counter!(name, "result" => "miss"),
+        }
+    }
+
+    fn count(&self, hit: bool) {
+        if hit { &self.hit } else { &self.miss }.increment(1);
+    }
+}
+
 /// Seconds since the Unix epoch, for `_timestamp_seconds` gauges.
 pub(crate) fn unix_now() -> f64 {
     SystemTime::now()
