@@ -53,6 +53,11 @@ impl Pending {
     /// the others only through a later revocation.
     pub(super) fn push(&self, key: String, entry: Entry) {
         let dropped = lock(&self.inner).push(self.bound, key, entry);
+        self.warn_dropped(dropped);
+    }
+
+    /// The `warn` for entries dropped past the bound (none: silent).
+    fn warn_dropped(&self, dropped: usize) {
         if dropped > 0 {
             tracing::warn!(
                 target: "oauth2_guard::revocation",
@@ -80,14 +85,7 @@ impl Pending {
             dropped += q.push(self.bound, key, entry);
         }
         drop(q);
-        if dropped > 0 {
-            tracing::warn!(
-                target: "oauth2_guard::revocation",
-                dropped,
-                bound = self.bound,
-                "revocations waiting for Redis past the bound: the oldest are dropped (still live on this instance)"
-            );
-        }
+        self.warn_dropped(dropped);
     }
 
     pub(super) fn is_empty(&self) -> bool {
