@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use axum::Router;
 use http::StatusCode;
 use oauth2_guard::presets::Entra;
 use oauth2_guard::tenant::{TenantLookupConfig, TenantPolicy};
@@ -58,14 +59,19 @@ impl Lookups {
     }
 }
 
+/// The test app behind an Entra multi-tenant issuer with `policy`.
+async fn policy_app(idp: &MockIssuer, policy: TenantPolicy) -> Router {
+    app(AuthLayer::new(
+        multi(idp, Entra::multi_tenant().tenant_policy(policy)).await,
+    ))
+}
+
 #[tokio::test]
 async fn lookup_runs_once_per_new_tenant_and_never_for_a_known_one() {
     let idp = MockIssuer::start().await;
     let lookups = Lookups::default();
     let policy = lookups.policy(&[A, B], Duration::ZERO);
-    let app = app(AuthLayer::new(
-        multi(&idp, Entra::multi_tenant().tenant_policy(policy)).await,
-    ));
+    let app = policy_app(&idp, policy).await;
     // Distinct tokens: each one is verified, none is a token-cache hit.
     for n in 0..3 {
         assert_eq!(send(&app, "/x", &token(&idp, A, n)).await.status(), 200);
@@ -85,9 +91,7 @@ async fn concurrent_first_requests_of_a_new_tenant_share_one_lookup() {
     let idp = MockIssuer::start().await;
     let lookups = Lookups::default();
     let policy = lookups.policy(&[A], Duration::from_millis(100));
-    let app = app(AuthLayer::new(
-        multi(&idp, Entra::multi_tenant().tenant_policy(policy)).await,
-    ));
+    let app = policy_app(&idp, policy).await;
     let requests = (0..20).map(|n| {
         let app = app.clone();
         let token = token(&idp, A, n);
@@ -120,9 +124,7 @@ async fn a_lookup_that_times_out_is_503_and_not_cached() {
     let lookups = Lookups::default();
     let config = TenantLookupConfig::default().timeout(Duration::from_millis(50));
     let policy = lookups.policy_with(&[A], Duration::from_secs(10), config);
-    let app = app(AuthLayer::new(
-        multi(&idp, Entra::multi_tenant().tenant_policy(policy)).await,
-    ));
+    let app = policy_app(&idp, policy).await;
     for n in 0..2 {
         let res = send(&app, "/x", &token(&idp, A, n)).await;
         assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -228,9 +230,7 @@ async fn a_known_tenant_past_its_ttl_is_answered_at_once_and_refreshed_in_the_ba
     let ttl = Duration::from_secs(2);
     let config = TenantLookupConfig::default().allowed_ttl(ttl);
     let policy = lookups.policy_with(&[A], delay, config);
-    let app = app(AuthLayer::new(
-        multi(&idp, Entra::multi_tenant().tenant_policy(policy)).await,
-    ));
+    let app = policy_app(&idp, policy).await;
     assert_eq!(send(&app, "/x", &token(&idp, A, 0)).await.status(), 200);
     assert_eq!(lookups.of(A), 1);
     // Waiting for the TTL to pass (not for a background effect).
@@ -270,9 +270,7 @@ async fn an_offboarded_tenant_is_refused_once_the_refresh_answers() {
         };
         (delay, Ok(is_customer.load(Ordering::SeqCst)))
     });
-    let app = app(AuthLayer::new(
-        multi(&idp, Entra::multi_tenant().tenant_policy(policy)).await,
-    ));
+    let app = policy_app(&idp, policy).await;
     assert_eq!(send(&app, "/x", &token(&idp, A, 0)).await.status(), 200);
     customer.store(false, Ordering::SeqCst);
     tokio::time::sleep(ttl + Duration::from_millis(100)).await;
@@ -304,9 +302,7 @@ async fn past_the_grace_a_request_waits_for_the_lookup() {
         .allowed_ttl(Duration::from_millis(100))
         .stale_grace(Duration::from_millis(100));
     let policy = lookups.policy_with(&[A], delay, config);
-    let app = app(AuthLayer::new(
-        multi(&idp, Entra::multi_tenant().tenant_policy(policy)).await,
-    ));
+    let app = policy_app(&idp, policy).await;
     assert_eq!(send(&app, "/x", &token(&idp, A, 0)).await.status(), 200);
     tokio::time::sleep(Duration::from_millis(400)).await;
     let started = Instant::now();
@@ -331,9 +327,7 @@ async fn a_refresh_that_times_out_keeps_the_stale_answer() {
         1 => (Duration::from_secs(10), Ok(false)), // times out
         _ => (Duration::ZERO, Err(DbDown)),
     });
-    let app = app(AuthLayer::new(
-        multi(&idp, Entra::multi_tenant().tenant_policy(policy)).await,
-    ));
+    let app = policy_app(&idp, policy).await;
     assert_eq!(send(&app, "/x", &token(&idp, A, 0)).await.status(), 200);
     tokio::time::sleep(ttl + Duration::from_millis(50)).await;
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -354,9 +348,7 @@ async fn a_lookup_error_is_503_and_not_cached() {
         let result = if tenant == A { Err(DbDown) } else { Ok(true) };
         (Duration::ZERO, result)
     });
-    let app = app(AuthLayer::new(
-        multi(&idp, Entra::multi_tenant().tenant_policy(policy)).await,
-    ));
+    let app = policy_app(&idp, policy).await;
     for n in 0..2 {
         let res = send(&app, "/x", &token(&idp, A, n)).await;
         assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -393,9 +385,7 @@ async fn at_the_in_flight_limit_a_stale_answer_is_given_without_a_refresh() {
         };
         (delay, Ok(true))
     });
-    let app = app(AuthLayer::new(
-        multi(&idp, Entra::multi_tenant().tenant_policy(policy)).await,
-    ));
+    let app = policy_app(&idp, policy).await;
     assert_eq!(send(&app, "/x", &token(&idp, A, 0)).await.status(), 200);
     tokio::time::sleep(ttl + Duration::from_millis(50)).await;
     // A new tenant's slow lookup takes the only slot.
